@@ -1,0 +1,1 @@
+"""The digitnet command line (click). A thin layer: parse, call the library, print."""
