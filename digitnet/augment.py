@@ -1,0 +1,114 @@
+"""Random distortions of digit images, vectorised over a batch (training only).
+
+A network that has only seen MNIST's neatly centred digits is thrown by a digit that is a
+little rotated, thicker, or wobblier than usual. Showing it slightly distorted copies of
+the training images during training -- new ones every epoch -- teaches it to ignore such
+differences. Every distortion here is one random smooth warp per image:
+
+    output pixel p  <-  input image sampled at  A (p - c) + c + t + d(p)
+
+with A a random rotation x scale x shear, t a random shift, and d(p) a smooth random
+displacement field ("elastic" distortion; Simard et al. 2003) made by bilinearly
+upsampling random displacements on a coarse 4x4 grid -- one small matrix product for the
+whole batch. Sampling is bilinear, done for all N x 784 pixels at once with fancy indexing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["Augmenter"]
+
+SIDE = 28
+_PAD = 2   # zero border so that samples falling just outside the image read black
+
+
+def _coarse_to_fine(k=4, side=SIDE):
+    """(k*k, side*side) matrix that bilinearly upsamples a k x k grid to side x side."""
+    pos = np.linspace(0, k - 1, side)
+    i0 = np.clip(np.floor(pos).astype(int), 0, k - 2)
+    f = pos - i0
+    up = np.zeros((side, k))
+    up[np.arange(side), i0] = 1 - f
+    up[np.arange(side), i0 + 1] = f
+    return np.kron(up, up).T.astype(np.float32)       # (k*k, side*side)
+
+
+class Augmenter:
+    """Draws random warps and applies them to batches of (N, 784) images in 0..1.
+
+    Parameters are the *largest* distortions: ``rotate`` in degrees, ``scale`` as a
+    fraction (0.1 = 90%..110%), ``shear`` as a fraction, ``shift`` in pixels, ``elastic`` as
+    the standard deviation in pixels of the coarse displacement field, ``thickness`` as the
+    largest blend toward a one-pixel dilation (>0 thickens) or erosion (<0 thins) of the
+    strokes. ``rng`` is a ``numpy.random.Generator``; the same generator state gives the same
+    distortions.
+    """
+
+    def __init__(self, rotate=12.0, scale=0.12, shear=0.15, shift=2.0, elastic=0.6,
+                 thickness=0.5, rng=None):
+        self.rotate, self.scale, self.shear, self.shift = rotate, scale, shear, shift
+        self.elastic, self.thickness = elastic, thickness
+        self.rng = np.random.default_rng(rng)
+        r, c = np.divmod(np.arange(SIDE * SIDE, dtype=np.float32), SIDE)
+        # Pixel coordinates relative to the image centre, shape (2, 784).
+        self._grid = np.stack([r - (SIDE - 1) / 2, c - (SIDE - 1) / 2])
+        self._up = _coarse_to_fine()
+
+    def __call__(self, x):
+        """A distorted copy of the batch ``x`` (N, 784) float32; ``x`` is not modified."""
+        n = len(x)
+        rng = self.rng
+        f32 = np.float32
+        angle = np.deg2rad(rng.uniform(-self.rotate, self.rotate, n)).astype(f32)
+        zoom = (1 + rng.uniform(-self.scale, self.scale, n)).astype(f32)
+        shear = rng.uniform(-self.shear, self.shear, n).astype(f32)
+        cos, sin = np.cos(angle) / zoom, np.sin(angle) / zoom
+        # Inverse map (output -> source) as a 2x2 matrix per image: rotation/zoom then shear.
+        m = np.empty((n, 2, 2), dtype=f32)
+        m[:, 0, 0], m[:, 0, 1] = cos, -sin + shear * cos
+        m[:, 1, 0], m[:, 1, 1] = sin, cos + shear * sin
+        src = m @ self._grid                                   # (n, 2, 784)
+        src += (SIDE - 1) / 2
+        src += rng.uniform(-self.shift, self.shift, (n, 2, 1)).astype(f32)
+        if self.elastic:
+            coarse = rng.normal(0, self.elastic, (n * 2, 16)).astype(f32)
+            src += (coarse @ self._up).reshape(n, 2, SIDE * SIDE)
+        return self._sample(self._thicken(x), src[:, 0], src[:, 1])
+
+    def _thicken(self, x):
+        """Blend each image toward its dilation or erosion by a random amount."""
+        if not self.thickness:
+            return x
+        n = len(x)
+        img = x.reshape(n, SIDE, SIDE)
+        pad = np.pad(img, ((0, 0), (1, 1), (1, 1)))
+        # Max / min over the 4-neighbourhood and the pixel itself.
+        stack = (img, pad[:, :-2, 1:-1], pad[:, 2:, 1:-1], pad[:, 1:-1, :-2], pad[:, 1:-1, 2:])
+        dil = np.maximum.reduce(stack)
+        ero = np.minimum.reduce(stack)
+        t = self.rng.uniform(-self.thickness, self.thickness, (n, 1, 1)).astype(np.float32)
+        out = img + np.where(t > 0, t * (dil - img), -t * (ero - img))
+        return out.reshape(n, SIDE * SIDE)
+
+    @staticmethod
+    def _sample(x, rows, cols):
+        """Bilinear samples of images ``x`` (N, 784) at source coordinates (N, 784) each."""
+        n = len(x)
+        side = SIDE + 2 * _PAD
+        padded = np.zeros((n, side, side), dtype=np.float32)
+        padded[:, _PAD:-_PAD, _PAD:-_PAD] = x.reshape(n, SIDE, SIDE)
+        flat = padded.reshape(-1)
+        # Clamp into the padded frame; everything clamped lands on the zero border.
+        rows = np.clip(rows, -_PAD, SIDE + _PAD - 2) + _PAD
+        cols = np.clip(cols, -_PAD, SIDE + _PAD - 2) + _PAD
+        r0 = np.floor(rows)
+        c0 = np.floor(cols)
+        fr = (rows - r0).astype(np.float32)
+        fc = (cols - c0).astype(np.float32)
+        idx = r0.astype(np.intp) * side + c0.astype(np.intp)
+        idx += (np.arange(n, dtype=np.intp) * side * side)[:, None]
+        top = flat[idx] * (1 - fc) + flat[idx + 1] * fc
+        bottom = flat[idx + side] * (1 - fc) + flat[idx + side + 1] * fc
+        out = top * (1 - fr) + bottom * fr
+        return np.clip(out, 0, 1, out=out)

@@ -1,0 +1,222 @@
+"""Training: mini-batch gradient descent with backpropagation, vectorised over the batch.
+
+One epoch shuffles the training images, cuts them into mini-batches, and for each batch
+computes the gradient of the loss by backpropagation (:meth:`Network.backprop`) and takes
+a step downhill with the chosen optimiser:
+
+- ``sgd``: stochastic gradient descent with momentum -- a velocity that accumulates
+  gradients, ``v = mu v - lr g; w += v`` -- which rolls through small bumps and ravines.
+- ``adam``: Adam (Kingma & Ba 2015), which scales each weight's step by running estimates
+  of its gradient's mean and spread, so one learning rate suits every layer.
+
+The learning rate follows a schedule (``cosine`` from ``lr`` down to almost zero over the
+run, ``step`` dividing by 10 at 50% and 75%, or ``constant``). L2 weight decay pulls
+weights toward zero (weights only, never biases), which keeps the sigmoids out of
+saturation and generalises better. Optional augmentation shows randomly distorted copies
+of the images (:mod:`digitnet.augment`), and an optional *teacher* network supplies soft
+targets (knowledge distillation: the small network learns to imitate a big one's outputs,
+which carry more information than the bare label).
+
+A validation set held out of the training data picks the best epoch; the test set is never
+looked at here. The same seed and data give identical weights on the same machine.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .network import Network
+
+__all__ = ["TrainingDiverged", "TrainConfig", "TrainResult", "train", "split_validation",
+           "one_hot", "accuracy"]
+
+
+class TrainingDiverged(Exception):
+    """The loss became NaN or infinite: the learning rate is too high for this setup."""
+
+
+@dataclass
+class TrainConfig:
+    """Every choice that shapes a training run (all recorded in the model card)."""
+    layers: list = field(default_factory=lambda: [784, 16, 16, 10])
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 0.005
+    optimizer: str = "adam"          # "adam" or "sgd"
+    momentum: float = 0.9            # sgd only
+    loss: str = "cross-entropy"      # or "quadratic"
+    schedule: str = "cosine"         # "cosine", "step" or "constant"
+    weight_decay: float = 0.0        # L2 coefficient (weights, not biases)
+    augment: bool = False
+    teacher_weight: float = 0.0      # share of the soft teacher targets in the target
+    seed: int = 0
+    validation: int = 5000           # images held out of the training set
+
+    def as_card(self):
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass
+class TrainResult:
+    net: Network                # the network of the best validation epoch
+    best_epoch: int
+    best_val_accuracy: float
+    history: list               # one dict per epoch: epoch, loss, val_accuracy, seconds
+    seconds: float
+    interrupted: bool = False
+
+
+def one_hot(labels, n=10, dtype=np.float32):
+    """Labels (N,) -> targets (N, n): 1 at the label's index, 0 elsewhere."""
+    y = np.zeros((len(labels), n), dtype=dtype)
+    y[np.arange(len(labels)), labels] = 1
+    return y
+
+
+def accuracy(net, x, labels, batch=10000):
+    """Fraction of images in ``x`` (N, 784) whose brightest output equals the label."""
+    hits = 0
+    for i in range(0, len(x), batch):
+        hits += int(np.sum(net.predict(x[i:i + batch]) == labels[i:i + batch]))
+    return hits / max(len(x), 1)
+
+
+def split_validation(x, labels, n_val, seed):
+    """Hold ``n_val`` random images (chosen by ``seed``) out of the training set.
+
+    Returns ``(x_train, y_train, x_val, y_val)``.
+    """
+    if not 0 <= n_val < len(x):
+        raise ValueError(f"cannot hold out {n_val} of {len(x)} images for validation")
+    order = np.random.default_rng([seed, 1]).permutation(len(x))
+    val, tr = order[:n_val], order[n_val:]
+    return x[tr], labels[tr], x[val], labels[val]
+
+
+def _lr_at(cfg, progress):
+    """Learning rate at ``progress`` in [0, 1) of the run."""
+    if cfg.schedule == "cosine":
+        return cfg.lr * (0.02 + 0.98 * 0.5 * (1 + np.cos(np.pi * progress)))
+    if cfg.schedule == "step":
+        return cfg.lr * (1.0 if progress < 0.5 else 0.1 if progress < 0.75 else 0.01)
+    if cfg.schedule == "constant":
+        return cfg.lr
+    raise ValueError(f"unknown schedule {cfg.schedule!r} (cosine, step or constant)")
+
+
+class _Optimizer:
+    """Holds the optimiser's state (velocities or moment estimates) for every parameter."""
+
+    def __init__(self, cfg, params):
+        self.cfg = cfg
+        self.state = [(np.zeros_like(p), np.zeros_like(p)) for p in params]
+        self.t = 0
+        if cfg.optimizer not in ("adam", "sgd"):
+            raise ValueError(f"unknown optimizer {cfg.optimizer!r} (adam or sgd)")
+
+    def step(self, params, grads, lr, decay_mask):
+        """Update ``params`` in place from ``grads`` at learning rate ``lr``."""
+        cfg = self.cfg
+        self.t += 1
+        if cfg.optimizer == "sgd":
+            for p, g, (v, _), decay in zip(params, grads, self.state, decay_mask):
+                if decay and cfg.weight_decay:
+                    g = g + cfg.weight_decay * p
+                v *= cfg.momentum
+                v -= lr * g
+                p += v
+        else:
+            b1, b2, eps = 0.9, 0.999, 1e-8
+            c1, c2 = 1 - b1 ** self.t, 1 - b2 ** self.t
+            for p, g, (m, v), decay in zip(params, grads, self.state, decay_mask):
+                m *= b1
+                m += (1 - b1) * g
+                v *= b2
+                v += (1 - b2) * (g * g)
+                # Decoupled weight decay (AdamW): shrink the weight itself, so the decay is
+                # not rescaled by Adam's per-weight step sizes.
+                if decay and cfg.weight_decay:
+                    p -= (lr * cfg.weight_decay) * p
+                p -= (lr / c1) * m / (np.sqrt(v / c2) + eps)
+
+
+def train(cfg, x_train, y_train, x_val, y_val, teacher=None, on_epoch=None, on_batch=None,
+          net=None):
+    """Train a network by ``cfg`` and return the best epoch's network (:class:`TrainResult`).
+
+    ``x_*`` are float32 images (N, 784) in 0..1, ``y_*`` integer labels (N,). ``teacher`` is
+    an optional trained :class:`Network` whose outputs on the same (distorted) images are
+    mixed into the targets with share ``cfg.teacher_weight``. ``on_epoch(record)`` is called
+    after every epoch with a dict (epoch, loss, val_accuracy, seconds, lr);
+    ``on_batch(done, total)`` after every mini-batch (for a progress bar).
+
+    Ctrl-C (KeyboardInterrupt) stops the run; if at least one epoch finished, the result
+    holds the best network so far with ``interrupted=True``, otherwise it propagates.
+    Raises :class:`TrainingDiverged` if the loss stops being finite.
+    """
+    from .augment import Augmenter
+
+    rng = np.random.default_rng(cfg.seed)
+    if net is None:
+        net = Network.random(cfg.layers, rng)
+    augment = Augmenter(rng=rng.spawn(1)[0]) if cfg.augment else None
+    params = [p for pair in zip(net.weights, net.biases) for p in pair]
+    decay_mask = [i % 2 == 0 for i in range(len(params))]      # weights yes, biases no
+    opt = _Optimizer(cfg, params)
+    n = len(x_train)
+    batches = (n + cfg.batch_size - 1) // cfg.batch_size
+    total_steps = cfg.epochs * batches
+    eye = np.eye(10, dtype=np.float32)
+    best = (-1.0, 0, None)
+    history = []
+    start = time.perf_counter()
+    interrupted = False
+    try:
+        for epoch in range(1, cfg.epochs + 1):
+            t0 = time.perf_counter()
+            order = rng.permutation(n)
+            loss_sum = 0.0
+            for b in range(batches):
+                idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+                xb = x_train[idx]
+                if augment is not None:
+                    xb = augment(xb)
+                yb = eye[y_train[idx]]
+                if teacher is not None and cfg.teacher_weight:
+                    soft = teacher.feedforward(xb)[-1]
+                    yb = (1 - cfg.teacher_weight) * yb + cfg.teacher_weight * soft
+                grad_w, grad_b, loss = net.backprop(xb, yb, cfg.loss)
+                if not np.isfinite(loss):
+                    raise TrainingDiverged(
+                        f"the loss became {loss} in epoch {epoch}: training diverged; "
+                        f"try a lower learning rate than --lr {cfg.lr}")
+                loss_sum += loss * len(idx)
+                grads = [g for pair in zip(grad_w, grad_b) for g in pair]
+                lr = _lr_at(cfg, ((epoch - 1) * batches + b) / total_steps)
+                opt.step(params, grads, lr, decay_mask)
+                if on_batch is not None:
+                    on_batch(b + 1, batches)
+            if not all(np.isfinite(p).all() for p in params):
+                raise TrainingDiverged(f"weights became NaN or infinite in epoch {epoch}; "
+                                       f"try a lower learning rate than --lr {cfg.lr}")
+            val_acc = accuracy(net, x_val, y_val) if len(x_val) else float("nan")
+            record = {"epoch": epoch, "loss": loss_sum / n, "val_accuracy": val_acc,
+                      "seconds": time.perf_counter() - t0, "lr": float(lr)}
+            history.append(record)
+            # Keep a copy of the best epoch's parameters (by validation accuracy; without a
+            # validation set, the last epoch).
+            if not len(x_val) or val_acc > best[0]:
+                best = (val_acc, epoch, ([w.copy() for w in net.weights],
+                                         [b.copy() for b in net.biases]))
+            if on_epoch is not None:
+                on_epoch(record)
+    except KeyboardInterrupt:
+        if best[2] is None:
+            raise
+        interrupted = True
+    val_acc, best_epoch, (ws, bs) = best
+    return TrainResult(Network(ws, bs), best_epoch, val_acc, history,
+                       time.perf_counter() - start, interrupted)

@@ -1,0 +1,320 @@
+"""Weight files: ``NAME.npz`` (the numbers) beside ``NAME.json`` (the model card).
+
+The format, readable without digitnet:
+
+- ``NAME.npz`` is an ordinary NumPy ``.npz`` archive (a zip of ``.npy`` files) holding the
+  arrays ``W1, b1, W2, b2, ..., WL, bL`` and nothing else, all float32 or all float64.
+  ``Wl`` has shape (n_l, n_{l-1}) -- row j is the incoming weights of neuron j of layer l --
+  and ``bl`` has shape (n_l,). ``n_0`` is 784 (a 28x28 image, row-major, brightness 0..1,
+  light ink on dark as in MNIST) and ``n_L`` is 10 (one output per digit). Every layer is
+  ``a_l = sigmoid(Wl @ a_{l-1} + bl)``.
+- ``NAME.json`` is the model card: layer sizes, activation, input convention, how the
+  weights were trained, the accuracy ``digitnet evaluate`` measured, and ``npz_sha256``, the
+  SHA-256 of the npz file's bytes. The card is optional for loading, but when present it
+  must agree with the npz.
+
+Loading never unpickles (``allow_pickle=False``) and checks everything before use: each
+array's header (dtype, shape, size) is read and validated *before* its data is read, so a
+hostile file cannot make us allocate gigabytes; then values must be finite. Saving is
+atomic: both files are written to temporary names and renamed into place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import re
+import signal
+import tempfile
+import threading
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .network import Network
+
+__all__ = ["WeightFileError", "SHIPPED", "shipped_dir", "resolve", "load", "save", "card_path"]
+
+FORMAT = "digitnet-weights/1"
+N_INPUTS, N_OUTPUTS = 784, 10
+MAX_FILE_BYTES = 512 * 1024 * 1024   # far above any sensible MLP for 28x28 digits
+MAX_LAYERS = 64
+SHIPPED = ("default", "wide")
+_NAME = re.compile(r"^([Wb])([1-9][0-9]*)$")
+
+
+class WeightFileError(Exception):
+    """A weight file or model card that cannot be used; the message names the file and fault."""
+
+
+def shipped_dir():
+    """Folder of the shipped weight files: ``digitnet/weights`` once installed.
+
+    In a source checkout that has not been installed, the top-level ``weights/`` folder.
+    """
+    here = Path(__file__).resolve().parent
+    installed = here / "weights"
+    return installed if installed.is_dir() else here.parent / "weights"
+
+
+def resolve(spec):
+    """Turn ``--weights`` (a shipped model's name or a path) into the path of an npz file.
+
+    ``default`` and ``wide`` name the shipped models (unless a file of that name exists in
+    the current folder); ``m`` finds ``m.npz``; ``m.json`` finds the npz beside the card.
+    """
+    spec = str(spec or "default")
+    p = Path(spec).expanduser()
+    if spec in SHIPPED and not p.exists():
+        return shipped_dir() / f"{spec}.npz"
+    if p.suffix == ".json":
+        return p.with_suffix(".npz")
+    if not p.exists() and p.suffix != ".npz" and p.with_suffix(".npz").exists():
+        return p.with_suffix(".npz")
+    return p
+
+
+def card_path(npz_path):
+    """The model card's path for an npz path: same name, ``.json``."""
+    return Path(npz_path).with_suffix(".json")
+
+
+def load(spec="default"):
+    """Load and validate a network; returns ``(network, card)``.
+
+    ``card`` is the model card as a dict, or None when the npz has no card beside it.
+    Raises :class:`WeightFileError` with a message naming the file and what is wrong.
+    """
+    path = resolve(spec)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        hint = f" (shipped models: {', '.join(SHIPPED)})" if os.sep not in str(spec) else ""
+        raise WeightFileError(f"{path}: weight file not found{hint}") from None
+    except OSError as e:
+        raise WeightFileError(f"{path}: cannot read ({e.strerror or e})") from None
+    if not path.is_file():
+        raise WeightFileError(f"{path}: not a file")
+    if size > MAX_FILE_BYTES:
+        raise WeightFileError(f"{path}: {size} bytes is too large for a weight file")
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise WeightFileError(f"{path}: cannot read ({e.strerror or e})") from None
+    arrays = _read_npz(path, data)
+    net = _build_network(path, arrays)
+    card = None
+    cpath = card_path(path)
+    if cpath.exists():
+        card = _read_card(cpath)
+        _check_card(cpath, card, net, hashlib.sha256(data).hexdigest())
+    return net, card
+
+
+def _read_npz(path, data):
+    """The arrays of an npz held in ``data``, every header validated before any data."""
+    fail = lambda why: WeightFileError(f"{path}: {why}")  # noqa: E731
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError):
+        raise fail("not a valid .npz (zip) file -- truncated or corrupt?") from None
+    arrays = {}
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > 2 * MAX_LAYERS:
+            raise fail(f"{len(infos)} members is too many for a weight file")
+        total = 0
+        for info in infos:
+            name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+            if not _NAME.match(name):
+                raise fail(f"unexpected array {name!r} (a weight file holds only W1, b1, "
+                           "W2, b2, ...)")
+            if name in arrays:
+                raise fail(f"array {name} appears twice")
+            total += info.file_size
+            if total > MAX_FILE_BYTES:
+                raise fail("arrays are too large for a weight file")
+            try:
+                with zf.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    if version == (1, 0):
+                        shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
+                    elif version == (2, 0):
+                        shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
+                    else:
+                        raise ValueError(f"unsupported .npy version {version}")
+                    if dtype.hasobject:
+                        raise fail(f"array {name} holds Python objects (pickled data is "
+                                   "never loaded)")
+                    if dtype not in (np.dtype("<f4"), np.dtype("<f8"), np.dtype(">f4"),
+                                     np.dtype(">f8")):
+                        raise fail(f"array {name} has dtype {dtype}, expected float32 or "
+                                   "float64")
+                    n = int(np.prod(shape, dtype=np.int64))
+                    if n * dtype.itemsize > info.file_size:
+                        raise fail(f"array {name} is truncated")
+                    raw = member.read(n * dtype.itemsize + 1)
+                    if len(raw) != n * dtype.itemsize:
+                        raise fail(f"array {name} is truncated or has trailing bytes")
+            except WeightFileError:
+                raise
+            except (zipfile.BadZipFile, ValueError, OSError, EOFError, TypeError,
+                    SyntaxError, KeyError, NotImplementedError, RuntimeError) as e:
+                raise fail(f"array {name} is corrupt ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+            order = "F" if fortran else "C"
+            arr = np.frombuffer(raw, dtype=dtype).reshape(shape, order=order)
+            arrays[name] = np.ascontiguousarray(arr, dtype=dtype.newbyteorder("="))
+    return arrays
+
+
+def _build_network(path, arrays):
+    """Check names, sequence, shapes, dtypes and values, then make the Network."""
+    fail = lambda why: WeightFileError(f"{path}: {why}")  # noqa: E731
+    n_layers = len(arrays) // 2
+    if not arrays:
+        raise fail("no arrays (expected W1, b1, W2, b2, ...)")
+    for l in range(1, n_layers + 1):
+        for kind in "Wb":
+            if f"{kind}{l}" not in arrays:
+                raise fail(f"array {kind}{l} is missing")
+    extra = sorted(set(arrays) - {f"{k}{l}" for l in range(1, n_layers + 1) for k in "Wb"})
+    if extra or len(arrays) % 2:
+        raise fail(f"unexpected array(s) {', '.join(extra) or sorted(arrays)[-1]} "
+                   f"(layers must be numbered 1..{n_layers} without gaps)")
+    if n_layers > MAX_LAYERS:
+        raise fail(f"{n_layers} layers is too many")
+    weights = [arrays[f"W{l}"] for l in range(1, n_layers + 1)]
+    biases = [arrays[f"b{l}"] for l in range(1, n_layers + 1)]
+    dtypes = {a.dtype for a in weights + biases}
+    if len(dtypes) != 1:
+        raise fail("arrays mix float32 and float64; use one dtype for all")
+    n_in = N_INPUTS
+    for l, (w, b) in enumerate(zip(weights, biases), start=1):
+        if w.ndim != 2 or w.shape[1] != n_in or w.shape[0] < 1:
+            raise fail(f"W{l} has shape {w.shape}, expected (n_out, {n_in})")
+        if b.shape != (w.shape[0],):
+            raise fail(f"b{l} has shape {b.shape}, expected ({w.shape[0]},) to match W{l}")
+        for name, a in ((f"W{l}", w), (f"b{l}", b)):
+            if not np.isfinite(a).all():
+                raise fail(f"{name} holds NaN or infinite values")
+        n_in = w.shape[0]
+    if n_in != N_OUTPUTS:
+        raise fail(f"last layer has {n_in} outputs, expected {N_OUTPUTS} (one per digit)")
+    return Network(weights, biases)
+
+
+def _read_card(cpath):
+    try:
+        if cpath.stat().st_size > 1 << 20:
+            raise WeightFileError(f"{cpath}: model card larger than 1 MiB")
+        card = json.loads(cpath.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+        why = getattr(e, "strerror", None) or str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise WeightFileError(f"{cpath}: unreadable model card ({why})") from None
+    if not isinstance(card, dict):
+        raise WeightFileError(f"{cpath}: model card must be a JSON object")
+    return card
+
+
+def _check_card(cpath, card, net, digest):
+    """The card must describe this npz: same hash, same layer sizes, sigmoid activation."""
+    want = card.get("npz_sha256")
+    if want is not None and want != digest:
+        raise WeightFileError(f"{cpath}: npz_sha256 does not match {cpath.with_suffix('.npz').name} "
+                              "(the weights were changed or the files do not belong together)")
+    layers = card.get("layers")
+    if layers is not None and layers != net.sizes:
+        raise WeightFileError(f"{cpath}: card says layers {layers}, the npz holds {net.sizes}")
+    act = card.get("activation", "sigmoid")
+    if act != "sigmoid":
+        raise WeightFileError(f"{cpath}: activation {act!r} is not supported (only sigmoid)")
+
+
+def save(path, net, card=None):
+    """Write ``path`` (.npz) and its model card (.json) atomically; returns the card written.
+
+    ``card`` holds whatever the caller knows (training details, evaluation); this function
+    fills in the format, layer sizes, activation, input convention, dtype and the npz's
+    SHA-256. Both files are first written in full to temporary files in the target folder,
+    then renamed over the targets (with Ctrl-C held back between the two renames), so an
+    existing good pair is never left half-overwritten.
+    """
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    folder = path.parent if str(path.parent) else Path(".")
+    arrays = {}
+    for l, (w, b) in enumerate(zip(net.weights, net.biases), start=1):
+        arrays[f"W{l}"], arrays[f"b{l}"] = w, b
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    data = buf.getvalue()
+    full = {
+        "format": FORMAT,
+        "layers": net.sizes,
+        "activation": "sigmoid",
+        "dtype": str(net.dtype),
+        "input": {"shape": [28, 28], "order": "row-major", "range": [0.0, 1.0],
+                  "polarity": "light ink on a dark background, as in MNIST"},
+    }
+    full.update(card or {})
+    full["npz_sha256"] = hashlib.sha256(data).hexdigest()
+    text = json.dumps(full, indent=2) + "\n"
+    tmp_npz = _write_temp(folder, path.name, data)
+    try:
+        tmp_json = _write_temp(folder, card_path(path).name, text.encode())
+    except BaseException:
+        os.unlink(tmp_npz)
+        raise
+    try:
+        with _sigint_held():
+            os.replace(tmp_npz, path)
+            os.replace(tmp_json, card_path(path))
+    finally:
+        for t in (tmp_npz, tmp_json):
+            if os.path.exists(t):
+                os.unlink(t)
+    return full
+
+
+def _write_temp(folder, name, data):
+    """Write bytes to a new temporary file next to the target; return its path."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+    try:
+        # mkstemp creates the file 0600; give it the permissions a plain open() would.
+        os.fchmod(fd, 0o666 & ~_umask())
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return tmp
+
+
+def _umask():
+    """The process's umask (reading it means setting it, so set it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def _sigint_held():
+    """Delay Ctrl-C until the block is done (the two renames must happen together)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    old = signal.signal(signal.SIGINT, lambda *a: caught.append(a))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+        if caught and callable(old):
+            old(*caught[0])
