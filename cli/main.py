@@ -93,6 +93,343 @@ def cli():
 
 
 # ---------------------------------------------------------------------------------------
+# classify
+
+# Images go through the network in chunks of this many: one matrix product per layer per
+# chunk, while output keeps flowing and memory stays bounded for any number of files.
+CHUNK = 2048
+
+
+def output_options(f):
+    """The output formats shared by the commands that print per-image results."""
+    f = click.option("--quiet", "-q", "fmt", flag_value="digit",
+                     help="Just the digit per image (FILE<TAB>digit when several).")(f)
+    f = click.option("--csv", "fmt", flag_value="csv",
+                     help="CSV with a header: file, digit, activation, margin, out0..out9.")(f)
+    f = click.option("--json", "fmt", flag_value="json",
+                     help="JSON Lines: one object per image with file, digit, activation, "
+                          "margin, outputs and every layer's activations.")(f)
+    return f
+
+
+def iter_inputs(files):
+    """Expand FILE arguments into ``(name, source)`` pairs, or ``(name, ImageError)``.
+
+    A directory stands for the image files in it (sorted); ``-`` reads stdin once.
+    """
+    from digitnet.images import ImageError, MAX_FILE_BYTES, list_image_files
+    for arg in files:
+        if arg == "-":
+            data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+            if len(data) > MAX_FILE_BYTES:
+                yield arg, ImageError(f"more than {MAX_FILE_BYTES:,} bytes on stdin")
+            else:
+                yield arg, data
+        elif os.path.isdir(arg):
+            try:
+                found = list_image_files(arg)
+            except ImageError as e:
+                yield arg, e
+                continue
+            if not found:
+                yield arg, ImageError("no image files in this directory")
+            for path in found:
+                yield os.path.join(arg, path.name), path
+        else:
+            yield arg, arg
+
+
+def prediction(out):
+    """(digit, activation, margin, runner-up) from one image's 10 outputs."""
+    order = out.argsort()[::-1]
+    return int(order[0]), float(out[order[0]]), float(out[order[0]] - out[order[1]]), int(order[1])
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@weights_option
+@click.option("--raw", is_flag=True,
+              help="The images already are 28x28 MNIST-style (light ink on dark): use their "
+                   "pixels as they are, with no inversion, cropping or centring.")
+@output_options
+def classify(files, weights, raw, fmt):
+    """Classify digit images: every layer's activations and the answer.
+
+    FILE is any image Pillow reads (PNG, JPEG, GIF, BMP, TIFF, WebP, ...), a directory
+    (its image files, sorted), or - for one image on stdin. Each image is normalised the
+    way MNIST was made: dark ink on light paper is inverted, the background removed, the
+    digit cropped, scaled to 20 px and centred by its centre of mass in 28x28.
+
+    Exit code 0 if every image was classified, 1 if any failed (the others are still
+    classified; each failure is one line on stderr), 2 for usage errors.
+
+    \b
+    Examples:
+      digitnet classify digit.png
+      digitnet classify scans/ -q
+      digitnet classify *.png --json | jq .digit
+      convert photo.heic png:- | digitnet classify - --csv
+    """
+    import numpy as np
+
+    from digitnet.images import ImageError, load_input
+
+    net, _card = load_network(weights)
+    several = len(files) > 1 or any(f != "-" and os.path.isdir(f) for f in files)
+    failed = 0
+    write = sys.stdout.write
+    if fmt == "csv":
+        write("file,digit,activation,margin," + ",".join(f"out{d}" for d in range(10)) + "\n")
+    names, rows = [], []
+
+    def flush():
+        if not rows:
+            return
+        layers = net.feedforward(np.stack(rows))
+        emit(names, layers, fmt, several, write)
+        names.clear()
+        rows.clear()
+
+    for name, source in iter_inputs(files):
+        try:
+            if isinstance(source, ImageError):
+                raise source
+            rows.append(load_input(source, raw=raw))
+            names.append(name)
+        except ImageError as e:
+            failed += 1
+            sys.stdout.flush()
+            click.echo(f"digitnet: {name}: {e}", err=True)
+            continue
+        if len(rows) >= CHUNK:
+            flush()
+    flush()
+    sys.stdout.flush()
+    if failed:
+        raise click.exceptions.Exit(EXIT_FAILED)
+
+
+def emit(names, layers, fmt, several, write):
+    """Print the results of one chunk: ``layers`` holds each layer's (N, n) activations."""
+    out = layers[-1]
+    if fmt == "digit":
+        digits = out.argmax(axis=1)
+        if several:
+            write("".join(f"{_safe(n)}\t{d}\n" for n, d in zip(names, digits)))
+        else:
+            write("".join(f"{d}\n" for d in digits))
+    elif fmt == "json":
+        import json
+        for i, name in enumerate(names):
+            digit, act, margin, _ = prediction(out[i])
+            write(json.dumps({"file": name, "digit": digit, "activation": act, "margin": margin,
+                              "outputs": out[i].tolist(),
+                              "layers": [a[i].tolist() for a in layers]}) + "\n")
+    elif fmt == "csv":
+        import csv
+        import io
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        for i, name in enumerate(names):
+            digit, act, margin, _ = prediction(out[i])
+            w.writerow([name, digit, f"{act:.6f}", f"{margin:.6f}"] + [f"{v:.6f}" for v in out[i]])
+        write(buf.getvalue())
+    else:
+        import shutil
+
+        from digitnet import render
+        color = use_color()
+        width = max(40, min(shutil.get_terminal_size((80, 24)).columns, 120))
+        for i, name in enumerate(names):
+            if several:
+                write(f"\n== {_safe(name)} ==\n")
+            write("input, as the network sees it (28x28):\n")
+            write(render.image_to_text(layers[0][i].reshape(28, 28), color) + "\n")
+            write(render.activations_text([a[i] for a in layers], color, width) + "\n")
+
+
+def _safe(name):
+    """A file name made safe for one line of tab-separated output."""
+    return name.replace("\t", "\\t").replace("\n", "\\n")
+
+
+# ---------------------------------------------------------------------------------------
+# inspect-layer
+
+@cli.command("inspect-layer")
+@click.argument("layer", type=int, required=False)
+@click.option("--neuron", "-n", type=int, default=None, metavar="K",
+              help="Only neuron K of the layer (numbered from 0; in the output layer, "
+                   "neuron K is digit K).")
+@weights_option
+@click.option("--image", "image", default=None, metavar="IMG",
+              help="Show each neuron's weighted sum for this image: the contribution map "
+                   "(input activation x weight), the sum, the bias and the activation.")
+@click.option("--raw", is_flag=True, help="With --image: the image is already 28x28 MNIST-style.")
+@click.option("--per-neuron-scale", is_flag=True,
+              help="Scale each grid's brightness to its own largest |value| (default: one "
+                   "symmetric scale for the whole layer, so neurons compare fairly).")
+@click.option("--png", "png", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Also write every neuron's grid into one PNG picture.")
+@json_option
+def inspect_layer(layer, neuron, weights, image, raw, per_neuron_scale, png, as_json):
+    """A layer's weights and biases: each neuron's incoming weights as a green/red grid.
+
+    LAYER counts layers of weights from 1: layer 1 connects the 784 inputs to the first
+    hidden layer, the last layer feeds the 10 outputs. Without LAYER: a summary of every
+    layer. A neuron's weights are drawn as a grid (784 inputs -> 28x28, like the image it
+    reads): green where a weight is positive, red where it is negative, brighter for
+    larger |w|. Its bias is the threshold the weighted sum must pass: the neuron's
+    activation is sigmoid(weighted sum + bias).
+
+    \b
+    Examples:
+      digitnet inspect-layer
+      digitnet inspect-layer 1 --png layer1.png
+      digitnet inspect-layer 3 --neuron 7 --image digit.png
+      digitnet inspect-layer 2 --json > layer2.json
+    """
+    import numpy as np
+
+    net, _card = load_network(weights)
+    if layer is None:
+        if image or png or neuron is not None:
+            raise click.UsageError("--neuron, --image and --png need a LAYER")
+        return layers_summary(net, weights, as_json)
+    n_layers = len(net.weights)
+    if not 1 <= layer <= n_layers:
+        raise click.BadParameter(f"this model has layers 1..{n_layers}", param_hint="LAYER")
+    W, b = net.weights[layer - 1], net.biases[layer - 1]
+    n_out, n_in = W.shape
+    rows = list(range(n_out))
+    if neuron is not None:
+        if not 0 <= neuron < n_out:
+            raise click.BadParameter(f"layer {layer} has neurons 0..{n_out - 1}",
+                                     param_hint="--neuron")
+        rows = [neuron]
+    sums = None
+    if image:
+        from digitnet.images import ImageError, load_input
+        try:
+            x = load_input(sys.stdin.buffer.read() if image == "-" else image, raw=raw)
+        except ImageError as e:
+            fail(f"{image}: {e}")
+        acts, zs = net.forward(x)
+        a_prev = acts[layer - 1]
+        contributions = W[rows] * a_prev             # (k, n_in): activation x weight
+        sums = contributions.sum(axis=1)             # the weighted sums, before the bias
+        z = zs[layer - 1][rows]                      # exactly what classify computes
+        activation = acts[layer][rows]
+    stats = weight_stats(W[rows], b[rows], rows)
+    if as_json:
+        import json
+        doc = {"layer": layer, "shape": [n_out, n_in], "neurons": rows,
+               "weights": W[rows].tolist(), "biases": b[rows].tolist(),
+               "stats": {"weights": layer_range(W), "biases": layer_range(b),
+                         "neurons": stats}}
+        if image:
+            doc["image"] = {"file": image, "inputs": a_prev.tolist(),
+                            "contributions": contributions.tolist(),
+                            "weighted_sums": sums.tolist(), "biases": b[rows].tolist(),
+                            "z": z.tolist(), "activations": activation.tolist()}
+        click.echo(json.dumps(doc))
+    else:
+        import shutil
+
+        from digitnet import render
+        color = use_color()
+        width = shutil.get_terminal_size((80, 24)).columns if color else 80
+        width = max(width, 40)
+        grids = contributions if image else W[rows]
+        if per_neuron_scale:
+            scale = [float(np.abs(g).max()) or 1.0 for g in grids]
+        else:
+            scale = render.robust_scale(contributions if image else W)
+        if image:
+            labels = [f"n{k} a={activation[i]:.2f}" for i, k in enumerate(rows)]
+            what = (f"layer {layer}: contributions (input activation x weight) of {image} "
+                    f"to {len(rows)} neuron(s)")
+        else:
+            labels = [f"n{k} b={b[k]:+.2f}" for k in rows]
+            what = f"layer {layer}: {n_out} neurons x {n_in} weights"
+            if n_in == 784:
+                what += " (each drawn as the 28x28 image it reads)"
+        lines = [what, render.legend_text(color, None if per_neuron_scale else scale), ""]
+        lines.append(render.grids_to_text(grids, labels, scale, width=width, color=color))
+        lines.append("")
+        if image:
+            lines.append(f"{'neuron':>6} {'weighted sum':>13} {'+ bias':>9} {'= z':>9} "
+                         f"{'sigmoid(z)':>11}")
+            for i, k in enumerate(rows):
+                lines.append(f"{k:>6} {sums[i]:>13.4f} {b[k]:>+9.4f} {z[i]:>9.4f} "
+                             f"{activation[i]:>11.4f}")
+        else:
+            lines.append(f"{'neuron':>6} {'bias':>8} {'w min':>8} {'w max':>8} "
+                         f"{'mean |w|':>9} {'positive':>9}")
+            for st in stats:
+                lines.append(f"{st['neuron']:>6} {st['bias']:>+8.3f} {st['min']:>+8.3f} "
+                             f"{st['max']:>+8.3f} {st['mean_abs']:>9.4f} "
+                             f"{100 * st['positive']:>8.1f}%")
+        click.echo("\n".join(lines))
+    if png:
+        from digitnet import render
+        grids = contributions if image else W[rows]
+        if per_neuron_scale:
+            scale = [float(np.abs(g).max()) or 1.0 for g in grids]
+        else:
+            scale = render.robust_scale(contributions if image else W)
+        if image:
+            labels = [f"neuron {k}  z={z[i]:+.2f}  a={activation[i]:.2f}"
+                      for i, k in enumerate(rows)]
+            title = f"layer {layer}: input activation x weight for {os.path.basename(image)}"
+        else:
+            labels = [f"neuron {k}  b={b[k]:+.2f}" for k in rows]
+            title = (f"layer {layer} of {weights}: incoming weights "
+                     f"(green +, red -), {n_out}x{n_in}")
+        try:
+            render.grids_png(grids, labels, png, scale=scale, title=title)
+        except OSError as e:
+            fail(f"{png}: cannot write ({e.strerror or e})")
+        click.echo(f"wrote {png}", err=True)
+
+
+def layer_range(a):
+    return {"min": float(a.min()), "max": float(a.max())}
+
+
+def weight_stats(W, b, rows):
+    """Per-neuron statistics of incoming weights (rows of W) and biases."""
+    return [{"neuron": k, "bias": float(b[i]), "min": float(W[i].min()),
+             "max": float(W[i].max()), "mean_abs": float(abs(W[i]).mean()),
+             "positive": float((W[i] > 0).mean())} for i, k in enumerate(rows)]
+
+
+def layers_summary(net, weights, as_json):
+    """The model's layers: number, shape, parameters, activation, weight and bias ranges."""
+    info = []
+    for l, (W, b) in enumerate(zip(net.weights, net.biases), start=1):
+        info.append({"layer": l, "shape": list(W.shape), "parameters": int(W.size + b.size),
+                     "activation": "sigmoid", "weights": layer_range(W),
+                     "biases": layer_range(b)})
+    if as_json:
+        import json
+        click.echo(json.dumps({"weights": str(weights), "sizes": net.sizes, "layers": info}))
+        return
+    total = sum(i["parameters"] for i in info)
+    lines = [f"model {weights}: {'-'.join(map(str, net.sizes))}, {total:,} parameters, "
+             f"{net.dtype}",
+             f"{'layer':>5}  {'shape':>9}  {'params':>8}  {'activation':<10} "
+             f"{'weights min..max':>18}  {'biases min..max':>17}"]
+    for i in info:
+        shape = f"{i['shape'][0]}x{i['shape'][1]}"
+        lines.append(f"{i['layer']:>5}  {shape:>9}  {i['parameters']:>8,}  {'sigmoid':<10} "
+                     f"{i['weights']['min']:>+8.3f}..{i['weights']['max']:<+8.3f}  "
+                     f"{i['biases']['min']:>+7.3f}..{i['biases']['max']:<+7.3f}")
+    lines.append("layer 1 takes the 784 input pixels; the last layer gives the 10 outputs.")
+    click.echo("\n".join(lines))
+
+
+# ---------------------------------------------------------------------------------------
 # evaluate
 
 @cli.command()
@@ -167,7 +504,7 @@ def parse_layers(ctx, param, value):
                    "Empty string: no hidden layer.")
 @click.option("--epochs", default=30, show_default=True, type=click.IntRange(1, 100000))
 @click.option("--batch-size", default=128, show_default=True, type=click.IntRange(1, 60000))
-@click.option("--lr", default=0.01, show_default=True, type=click.FloatRange(0, min_open=True),
+@click.option("--lr", default=0.06, show_default=True, type=click.FloatRange(0, min_open=True),
               help="Learning rate (the schedule's starting value).")
 @click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam",
               show_default=True, help="Adam, or SGD with momentum.")
@@ -345,6 +682,11 @@ def download(data):
 
 def main():
     """Entry point: run the group; no traceback ever reaches the user."""
+    # File names that are not valid UTF-8 reach us as surrogate escapes: write them back
+    # as the same bytes on stdout, and never crash on them in messages.
+    for stream, errors in ((sys.stdout, "surrogateescape"), (sys.stderr, "backslashreplace")):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors=errors)
     try:
         rv = cli(standalone_mode=False)
         sys.exit(rv if isinstance(rv, int) else 0)

@@ -44,7 +44,7 @@ class TrainConfig:
     layers: list = field(default_factory=lambda: [784, 16, 16, 10])
     epochs: int = 30
     batch_size: int = 128
-    lr: float = 0.005
+    lr: float = 0.06
     optimizer: str = "adam"          # "adam" or "sgd"
     momentum: float = 0.9            # sgd only
     loss: str = "cross-entropy"      # or "quadratic"
@@ -107,6 +107,21 @@ def _lr_at(cfg, progress):
     raise ValueError(f"unknown schedule {cfg.schedule!r} (cosine, step or constant)")
 
 
+def _fan_in_scale(cfg, n_in):
+    """Adam's learning-rate multiplier for a layer with ``n_in`` inputs: min(1, 4/sqrt(n_in)).
+
+    Adam moves every weight by about ``lr`` per step, whatever its gradient's size. A neuron
+    of the first layer sums 784 such moves, mostly in the same direction (pixels are never
+    negative), so its weighted sum jumps ~7x further per step than a neuron with 16 inputs
+    and its sigmoid saturates and stops learning. Scaling the step by 1/sqrt(n_in) keeps
+    the change of every weighted sum comparable; layers with 16 or fewer inputs keep the
+    full rate. Plain SGD needs no such help: its steps already follow the gradient's size.
+    """
+    if cfg.optimizer != "adam":
+        return 1.0
+    return min(1.0, 4.0 / float(np.sqrt(n_in)))
+
+
 class _Optimizer:
     """Holds the optimiser's state (velocities or moment estimates) for every parameter."""
 
@@ -117,12 +132,13 @@ class _Optimizer:
         if cfg.optimizer not in ("adam", "sgd"):
             raise ValueError(f"unknown optimizer {cfg.optimizer!r} (adam or sgd)")
 
-    def step(self, params, grads, lr, decay_mask):
+    def step(self, params, grads, lr, decay_mask, lr_scale=None):
         """Update ``params`` in place from ``grads`` at learning rate ``lr``."""
         cfg = self.cfg
         self.t += 1
+        lrs = [lr * s for s in (lr_scale or [1.0] * len(params))]
         if cfg.optimizer == "sgd":
-            for p, g, (v, _), decay in zip(params, grads, self.state, decay_mask):
+            for p, g, (v, _), decay, lr in zip(params, grads, self.state, decay_mask, lrs):
                 if decay and cfg.weight_decay:
                     g = g + cfg.weight_decay * p
                 v *= cfg.momentum
@@ -131,7 +147,7 @@ class _Optimizer:
         else:
             b1, b2, eps = 0.9, 0.999, 1e-8
             c1, c2 = 1 - b1 ** self.t, 1 - b2 ** self.t
-            for p, g, (m, v), decay in zip(params, grads, self.state, decay_mask):
+            for p, g, (m, v), decay, lr in zip(params, grads, self.state, decay_mask, lrs):
                 m *= b1
                 m += (1 - b1) * g
                 v *= b2
@@ -166,6 +182,7 @@ def train(cfg, x_train, y_train, x_val, y_val, teacher=None, on_epoch=None, on_b
     params = [p for pair in zip(net.weights, net.biases) for p in pair]
     decay_mask = [i % 2 == 0 for i in range(len(params))]      # weights yes, biases no
     opt = _Optimizer(cfg, params)
+    lr_scale = [_fan_in_scale(cfg, w.shape[1]) for w in net.weights for _ in (0, 1)]
     n = len(x_train)
     batches = (n + cfg.batch_size - 1) // cfg.batch_size
     total_steps = cfg.epochs * batches
@@ -188,7 +205,9 @@ def train(cfg, x_train, y_train, x_val, y_val, teacher=None, on_epoch=None, on_b
                 if teacher is not None and cfg.teacher_weight:
                     soft = teacher.feedforward(xb)[-1]
                     yb = (1 - cfg.teacher_weight) * yb + cfg.teacher_weight * soft
-                grad_w, grad_b, loss = net.backprop(xb, yb, cfg.loss)
+                # A diverging run overflows: that is reported below, not warned about.
+                with np.errstate(over="ignore", invalid="ignore"):
+                    grad_w, grad_b, loss = net.backprop(xb, yb, cfg.loss)
                 if not np.isfinite(loss):
                     raise TrainingDiverged(
                         f"the loss became {loss} in epoch {epoch}: training diverged; "
@@ -196,7 +215,8 @@ def train(cfg, x_train, y_train, x_val, y_val, teacher=None, on_epoch=None, on_b
                 loss_sum += loss * len(idx)
                 grads = [g for pair in zip(grad_w, grad_b) for g in pair]
                 lr = _lr_at(cfg, ((epoch - 1) * batches + b) / total_steps)
-                opt.step(params, grads, lr, decay_mask)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    opt.step(params, grads, lr, decay_mask, lr_scale)
                 if on_batch is not None:
                     on_batch(b + 1, batches)
             if not all(np.isfinite(p).all() for p in params):

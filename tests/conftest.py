@@ -1,0 +1,80 @@
+"""Shared fixtures. Tests use only what is in the repo (the bundled MNIST test set), never ../shared."""
+
+import gzip
+import hashlib
+import http.server
+import threading
+import struct
+
+import numpy as np
+import pytest
+
+from digitnet import mnist
+
+
+@pytest.fixture(scope="session")
+def mnist_test():
+    """The bundled MNIST test set: images float32 (10000, 784) in 0..1, labels uint8 (10000,)."""
+    return mnist.load_split(mnist.bundled_dir(), "test")
+
+
+def write_idx(path, array, gz=True):
+    """Write a uint8 array as an IDX file (the MNIST format), gzipped by default."""
+    array = np.asarray(array, dtype=np.uint8)
+    head = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    data = head + array.tobytes()
+    path.write_bytes(gzip.compress(data) if gz else data)
+    return path
+
+
+@pytest.fixture(name="write_idx", scope="session")
+def write_idx_fixture():
+    """The IDX writer, as a fixture (test modules are not importable from each other)."""
+    return write_idx
+
+
+@pytest.fixture(scope="session")
+def small_mnist_dir(tmp_path_factory, mnist_test):
+    """A data folder whose 'training set' is 3,000 MNIST test images (for quick training runs)."""
+    x, y = mnist_test
+    d = tmp_path_factory.mktemp("mnist-small")
+    imgs = np.round(x[:3000] * 255).astype(np.uint8).reshape(-1, 28, 28)
+    write_idx(d / "train-images-idx3-ubyte.gz", imgs)
+    write_idx(d / "train-labels-idx1-ubyte.gz", y[:3000])
+    write_idx(d / "t10k-images-idx3-ubyte.gz", np.round(x[3000:5000] * 255).astype(np.uint8).reshape(-1, 28, 28))
+    write_idx(d / "t10k-labels-idx1-ubyte.gz", y[3000:5000])
+    return d
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    files = {}
+
+    def do_GET(self):
+        name = self.path.rsplit("/", 1)[-1]
+        body = self.files.get(name)
+        if body is None:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def http_files(monkeypatch):
+    """A local HTTP server serving fake MNIST files whose checksums the test installs."""
+    files = {name: f"fake {name} ".encode() * 1000 for name in mnist.SHA256}
+    handler = type("H", (_Handler,), {"files": files})
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setattr(mnist, "SHA256", {n: hashlib.sha256(b).hexdigest() for n, b in files.items()})
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/", files
+    httpd.shutdown()
+    httpd.server_close()
+
+

@@ -1,0 +1,136 @@
+"""`digitnet train`, `evaluate` and `download` through click's CliRunner and as real processes."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from digitnet import weightfile
+from digitnet.cli.main import cli
+
+DIGITNET = shutil.which("digitnet", path=str(Path(sys.executable).parent)) or shutil.which("digitnet")
+
+
+def run(*args, **env):
+    runner = CliRunner()
+    return runner.invoke(cli, [str(a) for a in args], env=env or None, catch_exceptions=False)
+
+
+def test_train_writes_weights_and_card(small_mnist_dir, tmp_path):
+    out = tmp_path / "m.npz"
+    r = run("train", "--data", small_mnist_dir, "--epochs", 2, "--validation", 500,
+            "--batch-size", 32, "--seed", 3, "--out", out)
+    assert r.exit_code == 0, r.output
+    net, card = weightfile.load(out)
+    assert net.sizes == [784, 16, 16, 10]
+    t = card["training"]
+    assert t["epochs"] == 2 and t["seed"] == 3 and t["batch_size"] == 32
+    assert t["command"].startswith("digitnet ") or t["command"].startswith("digitnet")
+    assert len(t["history"]) == 2 and 0 < t["validation_accuracy"] <= 1
+    assert card["evaluation"]["n"] == 2000 and 0.3 < card["evaluation"]["accuracy"] <= 1
+    assert "test accuracy" in r.output and "epoch   2/2" in r.output
+
+
+def test_train_then_evaluate_json(small_mnist_dir, tmp_path):
+    out = tmp_path / "e.npz"
+    assert run("train", "--data", small_mnist_dir, "--epochs", 1, "--validation", 300,
+               "--layers", "8", "--out", out, "-q").exit_code == 0
+    r = run("evaluate", "--data", small_mnist_dir, "--weights", out, "--json")
+    assert r.exit_code == 0
+    report = json.loads(r.output)
+    assert report["n"] == 2000 and 0 <= report["accuracy"] <= 1
+    assert len(report["confusion"]) == 10 and sum(map(sum, report["confusion"])) == 2000
+    assert report["accuracy"] == pytest.approx(weightfile.load(out)[1]["evaluation"]["accuracy"])
+
+
+def test_evaluate_text_report(small_mnist_dir, tmp_path):
+    out = tmp_path / "t.npz"
+    run("train", "--data", small_mnist_dir, "--epochs", 1, "--validation", 300, "--out", out, "-q")
+    r = run("evaluate", "--data", small_mnist_dir, "--weights", out)
+    assert r.exit_code == 0
+    assert "accuracy" in r.output and "confusion matrix" in r.output and "most confused" in r.output
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["evaluate", "--weights", "/nonexistent/w.npz"], "not found"),
+    (["evaluate", "--data", "/nonexistent-folder"], "not found"),
+    (["train", "--data", "/nonexistent-folder", "--out", "{tmp}/x.npz"], "not found"),
+    (["train", "--out", "/nonexistent-folder/x.npz"], "does not exist"),
+])
+def test_clean_one_line_errors(args, fragment, tmp_path):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    r = subprocess.run([DIGITNET, *args], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert r.stdout == ""
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("digitnet: ") and fragment in lines[0], r.stderr
+
+
+def test_usage_error_exit_code_2():
+    r = subprocess.run([DIGITNET, "train", "--epochs", "zero"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_diverging_training_fails_cleanly(small_mnist_dir, tmp_path):
+    out = tmp_path / "d.npz"
+    r = subprocess.run([DIGITNET, "train", "--data", str(small_mnist_dir), "--optimizer", "sgd",
+                        "--lr", "1e38", "--epochs", "2", "--validation", "500", "--out", str(out), "-q"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "lower learning rate" in r.stderr and "Traceback" not in r.stderr
+    assert not out.exists()
+
+
+def test_ctrl_c_keeps_best_model_and_never_a_partial_file(small_mnist_dir, tmp_path):
+    out = tmp_path / "c.npz"
+    proc = subprocess.Popen([DIGITNET, "train", "--data", str(small_mnist_dir), "--epochs", "500",
+                             "--validation", "300", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Wait for the first finished epoch, then press Ctrl-C.
+    deadline = time.time() + 60
+    seen = ""
+    while time.time() < deadline and "elapsed" not in seen:
+        seen += proc.stderr.readline()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "Traceback" not in err and "interrupted" in err
+    net, card = weightfile.load(out)
+    assert card["training"]["interrupted"] is True
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_download_against_local_server(tmp_path, http_files):
+    url, files = http_files
+    r = run("download", "--data", tmp_path / "d", DIGITNET_MIRRORS=url)
+    assert r.exit_code == 0, r.output
+    assert sorted(os.listdir(tmp_path / "d")) == sorted(files)
+    files["train-images-idx3-ubyte.gz"] = b"garbage"
+    r = subprocess.run([DIGITNET, "download", "--data", str(tmp_path / "e")], capture_output=True,
+                       text=True, timeout=60, env={**os.environ, "DIGITNET_MIRRORS": url})
+    assert r.returncode == 1 and "checksum mismatch" in r.stderr
+    assert "train-images-idx3-ubyte.gz" not in os.listdir(tmp_path / "e")
+
+
+def test_ctrl_c_before_first_epoch_keeps_existing_out_intact(small_mnist_dir, tmp_path):
+    out = tmp_path / "keep.npz"
+    assert run("train", "--data", small_mnist_dir, "--epochs", 1, "--validation", 300,
+               "--out", out, "-q").exit_code == 0
+    before = out.read_bytes(), out.with_suffix(".json").read_bytes()
+    proc = subprocess.Popen([DIGITNET, "train", "--data", str(small_mnist_dir), "--epochs", "5",
+                             "--layers", "2000,2000", "--validation", "300", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stderr.readline()          # "training ..." printed: the run has begun
+    assert line.startswith("training")
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err
+    assert (out.read_bytes(), out.with_suffix(".json").read_bytes()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.json", "keep.npz"]

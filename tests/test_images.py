@@ -1,0 +1,553 @@
+"""Tests for digitnet.images: any image file -> the network's 784 inputs.
+
+Every image is built here with Pillow, in memory or in tmp_path. The one outside input
+is the MNIST test set bundled inside the package, used to check that normalising an
+MNIST digit gives (nearly) the same digit back.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import struct
+import time
+import warnings
+import zlib
+from importlib import resources
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image, ImageDraw
+
+from digitnet import images
+from digitnet.images import (
+    IMAGE_EXTENSIONS,
+    MAX_PIXELS,
+    ImageError,
+    list_image_files,
+    load_input,
+    normalise,
+    raw_input,
+    read_image,
+)
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def draw_seven(
+    size=(120, 160), box=(20, 20, 100, 140), width=12, ink=0, paper=255, mode="L"
+) -> Image.Image:
+    """A '7' (asymmetric, so rotations and flips show) drawn with a thick pen."""
+    im = Image.new(mode, size, paper)
+    x0, y0, x1, y1 = box
+    ImageDraw.Draw(im).line(
+        [(x0, y0), (x1, y0), (x0 + (x1 - x0) * 0.3, y1)], fill=ink, width=width, joint="curve"
+    )
+    return im
+
+
+def encode(im: Image.Image, fmt: str, **kwargs) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, fmt, **kwargs)
+    return buf.getvalue()
+
+
+def field(x: np.ndarray) -> np.ndarray:
+    assert x.shape == (784,) and x.dtype == np.float32
+    return x.reshape(28, 28)
+
+
+def ink_box_side(x: np.ndarray) -> int:
+    a = field(x)
+    rows = np.flatnonzero(a.any(axis=1))
+    cols = np.flatnonzero(a.any(axis=0))
+    return max(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1)
+
+
+def centre_of_mass(x: np.ndarray) -> tuple[float, float]:
+    a = field(x).astype(np.float64)
+    total = a.sum()
+    return (a.sum(axis=1) @ np.arange(28)) / total, (a.sum(axis=0) @ np.arange(28)) / total
+
+
+def png_with_header(width: int, height: int) -> bytes:
+    """A PNG whose IHDR claims width x height but whose data is tiny (a 'bomb' header)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grayscale
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.fixture(scope="module")
+def seven() -> Image.Image:
+    return draw_seven()
+
+
+@pytest.fixture(scope="module")
+def seven_input(seven) -> np.ndarray:
+    return load_input(encode(seven, "PNG"))
+
+
+# --- formats, recognised by content --------------------------------------------------------
+
+LOSSLESS = ["PNG", "GIF", "BMP", "TIFF"]
+LOSSY = ["JPEG", "WEBP"]
+
+
+@pytest.mark.parametrize("fmt", LOSSLESS + LOSSY)
+def test_format_recognised_by_content_despite_wrong_extension(tmp_path, seven, seven_input, fmt):
+    path = tmp_path / "digit.txt"  # the extension lies; the content decides
+    path.write_bytes(encode(seven, fmt))
+    x = load_input(path)
+    tolerance = 0.02 if fmt in LOSSLESS else 0.06
+    assert np.abs(x - seven_input).mean() < tolerance
+
+
+def test_path_str_path_and_bytes_agree(tmp_path, seven):
+    data = encode(seven, "PNG")
+    path = tmp_path / "seven.png"
+    path.write_bytes(data)
+    a, b, c = load_input(path), load_input(str(path)), load_input(data)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a, c)
+
+
+def test_animated_gif_gives_first_frame(seven, seven_input):
+    blank = Image.new("L", seven.size, 255)
+    other = draw_seven(box=(60, 90, 110, 150), width=4)
+    data = encode(seven, "GIF", save_all=True, append_images=[blank, other], duration=100, loop=0)
+    assert Image.open(io.BytesIO(data)).n_frames == 3
+    np.testing.assert_allclose(load_input(data), seven_input, atol=0.02)
+
+
+@pytest.mark.parametrize("orientation, turns", [(6, -1), (8, 1), (3, 2)])
+def test_exif_orientation_is_applied(orientation, turns):
+    # A dark block in the top-left corner of a landscape image; the EXIF tag says how the
+    # camera was held, and the decoded array must show what the viewer would see.
+    im = Image.new("L", (96, 64), 255)
+    im.paste(0, (0, 0, 32, 24))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    gray = read_image(encode(im, "JPEG", quality=95, exif=exif))
+    expected = np.rot90(np.asarray(im, dtype=np.float32) / 255, turns)  # rot90: +1 = CCW
+    assert gray.shape == expected.shape
+    assert np.abs(gray - expected).mean() < 0.02
+
+
+# --- modes and transparency -----------------------------------------------------------------
+
+
+def test_rgba_transparent_background_is_white_paper(seven, seven_input):
+    # The ink only in alpha: black everywhere, opaque where the stroke is. The colour
+    # under transparent pixels (here black) must not show.
+    alpha = 255 - np.asarray(seven)
+    rgba = np.zeros(alpha.shape + (4,), np.uint8)
+    rgba[..., 3] = alpha
+    gray = read_image(encode(Image.fromarray(rgba), "PNG"))
+    assert gray[0, 0] == pytest.approx(1.0)  # transparent corner -> white paper
+    assert gray[alpha == 255].max() == pytest.approx(0.0)  # opaque ink -> black
+    np.testing.assert_allclose(load_input(encode(Image.fromarray(rgba), "PNG")), seven_input, atol=0.01)
+
+
+def test_light_ink_on_transparent_canvas_stays_visible(seven, seven_input):
+    # A white digit on a transparent canvas would vanish on white paper.
+    alpha = 255 - np.asarray(seven)
+    rgba = np.full(alpha.shape + (4,), 255, np.uint8)
+    rgba[..., 3] = alpha
+    np.testing.assert_allclose(load_input(encode(Image.fromarray(rgba), "PNG")), seven_input, atol=0.01)
+
+
+@pytest.mark.parametrize(
+    "convert",
+    [
+        pytest.param(lambda im: im.convert("P"), id="P"),
+        pytest.param(lambda im: im.convert("1", dither=Image.Dither.NONE), id="1"),
+        pytest.param(lambda im: im.convert("RGB"), id="RGB"),
+        pytest.param(lambda im: im.convert("CMYK"), id="CMYK"),
+        pytest.param(lambda im: im.convert("LA"), id="LA"),
+        pytest.param(lambda im: im.convert("RGBA"), id="RGBA-opaque"),
+        pytest.param(
+            lambda im: Image.fromarray(np.asarray(im).astype(np.uint16) * 257), id="I;16"
+        ),
+    ],
+)
+def test_modes_give_the_same_input(seven, seven_input, convert):
+    im = convert(seven)
+    fmt = "TIFF" if im.mode == "CMYK" else "PNG"
+    data = encode(im, fmt)
+    assert Image.open(io.BytesIO(data)).mode == im.mode  # really stored in that mode
+    np.testing.assert_allclose(load_input(data), seven_input, atol=0.02)
+
+
+def test_16bit_png_scales_by_65535():
+    a = np.array([[0, 32768, 65535]], np.uint16)
+    im = Image.fromarray(a)
+    data = encode(im, "PNG")
+    assert Image.open(io.BytesIO(data)).mode.startswith("I;16")
+    np.testing.assert_allclose(read_image(data), [[0.0, 32768 / 65535, 1.0]], rtol=1e-6)
+
+
+def test_float_and_int32_tiffs():
+    f = np.array([[0.0, 0.25, 1.0]], np.float32)
+    np.testing.assert_allclose(read_image(encode(Image.fromarray(f), "TIFF")), f)
+    i = np.array([[0, 128, 255]], np.int32)
+    assert Image.fromarray(i).mode == "I"
+    np.testing.assert_allclose(read_image(encode(Image.fromarray(i), "TIFF")), i / 255)
+
+
+def test_palette_with_transparency_composites_on_white(seven):
+    im = seven.convert("P")
+    data = encode(im, "GIF", transparency=im.getpixel((0, 0)))
+    gray = read_image(data)
+    assert gray[0, 0] == pytest.approx(1.0)
+
+
+# --- normalise: polarity, size, centring ------------------------------------------------------
+
+
+def test_both_polarities_give_the_same_input(seven):
+    g = np.asarray(seven, dtype=np.float32) / 255
+    np.testing.assert_allclose(normalise(g), normalise(1.0 - g), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "canvas, box",
+    [
+        ((600, 400), (20, 300, 60, 380)),  # small, in the bottom-left corner
+        ((300, 300), (200, 10, 290, 150)),  # top right
+        ((80, 120), (0, 0, 80, 120)),  # fills the canvas edge to edge
+    ],
+)
+def test_digit_is_boxed_to_20_and_centred_by_mass(canvas, box):
+    im = draw_seven(size=canvas, box=box, width=max(3, (box[3] - box[1]) // 8))
+    x = load_input(encode(im, "PNG"))
+    assert ink_box_side(x) == 20
+    r, c = centre_of_mass(x)
+    assert abs(r - 14.0) <= 0.5 and abs(c - 14.0) <= 0.5
+    assert x.max() == pytest.approx(1.0)
+
+
+def test_wide_digit_keeps_its_aspect_ratio():
+    im = Image.new("L", (300, 100), 255)
+    ImageDraw.Draw(im).rectangle((50, 40, 250, 60), fill=0)  # a 200x20 bar, a dash
+    a = field(load_input(encode(im, "PNG")))
+    rows = np.flatnonzero(a.max(axis=1) > 0.5)
+    cols = np.flatnonzero(a.max(axis=0) > 0.5)
+    assert cols[-1] - cols[0] + 1 == 20
+    assert rows[-1] - rows[0] + 1 == 2
+
+
+def test_uneven_lighting_and_noise_like_a_phone_photo(seven, seven_input):
+    rng = np.random.default_rng(0)
+    g = np.asarray(seven, dtype=np.float32) / 255
+    h, w = g.shape
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+    light = 0.6 + 0.35 * xx + 0.1 * yy  # dim on the left, bright on the right
+    photo = np.clip((0.15 + 0.75 * g) * light + rng.normal(0, 0.02, g.shape), 0, 1)
+    x = normalise(photo.astype(np.float32))
+    assert np.corrcoef(x, seven_input)[0, 1] > 0.9
+
+
+def test_stray_specks_are_ignored(seven, seven_input):
+    im = seven.copy()
+    big = Image.new("L", (400, 300), 255)
+    big.paste(im, (150, 100))
+    draw = ImageDraw.Draw(big)
+    for x, y in [(10, 10), (380, 280), (20, 250)]:
+        draw.ellipse((x, y, x + 3, y + 3), fill=0)
+    np.testing.assert_allclose(load_input(encode(big, "PNG")), seven_input, atol=0.05)
+
+
+def test_thin_strokes_are_thickened():
+    thin = draw_seven(size=(600, 800), box=(100, 100, 500, 700), width=2)
+    x = load_input(encode(thin, "PNG"))
+    # A 2-px line in a 600-px digit is 0.07 px at MNIST scale; MNIST strokes carry
+    # roughly 100 units of ink in total. Without thickening this would be ~15.
+    assert x.sum() > 40
+
+
+def test_mnist_digits_come_back_nearly_unchanged():
+    data_dir = resources.files("digitnet.data")
+    with gzip.open(io.BytesIO(data_dir.joinpath("t10k-images-idx3-ubyte.gz").read_bytes())) as f:
+        header = f.read(16)
+        magic, n, rows, cols = struct.unpack(">IIII", header)
+        assert (magic, rows, cols) == (0x803, 28, 28)
+        digits = np.frombuffer(f.read(300 * 784), np.uint8).reshape(300, 28, 28)
+    diffs = []
+    for d in digits:
+        x = load_input(encode(Image.fromarray(d), "PNG"))
+        inverted = load_input(encode(Image.fromarray(255 - d), "PNG"))
+        np.testing.assert_allclose(x, inverted, atol=1e-6)
+        diffs.append(np.abs(x - d.reshape(784) / 255).mean())
+    diffs = np.array(diffs)
+    assert diffs.mean() < 0.003
+    assert (diffs < 0.01).mean() > 0.97
+
+
+def test_normalise_is_fast_for_mnist_sized_images(seven_input):
+    g = 1.0 - seven_input.reshape(28, 28)
+    normalise(g)
+    start = time.perf_counter()
+    for _ in range(200):
+        normalise(g)
+    per_image = (time.perf_counter() - start) / 200
+    assert per_image < 2e-3  # typically ~0.1 ms; generous for loaded CI machines
+
+
+# --- blank and broken inputs ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("level", [0, 128, 255])
+def test_uniform_image_has_no_digit(level):
+    with pytest.raises(ImageError, match="no digit found"):
+        load_input(encode(Image.new("L", (64, 64), level), "PNG"))
+
+
+def test_faint_noise_only_has_no_digit():
+    rng = np.random.default_rng(1)
+    noise = np.clip(0.8 + rng.normal(0, 0.02, (200, 300)), 0, 1).astype(np.float32)
+    with pytest.raises(ImageError, match="no digit found"):
+        normalise(noise)
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "empty"),
+        (b"hello, this is not an image\n", "text"),
+        (b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"/>', "SVG"),
+        (b'<svg width="10" height="10"></svg>', "SVG"),
+        (bytes(range(256)) * 4, "not an image"),
+        (b"%PDF-1.4\n", "PDF"),
+    ],
+)
+def test_non_images_raise_image_error(data, message):
+    with pytest.raises(ImageError, match=message):
+        load_input(data)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP"])
+def test_truncated_and_corrupt_files_raise_image_error(seven, fmt):
+    data = encode(seven, fmt)
+    for cut in (1, 8, 20, len(data) // 3, len(data) // 2):
+        try:
+            load_input(data[:cut])
+        except ImageError:
+            pass
+    corrupt = bytearray(data)
+    corrupt[len(data) // 2 : len(data) // 2 + 32] = b"\xff" * 32
+    try:
+        load_input(bytes(corrupt))
+    except ImageError:
+        pass
+
+
+def test_messages_are_one_line_and_name_no_file(tmp_path):
+    path = tmp_path / "secret-name.png"
+    path.write_bytes(b"garbage" * 10)
+    with pytest.raises(ImageError) as info:
+        load_input(path)
+    assert "secret-name" not in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(ImageError, match="no such file"):
+        load_input(tmp_path / "nope.png")
+    with pytest.raises(ImageError, match="directory"):
+        load_input(tmp_path)
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads anything")
+def test_permission_denied(tmp_path, seven):
+    path = tmp_path / "locked.png"
+    path.write_bytes(encode(seven, "PNG"))
+    path.chmod(0)
+    with pytest.raises(ImageError, match="permission denied"):
+        load_input(path)
+
+
+def test_file_size_limit(monkeypatch, tmp_path, seven):
+    data = encode(seven, "PNG")
+    monkeypatch.setattr(images, "MAX_FILE_BYTES", len(data) - 1)
+    path = tmp_path / "big.png"
+    path.write_bytes(data)
+    with pytest.raises(ImageError, match="file too large"):
+        load_input(path)
+    with pytest.raises(ImageError, match="file too large"):
+        load_input(data)
+
+
+# --- absurd dimensions --------------------------------------------------------------------------
+
+
+def test_decompression_bomb_header_is_refused_before_decoding():
+    filters_before = list(warnings.filters)
+    limit_before = Image.MAX_IMAGE_PIXELS
+    start = time.perf_counter()
+    with pytest.raises(ImageError, match=r"image too large: 100000x100000 pixels \(limit 50,000,000\)"):
+        load_input(png_with_header(100_000, 100_000))
+    assert time.perf_counter() - start < 1.0
+    # No global state changed on the way.
+    assert warnings.filters == filters_before
+    assert Image.MAX_IMAGE_PIXELS == limit_before
+
+
+@pytest.mark.parametrize(
+    "width, height, message",
+    [
+        (8000, 7000, "8000x7000 pixels"),  # above our limit, below Pillow's own
+        (12_000, 12_000, "12000x12000 pixels"),  # Pillow would only warn
+        (40_000, 10, "per side"),
+    ],
+)
+def test_dimension_limits(width, height, message):
+    assert width * height > MAX_PIXELS or max(width, height) > images.MAX_SIDE
+    with pytest.raises(ImageError, match=message):
+        read_image(png_with_header(width, height))
+
+
+@pytest.mark.parametrize("size", [(1, 1), (20000, 10), (10, 20000), (2, 1)])
+@pytest.mark.parametrize("content", ["blank", "ink"])
+def test_degenerate_sizes_give_a_result_or_image_error(size, content):
+    im = Image.new("L", size, 255)
+    if content == "ink":
+        ImageDraw.Draw(im).line([(0, 0), (size[0] - 1, size[1] - 1)], fill=0, width=3)
+    try:
+        x = load_input(encode(im, "PNG"))
+    except ImageError:
+        return
+    assert x.shape == (784,) and np.isfinite(x).all()
+    assert 0.0 <= x.min() and x.max() <= 1.0
+
+
+def test_large_jpeg_is_reduced_while_decoding():
+    im = draw_seven(size=(3000, 2000), box=(1000, 400, 1800, 1600), width=80)
+    data = encode(im, "JPEG", quality=80)
+    gray = read_image(data, max_side=images.WORK_SIDE)
+    assert max(gray.shape) <= images.WORK_SIDE
+    assert read_image(data).shape == (2000, 3000)
+    x = load_input(data)
+    assert ink_box_side(x) == 20
+
+
+# --- raw input ----------------------------------------------------------------------------------
+
+
+def test_raw_input_returns_the_pixels_divided_by_255():
+    rng = np.random.default_rng(2)
+    pixels = rng.integers(0, 256, (28, 28), dtype=np.uint8)
+    x = load_input(encode(Image.fromarray(pixels), "PNG"), raw=True)
+    assert x.dtype == np.float32 and x.shape == (784,)
+    np.testing.assert_array_equal(x, pixels.reshape(784).astype(np.float32) / 255)
+    np.testing.assert_array_equal(raw_input(pixels.astype(np.float32) / 255), x)
+
+
+def test_raw_input_refuses_other_sizes():
+    with pytest.raises(ImageError, match="28x28.*30x20"):
+        load_input(encode(Image.new("L", (30, 20)), "PNG"), raw=True)
+    with pytest.raises(ImageError):
+        raw_input(np.zeros(784, np.float32))
+
+
+def test_normalise_rejects_bad_arrays():
+    with pytest.raises(ImageError):
+        normalise(np.zeros((0, 5), np.float32))
+    with pytest.raises(ImageError):
+        normalise(np.zeros((3, 3, 3), np.float32))
+    with pytest.raises(ImageError):
+        normalise(np.full((5, 5), np.nan, np.float32))
+
+
+# --- folders ------------------------------------------------------------------------------------
+
+
+def test_image_extensions():
+    for ext in (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp"):
+        assert ext in IMAGE_EXTENSIONS
+    for ext in (".pdf", ".svg", ".txt", ".h5", ".npz"):
+        assert ext not in IMAGE_EXTENSIONS
+    assert all(ext == ext.lower() and ext.startswith(".") for ext in IMAGE_EXTENSIONS)
+
+
+def test_list_image_files_sorts_and_filters(tmp_path):
+    for name in ["b.png", "a.JPG", "c.txt", ".hidden.png", "d.webp", "10.tif", "2.bmp", "noext"]:
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "folder.png").mkdir()
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "deep.png").write_bytes(b"x")
+    (tmp_path / "link.gif").symlink_to(tmp_path / "b.png")
+    (tmp_path / "dangling.png").symlink_to(tmp_path / "missing.png")
+    names = [p.name for p in list_image_files(tmp_path)]
+    assert names == ["10.tif", "2.bmp", "a.JPG", "b.png", "d.webp", "link.gif"]
+    assert all(p.parent == tmp_path for p in list_image_files(str(tmp_path)))
+
+
+def test_list_image_files_empty_and_missing(tmp_path):
+    assert list_image_files(tmp_path) == []
+    with pytest.raises(ImageError):
+        list_image_files(tmp_path / "missing")
+    (tmp_path / "file.png").write_bytes(b"x")
+    with pytest.raises(ImageError):
+        list_image_files(tmp_path / "file.png")
+
+
+# --- fuzzing ------------------------------------------------------------------------------------
+
+
+def _seed_images() -> list[bytes]:
+    small = draw_seven(size=(24, 32), box=(4, 4, 20, 28), width=3)
+    seeds = [encode(small, fmt) for fmt in ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP")]
+    seeds.append(encode(small.convert("RGBA"), "PNG"))
+    seeds.append(encode(small.convert("P"), "PNG"))
+    return seeds
+
+
+SEEDS = _seed_images()
+
+
+@st.composite
+def mutated_images(draw) -> bytes:
+    data = bytearray(draw(st.sampled_from(SEEDS)))
+    for _ in range(draw(st.integers(0, 4))):
+        kind = draw(st.sampled_from(["flip", "truncate", "insert", "overwrite-header"]))
+        pos = draw(st.integers(0, max(0, len(data) - 1)))
+        if kind == "flip" and data:
+            data[pos] ^= draw(st.integers(1, 255))
+        elif kind == "truncate":
+            del data[pos:]
+        elif kind == "insert":
+            data[pos:pos] = draw(st.binary(min_size=1, max_size=16))
+        elif data:
+            # Header fields (sizes, depths, offsets) live in the first bytes.
+            pos = draw(st.integers(0, min(40, len(data) - 1)))
+            chunk = draw(st.binary(min_size=1, max_size=4))
+            data[pos : pos + len(chunk)] = chunk
+    return bytes(data)
+
+
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(st.one_of(st.binary(max_size=512), mutated_images()))
+def test_any_bytes_give_784_inputs_or_image_error(data):
+    try:
+        x = load_input(data)
+    except ImageError as exc:
+        assert str(exc) and "\n" not in str(exc)
+        return
+    assert x.shape == (784,) and x.dtype == np.float32
+    assert np.isfinite(x).all() and 0.0 <= x.min() and x.max() <= 1.0

@@ -1,0 +1,95 @@
+"""Training: a tiny network learns, a short run on a slice beats chance by far, runs are reproducible."""
+
+import numpy as np
+import pytest
+
+from digitnet import training
+from digitnet.augment import Augmenter
+from digitnet.network import Network
+from digitnet.training import TrainConfig, TrainingDiverged
+
+
+def test_tiny_network_learns_a_toy_problem():
+    # Two blobs of "pixels": digit 0 lights the left half, digit 1 the right half.
+    rng = np.random.default_rng(0)
+    n = 400
+    labels = rng.integers(0, 2, n)
+    x = rng.random((n, 784)).astype(np.float32) * 0.3
+    x[labels == 0, :392] += 0.5
+    x[labels == 1, 392:] += 0.5
+    x = np.clip(x, 0, 1)
+    # Plain SGD, as in the classic textbook loop. (Adam's sign-like first steps move all 784
+    # weights of a neuron the same way, which saturates sigmoids on such dense inputs.)
+    cfg = TrainConfig(layers=[784, 4, 10], epochs=10, batch_size=20, lr=0.1, optimizer="sgd",
+                      validation=0)
+    res = training.train(cfg, x, labels, x[:0], labels[:0])
+    assert training.accuracy(res.net, x, labels) == 1.0
+    assert res.history[-1]["loss"] < res.history[0]["loss"]
+
+
+# The quadratic cost learns more slowly (its gradient vanishes where sigmoids saturate).
+@pytest.mark.parametrize("optimizer,lr,loss,bar", [("adam", 0.06, "cross-entropy", 0.8),
+                                                   ("sgd", 0.1, "cross-entropy", 0.8),
+                                                   ("adam", 0.06, "quadratic", 0.6)])
+def test_short_training_on_a_slice_beats_chance_by_far(mnist_test, optimizer, lr, loss, bar):
+    x, y = mnist_test
+    cfg = TrainConfig(epochs=4, batch_size=32, lr=lr, optimizer=optimizer, loss=loss, seed=1)
+    res = training.train(cfg, x[:3000], y[:3000], x[3000:4000], y[3000:4000])
+    acc = training.accuracy(res.net, x[5000:7000], y[5000:7000])
+    assert acc > bar, acc                    # chance is 0.10
+    assert res.best_val_accuracy == max(h["val_accuracy"] for h in res.history)
+
+
+def test_same_seed_same_weights(mnist_test):
+    x, y = mnist_test
+    cfg = TrainConfig(epochs=2, seed=5, augment=True, weight_decay=1e-4)
+    a = training.train(cfg, x[:1500], y[:1500], x[1500:1800], y[1500:1800]).net
+    b = training.train(cfg, x[:1500], y[:1500], x[1500:1800], y[1500:1800]).net
+    c = training.train(TrainConfig(epochs=2, seed=6, augment=True, weight_decay=1e-4),
+                       x[:1500], y[:1500], x[1500:1800], y[1500:1800]).net
+    assert all(np.array_equal(p, q) for p, q in zip(a.weights + a.biases, b.weights + b.biases))
+    assert not np.array_equal(a.weights[0], c.weights[0])
+
+
+def test_divergence_is_reported(mnist_test):
+    x, y = mnist_test
+    cfg = TrainConfig(epochs=2, optimizer="sgd", lr=1e38, seed=0)
+    with pytest.raises(TrainingDiverged, match="lower learning rate"):
+        training.train(cfg, x[:500], y[:500], x[500:600], y[500:600])
+
+
+def test_teacher_targets_are_used(mnist_test):
+    x, y = mnist_test
+    teacher = Network.random([784, 10], rng=0)
+    cfg = TrainConfig(layers=[784, 10], epochs=1, teacher_weight=1.0, validation=0, lr=0.05)
+    res = training.train(cfg, x[:2000], y[:2000], x[:0], y[:0], teacher=teacher)
+    # Trained only on a random teacher's outputs, the student imitates it, not the labels.
+    agree = np.mean(res.net.predict(x[2000:3000]) == teacher.predict(x[2000:3000]))
+    assert agree > 0.5 and training.accuracy(res.net, x[2000:3000], y[2000:3000]) < 0.5
+
+
+def test_validation_split_is_disjoint_and_seeded(mnist_test):
+    x, y = mnist_test
+    xt, yt, xv, yv = training.split_validation(x[:1000], y[:1000], 100, seed=3)
+    assert len(xt) == 900 and len(xv) == 100
+    again = training.split_validation(x[:1000], y[:1000], 100, seed=3)
+    assert np.array_equal(again[2], xv)
+    with pytest.raises(ValueError):
+        training.split_validation(x[:10], y[:10], 10, seed=0)
+
+
+def test_augmenter_keeps_digits_recognisable(mnist_test):
+    x, y = mnist_test
+    aug = Augmenter(rng=0)
+    out = aug(x[:200])
+    assert out.shape == (200, 784) and out.dtype == np.float32
+    assert 0 <= out.min() and out.max() <= 1
+    assert not np.array_equal(out, x[:200])
+    # Distorted, but on average still much closer to its own original than to other images.
+    corr = np.corrcoef(out, x[:200])[:200, 200:]
+    own = np.diag(corr).mean()
+    others = (corr.sum() - np.trace(corr)) / (200 * 199)
+    assert own > 0.5 and own > others + 0.25, (own, others)
+    # With every distortion off it is the identity.
+    still = Augmenter(rotate=0, scale=0, shear=0, shift=0, elastic=0, thickness=0, rng=0)
+    np.testing.assert_allclose(still(x[:20]), x[:20], atol=1e-5)
