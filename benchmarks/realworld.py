@@ -7,7 +7,7 @@ from known digits, so that the right answer is known -- to measure how well
 ``digitnet.images`` copes:
 
     python benchmarks/realworld.py make  OUTDIR [--n 1000] [--seed 0]
-    python benchmarks/realworld.py score OUTDIR
+    python benchmarks/realworld.py score OUTDIR [--weights default --weights wide]
 
 ``make`` writes ``OUTDIR/NNNN_labelD.EXT`` (the true digit is in the name) and
 ``OUTDIR/labels.csv`` (file, label, category, source, width, height, notes). Every image
@@ -545,13 +545,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_make.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p_score = sub.add_parser("score", help="run the set through digitnet.images.load_input")
     p_score.add_argument("outdir")
+    p_score.add_argument("--weights", action="append", default=[], metavar="PATH|NAME",
+                         help="also report the accuracy of this model (repeatable), e.g. "
+                              "--weights default --weights wide")
     args = parser.parse_args(argv)
     if args.command == "make":
         t0 = time.perf_counter()
         out = make(args.outdir, n=args.n, seed=args.seed)
         print(f"wrote {args.n} images to {out} in {time.perf_counter() - t0:.1f} s")
-    else:
+    elif not args.weights:
         score(args.outdir)
+    else:
+        from digitnet.weightfile import load
+        for spec in args.weights:
+            net = load(spec)[0]
+            print(f"\nmodel {spec} ({'-'.join(map(str, net.sizes))}) on {args.outdir}:")
+            score(args.outdir, predict=net.predict)
     return 0
 
 

@@ -95,21 +95,51 @@ def cli():
 # ---------------------------------------------------------------------------------------
 # classify
 
+# Output flags of `classify`: parameter name -> (option, format name).
+FORMATS = {"quiet": ("--quiet", "digit"), "csv": ("--csv", "csv"), "as_json": ("--json", "json")}
+
+
 # Images go through the network in chunks of this many: one matrix product per layer per
 # chunk, while output keeps flowing and memory stays bounded for any number of files.
 CHUNK = 2048
 
 
 def output_options(f):
-    """The output formats shared by the commands that print per-image results."""
-    f = click.option("--quiet", "-q", "fmt", flag_value="digit",
+    """The output formats shared by the commands that print per-image results.
+
+    Three separate flags rather than flag_values on one destination: with one destination
+    ``--json --csv`` would silently mean the last one, and a script should be told instead.
+    :func:`output_format` turns them into one format name (or a usage error).
+    """
+    f = click.option("--quiet", "-q", is_flag=True,
                      help="Just the digit per image (FILE<TAB>digit when several).")(f)
-    f = click.option("--csv", "fmt", flag_value="csv",
+    f = click.option("--csv", "csv", is_flag=True,
                      help="CSV with a header: file, digit, activation, margin, out0..out9.")(f)
-    f = click.option("--json", "fmt", flag_value="json",
+    f = click.option("--json", "as_json", is_flag=True,
                      help="JSON Lines: one object per image with file, digit, activation, "
                           "margin, outputs and every layer's activations.")(f)
     return f
+
+
+def output_format(**flags):
+    """'digit', 'csv', 'json' or 'text' from the flags of :func:`output_options`."""
+    chosen = [FORMATS[name] for name, on in flags.items() if on]
+    if len(chosen) > 1:
+        raise click.UsageError(f"{' and '.join(opt for opt, _ in chosen)} cannot be used "
+                               "together: choose one output format",
+                               ctx=click.get_current_context())
+    return chosen[0][1] if chosen else "text"
+
+
+def read_stdin():
+    """One image's bytes from stdin (at most the file size limit), or ImageError."""
+    from digitnet.images import ImageError, MAX_FILE_BYTES
+    if sys.stdin is None:  # started with stdin closed (e.g. `digitnet classify - <&-`)
+        raise ImageError("no standard input")
+    data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise ImageError(f"more than {MAX_FILE_BYTES:,} bytes on stdin")
+    return data
 
 
 def iter_inputs(files):
@@ -117,14 +147,17 @@ def iter_inputs(files):
 
     A directory stands for the image files in it (sorted); ``-`` reads stdin once.
     """
-    from digitnet.images import ImageError, MAX_FILE_BYTES, list_image_files
+    from digitnet.images import ImageError, list_image_files
+    stdin_read = False
     for arg in files:
         if arg == "-":
-            data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
-            if len(data) > MAX_FILE_BYTES:
-                yield arg, ImageError(f"more than {MAX_FILE_BYTES:,} bytes on stdin")
-            else:
-                yield arg, data
+            try:
+                if stdin_read:  # a second read would only find the end of the first image
+                    raise ImageError("standard input was already read (use - once)")
+                stdin_read = True
+                yield arg, read_stdin()
+            except ImageError as e:
+                yield arg, e
         elif os.path.isdir(arg):
             try:
                 found = list_image_files(arg)
@@ -140,8 +173,13 @@ def iter_inputs(files):
 
 
 def prediction(out):
-    """(digit, activation, margin, runner-up) from one image's 10 outputs."""
-    order = out.argsort()[::-1]
+    """(digit, activation, margin, runner-up) from one image's 10 outputs.
+
+    Ties go to the lower digit, as with argmax (which --quiet and the text report use):
+    saturated sigmoids can make two outputs exactly 1.0.
+    """
+    import numpy as np
+    order = np.argsort(-out, kind="stable")
     return int(order[0]), float(out[order[0]]), float(out[order[0]] - out[order[1]]), int(order[1])
 
 
@@ -152,7 +190,7 @@ def prediction(out):
               help="The images already are 28x28 MNIST-style (light ink on dark): use their "
                    "pixels as they are, with no inversion, cropping or centring.")
 @output_options
-def classify(files, weights, raw, fmt):
+def classify(files, weights, raw, quiet, csv, as_json):
     """Classify digit images: every layer's activations and the answer.
 
     FILE is any image Pillow reads (PNG, JPEG, GIF, BMP, TIFF, WebP, ...), a directory
@@ -174,21 +212,24 @@ def classify(files, weights, raw, fmt):
 
     from digitnet.images import ImageError, load_input
 
+    fmt = output_format(quiet=quiet, csv=csv, as_json=as_json)
     net, _card = load_network(weights)
     several = len(files) > 1 or any(f != "-" and os.path.isdir(f) for f in files)
-    failed = 0
+    failed = done = 0
     write = sys.stdout.write
     if fmt == "csv":
         write("file,digit,activation,margin," + ",".join(f"out{d}" for d in range(10)) + "\n")
     names, rows = [], []
 
     def flush():
-        if not rows:
-            return
-        layers = net.feedforward(np.stack(rows))
-        emit(names, layers, fmt, several, write)
-        names.clear()
-        rows.clear()
+        # The whole chunk goes through the network as one batch: one matrix product per
+        # layer, never a Python loop over images.
+        nonlocal done
+        if rows:
+            emit(names, net.feedforward(np.stack(rows)), fmt, several, write, first=not done)
+            done += len(rows)
+            names.clear()
+            rows.clear()
 
     for name, source in iter_inputs(files):
         try:
@@ -198,8 +239,9 @@ def classify(files, weights, raw, fmt):
             names.append(name)
         except ImageError as e:
             failed += 1
+            flush()               # keep results and errors in input order
             sys.stdout.flush()
-            click.echo(f"digitnet: {name}: {e}", err=True)
+            click.echo(f"digitnet: {_safe(name)}: {e}", err=True)
             continue
         if len(rows) >= CHUNK:
             flush()
@@ -209,11 +251,14 @@ def classify(files, weights, raw, fmt):
         raise click.exceptions.Exit(EXIT_FAILED)
 
 
-def emit(names, layers, fmt, several, write):
-    """Print the results of one chunk: ``layers`` holds each layer's (N, n) activations."""
+def emit(names, layers, fmt, several, write, first=True):
+    """Print results: ``layers`` holds each layer's (N, n) activations for ``names``.
+
+    ``first``: nothing was printed before (the text report separates images by a blank line).
+    """
     out = layers[-1]
     if fmt == "digit":
-        digits = out.argmax(axis=1)
+        digits = [prediction(o)[0] for o in out]
         if several:
             write("".join(f"{_safe(n)}\t{d}\n" for n, d in zip(names, digits)))
         else:
@@ -242,15 +287,17 @@ def emit(names, layers, fmt, several, write):
         width = max(40, min(shutil.get_terminal_size((80, 24)).columns, 120))
         for i, name in enumerate(names):
             if several:
-                write(f"\n== {_safe(name)} ==\n")
+                if i or not first:
+                    write("\n")
+                write(f"== {_safe(name)} ==\n")
             write("input, as the network sees it (28x28):\n")
             write(render.image_to_text(layers[0][i].reshape(28, 28), color) + "\n")
             write(render.activations_text([a[i] for a in layers], color, width) + "\n")
 
 
 def _safe(name):
-    """A file name made safe for one line of tab-separated output."""
-    return name.replace("\t", "\\t").replace("\n", "\\n")
+    """A file name made safe for one line of output (tab-separated, or an error message)."""
+    return name.replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 # ---------------------------------------------------------------------------------------
@@ -291,6 +338,8 @@ def inspect_layer(layer, neuron, weights, image, raw, per_neuron_scale, png, as_
     """
     import numpy as np
 
+    from digitnet.render import robust_scale
+
     net, _card = load_network(weights)
     if layer is None:
         if image or png or neuron is not None:
@@ -311,16 +360,24 @@ def inspect_layer(layer, neuron, weights, image, raw, per_neuron_scale, png, as_
     if image:
         from digitnet.images import ImageError, load_input
         try:
-            x = load_input(sys.stdin.buffer.read() if image == "-" else image, raw=raw)
+            x = load_input(read_stdin() if image == "-" else image, raw=raw)
         except ImageError as e:
-            fail(f"{image}: {e}")
-        acts, zs = net.forward(x)
+            fail(f"{_safe(image)}: {e}")
+        # A batch of one, exactly as classify runs each image: same numbers to the last bit.
+        acts, zs = ([a[0] for a in arrays] for arrays in net.forward(x[None]))
         a_prev = acts[layer - 1]
         contributions = W[rows] * a_prev             # (k, n_in): activation x weight
         sums = contributions.sum(axis=1)             # the weighted sums, before the bias
         z = zs[layer - 1][rows]                      # exactly what classify computes
         activation = acts[layer][rows]
     stats = weight_stats(W[rows], b[rows], rows)
+    # What the pictures show, and the |value| drawn at full brightness. Weights share the
+    # whole layer's scale even for one --neuron, so its picture matches the full view.
+    grids = contributions if image else W[rows]
+    if per_neuron_scale:
+        scale = [float(np.abs(g).max()) or 1.0 for g in grids]
+    else:
+        scale = robust_scale(contributions if image else W)
     if as_json:
         import json
         doc = {"layer": layer, "shape": [n_out, n_in], "neurons": rows,
@@ -340,22 +397,22 @@ def inspect_layer(layer, neuron, weights, image, raw, per_neuron_scale, png, as_
         color = use_color()
         width = shutil.get_terminal_size((80, 24)).columns if color else 80
         width = max(width, 40)
-        grids = contributions if image else W[rows]
-        if per_neuron_scale:
-            scale = [float(np.abs(g).max()) or 1.0 for g in grids]
-        else:
-            scale = render.robust_scale(contributions if image else W)
         if image:
             labels = [f"n{k} a={activation[i]:.2f}" for i, k in enumerate(rows)]
-            what = (f"layer {layer}: contributions (input activation x weight) of {image} "
-                    f"to {len(rows)} neuron(s)")
+            # The file name on a line of its own: with it, the heading would outgrow 80 columns.
+            what = (f"layer {layer}: contributions (input activation x weight) to "
+                    f"{len(rows)} neuron(s)\nimage: {_safe(image)}")
         else:
             labels = [f"n{k} b={b[k]:+.2f}" for k in rows]
             what = f"layer {layer}: {n_out} neurons x {n_in} weights"
             if n_in == 784:
                 what += " (each drawn as the 28x28 image it reads)"
         lines = [what, render.legend_text(color, None if per_neuron_scale else scale), ""]
-        lines.append(render.grids_to_text(grids, labels, scale, width=width, color=color))
+        if render.grid_shape(n_in)[1] <= width:
+            lines.append(render.grids_to_text(grids, labels, scale, width=width, color=color))
+        else:  # e.g. 5000 inputs from a huge hidden layer: a grid row would not fit a line
+            lines.append(f"({n_in} inputs per neuron: grids too wide for {width} columns; "
+                         "see --png or --json)")
         lines.append("")
         if image:
             lines.append(f"{'neuron':>6} {'weighted sum':>13} {'+ bias':>9} {'= z':>9} "
@@ -373,11 +430,6 @@ def inspect_layer(layer, neuron, weights, image, raw, per_neuron_scale, png, as_
         click.echo("\n".join(lines))
     if png:
         from digitnet import render
-        grids = contributions if image else W[rows]
-        if per_neuron_scale:
-            scale = [float(np.abs(g).max()) or 1.0 for g in grids]
-        else:
-            scale = render.robust_scale(contributions if image else W)
         if image:
             labels = [f"neuron {k}  z={z[i]:+.2f}  a={activation[i]:.2f}"
                       for i, k in enumerate(rows)]
@@ -424,7 +476,7 @@ def layers_summary(net, weights, as_json):
         shape = f"{i['shape'][0]}x{i['shape'][1]}"
         lines.append(f"{i['layer']:>5}  {shape:>9}  {i['parameters']:>8,}  {'sigmoid':<10} "
                      f"{i['weights']['min']:>+8.3f}..{i['weights']['max']:<+8.3f}  "
-                     f"{i['biases']['min']:>+7.3f}..{i['biases']['max']:<+7.3f}")
+                     f"{i['biases']['min']:>+7.3f}..{i['biases']['max']:<+7.3f}".rstrip())
     lines.append("layer 1 takes the 784 input pixels; the last layer gives the 10 outputs.")
     click.echo("\n".join(lines))
 
@@ -519,6 +571,9 @@ def parse_layers(ctx, param, value):
 @click.option("--augment/--no-augment", default=False, show_default=True,
               help="Train on randomly distorted copies (rotation, scale, shear, shift, "
                    "elastic warp, stroke thickness), new ones every epoch.")
+@click.option("--augment-strength", default=1.0, show_default=True,
+              type=click.FloatRange(0, 3),
+              help="Scale every distortion of --augment (0.5 = half as strong).")
 @click.option("--teacher", default=None, metavar="PATH|NAME",
               help="Distil: mix a trained model's outputs into the targets.")
 @click.option("--teacher-weight", default=0.5, show_default=True, type=click.FloatRange(0, 1),
@@ -532,7 +587,8 @@ def parse_layers(ctx, param, value):
               help="Where to write the weights; the model card goes beside it as .json.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def train(data, layers, epochs, batch_size, lr, optimizer, momentum, loss, schedule,
-          weight_decay, augment, teacher, teacher_weight, validation, seed, out, quiet):
+          weight_decay, augment, augment_strength, teacher, teacher_weight, validation, seed,
+          out, quiet):
     """Train a network on the MNIST training set and save it with its model card.
 
     Holds --validation images out of the 60,000 to pick the best epoch, then reports the
@@ -557,6 +613,7 @@ def train(data, layers, epochs, batch_size, lr, optimizer, momentum, loss, sched
     cfg = training.TrainConfig(layers=layers, epochs=epochs, batch_size=batch_size, lr=lr,
                                optimizer=optimizer, momentum=momentum, loss=loss,
                                schedule=schedule, weight_decay=weight_decay, augment=augment,
+                               augment_strength=augment_strength,
                                teacher_weight=teacher_weight if teacher else 0.0,
                                seed=seed, validation=validation)
     out_dir = os.path.dirname(os.path.abspath(out))

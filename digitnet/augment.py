@@ -42,13 +42,15 @@ class Augmenter:
     the standard deviation in pixels of the coarse displacement field, ``thickness`` as the
     largest blend toward a one-pixel dilation (>0 thickens) or erosion (<0 thins) of the
     strokes. ``rng`` is a ``numpy.random.Generator``; the same generator state gives the same
-    distortions.
+    distortions. ``strength`` multiplies every one of the largest distortions (0.5 = half
+    as much rotation, scaling, shift ... as the defaults).
     """
 
     def __init__(self, rotate=12.0, scale=0.12, shear=0.15, shift=2.0, elastic=0.6,
-                 thickness=0.5, rng=None):
-        self.rotate, self.scale, self.shear, self.shift = rotate, scale, shear, shift
-        self.elastic, self.thickness = elastic, thickness
+                 thickness=0.5, rng=None, strength=1.0):
+        k = float(strength)
+        self.rotate, self.scale, self.shear, self.shift = rotate * k, scale * k, shear * k, shift * k
+        self.elastic, self.thickness = elastic * k, thickness * k
         self.rng = np.random.default_rng(rng)
         r, c = np.divmod(np.arange(SIDE * SIDE, dtype=np.float32), SIDE)
         # Pixel coordinates relative to the image centre, shape (2, 784).

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .network import Network
+from .network import Network, sigmoid
 
 __all__ = ["TrainingDiverged", "TrainConfig", "TrainResult", "train", "split_validation",
            "one_hot", "accuracy"]
@@ -51,7 +51,9 @@ class TrainConfig:
     schedule: str = "cosine"         # "cosine", "step" or "constant"
     weight_decay: float = 0.0        # L2 coefficient (weights, not biases)
     augment: bool = False
+    augment_strength: float = 1.0    # multiplies every distortion's largest size
     teacher_weight: float = 0.0      # share of the soft teacher targets in the target
+    teacher_temperature: float = 1.0  # >1 softens the teacher's outputs: sigmoid(z / T)
     seed: int = 0
     validation: int = 5000           # images held out of the training set
 
@@ -178,7 +180,8 @@ def train(cfg, x_train, y_train, x_val, y_val, teacher=None, on_epoch=None, on_b
     rng = np.random.default_rng(cfg.seed)
     if net is None:
         net = Network.random(cfg.layers, rng)
-    augment = Augmenter(rng=rng.spawn(1)[0]) if cfg.augment else None
+    augment = Augmenter(rng=rng.spawn(1)[0], strength=cfg.augment_strength) \
+        if cfg.augment else None
     params = [p for pair in zip(net.weights, net.biases) for p in pair]
     decay_mask = [i % 2 == 0 for i in range(len(params))]      # weights yes, biases no
     opt = _Optimizer(cfg, params)
@@ -203,7 +206,8 @@ def train(cfg, x_train, y_train, x_val, y_val, teacher=None, on_epoch=None, on_b
                     xb = augment(xb)
                 yb = eye[y_train[idx]]
                 if teacher is not None and cfg.teacher_weight:
-                    soft = teacher.feedforward(xb)[-1]
+                    z_teacher = teacher.forward(xb)[1][-1]
+                    soft = sigmoid(z_teacher / cfg.teacher_temperature)
                     yb = (1 - cfg.teacher_weight) * yb + cfg.teacher_weight * soft
                 # A diverging run overflows: that is reported below, not warned about.
                 with np.errstate(over="ignore", invalid="ignore"):
