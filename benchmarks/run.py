@@ -46,7 +46,7 @@ untimed pass (dataset excluded). Every row that trains or runs in-process does s
 fresh child process (``--worker``), so rows cannot disturb each other.
 
 The training data folder is ``--data``, else ``$DIGITNET_DATA``, else
-``/work/shared/data/mnist`` if it exists, else digitnet's default folder. Temporary files
+``../shared/data/mnist`` (beside the repository) if it exists, else digitnet's default folder. Temporary files
 (PNGs, a stand-in model) live in one ``tempfile.TemporaryDirectory``.
 """
 
@@ -68,7 +68,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 ROWS = ("epoch", "time96", "evaluate", "classify", "coldstart")
 FULL_TRAIN = 60000
-SHARED_DATA = Path("/work/shared/data/mnist")
+# The development copy of MNIST, beside the repository (see ../shared/README.md).
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "mnist"
 _T0 = time.perf_counter()
 
 
