@@ -121,7 +121,7 @@ def load_split(folder, split="train"):
     if len(labels) and labels.max() > 9:
         raise DataError(f"{lbl_path}: label {int(labels.max())} is not a digit 0..9")
     x = images.reshape(len(images), 784).astype(np.float32)
-    x *= np.float32(1 / 255)
+    x /= np.float32(255)        # exactly as an image file's pixels are scaled (k / 255)
     return x, labels.copy()
 
 

@@ -54,6 +54,8 @@ class TrainConfig:
     augment_strength: float = 1.0    # multiplies every distortion's largest size
     teacher_weight: float = 0.0      # share of the soft teacher targets in the target
     teacher_temperature: float = 1.0  # >1 softens the teacher's outputs: sigmoid(z / T)
+    teacher_match: str = "outputs"   # "outputs": mix soft outputs into the targets;
+                                     # "logits": regress on the teacher's output z values
     seed: int = 0
     validation: int = 5000           # images held out of the training set
 
@@ -205,13 +207,17 @@ def train(cfg, x_train, y_train, x_val, y_val, teacher=None, on_epoch=None, on_b
                 if augment is not None:
                     xb = augment(xb)
                 yb = eye[y_train[idx]]
-                if teacher is not None and cfg.teacher_weight:
+                loss_name = cfg.loss
+                if teacher is not None and cfg.teacher_match == "logits":
+                    yb = teacher.forward(xb)[1][-1] / cfg.teacher_temperature
+                    loss_name = "logits"
+                elif teacher is not None and cfg.teacher_weight:
                     z_teacher = teacher.forward(xb)[1][-1]
                     soft = sigmoid(z_teacher / cfg.teacher_temperature)
                     yb = (1 - cfg.teacher_weight) * yb + cfg.teacher_weight * soft
                 # A diverging run overflows: that is reported below, not warned about.
                 with np.errstate(over="ignore", invalid="ignore"):
-                    grad_w, grad_b, loss = net.backprop(xb, yb, cfg.loss)
+                    grad_w, grad_b, loss = net.backprop(xb, yb, loss_name)
                 if not np.isfinite(loss):
                     raise TrainingDiverged(
                         f"the loss became {loss} in epoch {epoch}: training diverged; "
@@ -226,7 +232,8 @@ def train(cfg, x_train, y_train, x_val, y_val, teacher=None, on_epoch=None, on_b
             if not all(np.isfinite(p).all() for p in params):
                 raise TrainingDiverged(f"weights became NaN or infinite in epoch {epoch}; "
                                        f"try a lower learning rate than --lr {cfg.lr}")
-            val_acc = accuracy(net, x_val, y_val) if len(x_val) else float("nan")
+            with np.errstate(over="ignore", invalid="ignore"):
+                val_acc = accuracy(net, x_val, y_val) if len(x_val) else float("nan")
             record = {"epoch": epoch, "loss": loss_sum / n, "val_accuracy": val_acc,
                       "seconds": time.perf_counter() - t0, "lr": float(lr)}
             history.append(record)

@@ -364,9 +364,13 @@ def test_raw_gives_exactly_the_networks_activations(tmp_path, model, mnist_test)
             np.testing.assert_allclose(got, w[0], rtol=1e-5, atol=1e-7)
         assert d["outputs"] == d["layers"][-1]
         np.testing.assert_allclose(d["outputs"], net.feedforward(x[i])[-1], rtol=1e-5, atol=1e-6)
-    # Without --raw the same files are normalised (re-centred): not the raw pixels.
-    r2 = run("classify", paths[0], "--weights", model[0], "--json")
-    assert json_lines(r2.stdout)[0]["layers"][0] != x[idx[0]].tolist()
+    # An off-centre digit: --raw takes its pixels as they are, without --raw it is re-centred.
+    shifted = np.roll(x[idx[0]].reshape(28, 28), (4, -3), axis=(0, 1)).ravel()
+    off = save_raw(tmp_path / "off.png", shifted)
+    raw_doc = json_lines(run("classify", off, "--raw", "--weights", model[0], "--json").stdout)[0]
+    norm_doc = json_lines(run("classify", off, "--weights", model[0], "--json").stdout)[0]
+    np.testing.assert_allclose(raw_doc["layers"][0], shifted, rtol=1e-6)
+    assert np.abs(np.array(norm_doc["layers"][0]) - shifted).max() > 0.5
     # --raw refuses anything that is not 28x28, naming the size.
     seven().save(tmp_path / "big.png")
     r3 = run("classify", tmp_path / "big.png", "--raw", "--weights", model[0])
