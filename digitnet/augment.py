@@ -65,18 +65,24 @@ class Augmenter:
         angle = np.deg2rad(rng.uniform(-self.rotate, self.rotate, n)).astype(f32)
         zoom = (1 + rng.uniform(-self.scale, self.scale, n)).astype(f32)
         shear = rng.uniform(-self.shear, self.shear, n).astype(f32)
+        shift = rng.uniform(-self.shift, self.shift, (2, n)).astype(f32) + f32((SIDE - 1) / 2)
         cos, sin = np.cos(angle) / zoom, np.sin(angle) / zoom
-        # Inverse map (output -> source) as a 2x2 matrix per image: rotation/zoom then shear.
-        m = np.empty((n, 2, 2), dtype=f32)
-        m[:, 0, 0], m[:, 0, 1] = cos, -sin + shear * cos
-        m[:, 1, 0], m[:, 1, 1] = sin, cos + shear * sin
-        src = m @ self._grid                                   # (n, 2, 784)
-        src += (SIDE - 1) / 2
-        src += rng.uniform(-self.shift, self.shift, (n, 2, 1)).astype(f32)
+        # Inverse map (output pixel -> source position): rotation/zoom then shear, as a
+        # 2x2 matrix [[m00, m01], [m10, m11]] per image, applied to centred coordinates.
+        m00, m01 = cos, shear * cos - sin
+        m10, m11 = sin, cos + shear * sin
+        gr, gc = self._grid
+        rows = np.multiply.outer(m00, gr)
+        rows += np.multiply.outer(m01, gc)
+        rows += shift[0][:, None]
+        cols = np.multiply.outer(m10, gr)
+        cols += np.multiply.outer(m11, gc)
+        cols += shift[1][:, None]
         if self.elastic:
-            coarse = rng.normal(0, self.elastic, (n * 2, 16)).astype(f32)
-            src += (coarse @ self._up).reshape(n, 2, SIDE * SIDE)
-        return self._sample(self._thicken(x), src[:, 0], src[:, 1])
+            field = rng.normal(0, self.elastic, (2 * n, 16)).astype(f32) @ self._up
+            rows += field[:n]
+            cols += field[n:]
+        return self._sample(self._thicken(x), rows, cols)
 
     def _thicken(self, x):
         """Blend each image toward its dilation or erosion by a random amount."""
@@ -84,33 +90,63 @@ class Augmenter:
             return x
         n = len(x)
         img = x.reshape(n, SIDE, SIDE)
-        pad = np.pad(img, ((0, 0), (1, 1), (1, 1)))
-        # Max / min over the 4-neighbourhood and the pixel itself.
-        stack = (img, pad[:, :-2, 1:-1], pad[:, 2:, 1:-1], pad[:, 1:-1, :-2], pad[:, 1:-1, 2:])
-        dil = np.maximum.reduce(stack)
-        ero = np.minimum.reduce(stack)
+        # Max / min over the pixel and its 4 neighbours, by shifted slices (the image is
+        # black outside, so a missing neighbour counts as 0 for the max and the min).
+        dil = img.copy()
+        np.maximum(dil[:, 1:], img[:, :-1], out=dil[:, 1:])
+        np.maximum(dil[:, :-1], img[:, 1:], out=dil[:, :-1])
+        np.maximum(dil[:, :, 1:], img[:, :, :-1], out=dil[:, :, 1:])
+        np.maximum(dil[:, :, :-1], img[:, :, 1:], out=dil[:, :, :-1])
+        ero = img.copy()
+        np.minimum(ero[:, 1:], img[:, :-1], out=ero[:, 1:])
+        np.minimum(ero[:, :-1], img[:, 1:], out=ero[:, :-1])
+        np.minimum(ero[:, :, 1:], img[:, :, :-1], out=ero[:, :, 1:])
+        np.minimum(ero[:, :, :-1], img[:, :, 1:], out=ero[:, :, :-1])
+        ero[:, 0], ero[:, -1], ero[:, :, 0], ero[:, :, -1] = 0, 0, 0, 0
         t = self.rng.uniform(-self.thickness, self.thickness, (n, 1, 1)).astype(np.float32)
-        out = img + np.where(t > 0, t * (dil - img), -t * (ero - img))
-        return out.reshape(n, SIDE * SIDE)
+        # out = img + t (dil - img) for t > 0, img + |t| (ero - img) for t < 0
+        target = np.where(t > 0, dil, ero)
+        target -= img
+        target *= np.abs(t)
+        target += img
+        return target.reshape(n, SIDE * SIDE)
 
     @staticmethod
     def _sample(x, rows, cols):
-        """Bilinear samples of images ``x`` (N, 784) at source coordinates (N, 784) each."""
+        """Bilinear samples of images ``x`` (N, 784) at source coordinates (N, 784) each.
+
+        ``rows`` and ``cols`` are float32 (N, 784) and are overwritten.
+        """
         n = len(x)
         side = SIDE + 2 * _PAD
         padded = np.zeros((n, side, side), dtype=np.float32)
         padded[:, _PAD:-_PAD, _PAD:-_PAD] = x.reshape(n, SIDE, SIDE)
         flat = padded.reshape(-1)
         # Clamp into the padded frame; everything clamped lands on the zero border.
-        rows = np.clip(rows, -_PAD, SIDE + _PAD - 2) + _PAD
-        cols = np.clip(cols, -_PAD, SIDE + _PAD - 2) + _PAD
+        np.clip(rows, -_PAD, SIDE + _PAD - 2, out=rows)
+        np.clip(cols, -_PAD, SIDE + _PAD - 2, out=cols)
+        rows += _PAD
+        cols += _PAD
         r0 = np.floor(rows)
         c0 = np.floor(cols)
-        fr = (rows - r0).astype(np.float32)
-        fc = (cols - c0).astype(np.float32)
-        idx = r0.astype(np.intp) * side + c0.astype(np.intp)
-        idx += (np.arange(n, dtype=np.intp) * side * side)[:, None]
-        top = flat[idx] * (1 - fc) + flat[idx + 1] * fc
-        bottom = flat[idx + side] * (1 - fc) + flat[idx + side + 1] * fc
-        out = top * (1 - fr) + bottom * fr
-        return np.clip(out, 0, 1, out=out)
+        rows -= r0                          # now the fractional parts
+        cols -= c0
+        r0 *= side                          # exact in float32 for these small integers
+        r0 += c0
+        idx = r0.astype(np.int32)
+        idx += (np.arange(n, dtype=np.int32) * (side * side))[:, None]
+        top = flat.take(idx)
+        right = flat.take(idx + 1)
+        right -= top
+        right *= cols
+        top += right                        # top row, interpolated along the columns
+        idx += side
+        bottom = flat.take(idx)
+        right = flat.take(idx + 1)
+        right -= bottom
+        right *= cols
+        bottom += right
+        bottom -= top
+        bottom *= rows
+        top += bottom
+        return np.clip(top, 0, 1, out=top)

@@ -125,6 +125,8 @@ def read_image(source: Source, *, max_side: int | None = None) -> np.ndarray:
             warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as im:  # lazy: reads the header only
+                if im.format in _REFUSED_FORMATS:
+                    raise ImageError(_REFUSED_FORMATS[im.format])
                 _check_dimensions(im.size)
                 if max_side and im.format == "JPEG" and max(im.size) > max_side:
                     # libjpeg can decode at 1/2, 1/4 or 1/8 scale almost for free; draft
@@ -148,6 +150,16 @@ def read_image(source: Source, *, max_side: int | None = None) -> np.ndarray:
     if max_side and max(gray.shape) > max_side:
         gray = _shrink(gray, max_side)
     return gray
+
+
+# Formats Pillow recognises but must never decode here. EPS is PostScript, a programming
+# language: Pillow decodes it by running Ghostscript on the file, so a "digit.png" that
+# holds PostScript would hand untrusted code to an interpreter with a long record of
+# sandbox escapes. Refused on the content (checked before load(), which runs gs).
+_REFUSED_FORMATS = {
+    "EPS": "PostScript/EPS files are not supported (decoding them would run Ghostscript); "
+           "export it as PNG first",
+}
 
 
 def _read_bytes(source: Source) -> bytes:
@@ -850,7 +862,7 @@ def load_inputs(sources, raw=False, jobs=1):
 # --- folders --------------------------------------------------------------------------------
 
 # Pillow formats whose files it can name but not decode.
-_UNREADABLE_FORMATS = {"MPEG"}  # identify-only plugin
+_UNREADABLE_FORMATS = {"MPEG"} | set(_REFUSED_FORMATS)  # identify-only plugin; refused
 
 
 def _image_extensions() -> frozenset[str]:

@@ -12,11 +12,14 @@ The test set (t10k) also ships inside the package, so evaluation works with no d
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
+import math
 import os
 import struct
 import tempfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -34,11 +37,13 @@ FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
+# In download order: the small test set first, so that a failure on the big training
+# files (a dead mirror, Ctrl-C) still leaves the test set verified in place.
 SHA256 = {
-    "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-    "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
     "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
     "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+    "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+    "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
 }
 # Public mirrors, tried in order.
 MIRRORS = [
@@ -49,6 +54,7 @@ MIRRORS = [
 # An IDX header cannot describe more than this many bytes of data and still be MNIST-like;
 # refusing early stops a hostile header from asking for terabytes.
 MAX_IDX_BYTES = 1 << 31
+MAX_IDX_DIMS = 16
 
 
 def read_idx(path, expect_ndim=None):
@@ -62,42 +68,56 @@ def read_idx(path, expect_ndim=None):
     path = Path(path)
     try:
         with open(path, "rb") as f:
-            head = f.read(2)
+            gz = f.read(2) == b"\x1f\x8b"
             f.seek(0)
-            if head == b"\x1f\x8b":
-                with gzip.open(f) as g:
-                    raw = g.read(MAX_IDX_BYTES + 1024)
-            else:
-                raw = f.read(MAX_IDX_BYTES + 1024)
+            # The header is read and checked first, then exactly the data it announces: a
+            # small gzip bomb with a bad header fails at once instead of inflating
+            # gigabytes into memory before the magic number is even looked at.
+            with (gzip.open(f) if gz else contextlib.nullcontext(f)) as src:
+                head = src.read(4)
+                ndim = _check_magic(path, head, expect_ndim)
+                head += src.read(4 * ndim)
+                if len(head) < 4 + 4 * ndim:
+                    raise DataError(f"{path}: truncated IDX header")
+                dims = struct.unpack(f">{ndim}I", head[4:])
+                count = math.prod(dims)   # Python ints: a hostile header cannot overflow
+                if count > MAX_IDX_BYTES:
+                    raise DataError(f"{path}: header claims {count} bytes of data, too large")
+                raw = src.read(count)
+                trailing = len(src.read(1 << 20)) if len(raw) == count else 0
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
+    except (OSError, EOFError, zlib.error) as e:
+        # zlib.error: a corrupt deflate stream inside a .gz (it is not an OSError)
         raise DataError(f"{path}: cannot read ({_reason(e)})") from None
-    if len(raw) < 4:
-        raise DataError(f"{path}: not an IDX file (only {len(raw)} bytes)")
-    zero, dtype_code, ndim = struct.unpack(">HBB", raw[:4])
+    if len(raw) < count:
+        raise DataError(f"{path}: truncated: header says {'x'.join(map(str, dims))} "
+                        f"({count} bytes), file holds {len(raw)}")
+    if trailing:
+        more = "at least " if trailing >= 1 << 20 else ""
+        raise DataError(f"{path}: {more}{trailing} unexpected bytes after the data")
+    return np.frombuffer(raw, dtype=np.uint8).reshape(dims)
+
+
+def _check_magic(path, head, expect_ndim):
+    """The number of dimensions from an IDX file's first 4 bytes, or DataError."""
+    if len(head) < 4:
+        raise DataError(f"{path}: not an IDX file (only {len(head)} bytes)")
+    zero, dtype_code, ndim = struct.unpack(">HBB", head)
     if zero != 0:
-        raise DataError(f"{path}: not an IDX file (bad magic number 0x{raw[:4].hex()})")
+        raise DataError(f"{path}: not an IDX file (bad magic number 0x{head.hex()})")
     if dtype_code != 0x08:
         raise DataError(f"{path}: unsupported IDX value type 0x{dtype_code:02x} "
                         "(MNIST uses 0x08, unsigned bytes)")
     if expect_ndim is not None and ndim != expect_ndim:
         kind = "label" if expect_ndim == 1 else "image"
         raise DataError(f"{path}: expected an IDX {kind} file with {expect_ndim} "
-                        f"dimension(s), header says {ndim} (magic 0x{raw[:4].hex()})")
-    if ndim == 0 or len(raw) < 4 + 4 * ndim:
+                        f"dimension(s), header says {ndim} (magic 0x{head.hex()})")
+    if ndim == 0:
         raise DataError(f"{path}: truncated IDX header")
-    dims = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
-    count = int(np.prod(dims, dtype=np.int64))
-    body = len(raw) - 4 - 4 * ndim
-    if count > MAX_IDX_BYTES:
-        raise DataError(f"{path}: header claims {count} bytes of data, too large")
-    if body < count:
-        raise DataError(f"{path}: truncated: header says {'x'.join(map(str, dims))} "
-                        f"({count} bytes), file holds {body}")
-    if body > count:
-        raise DataError(f"{path}: {body - count} unexpected bytes after the data")
-    return np.frombuffer(raw, dtype=np.uint8, count=count, offset=4 + 4 * ndim).reshape(dims)
+    if ndim > MAX_IDX_DIMS:   # numpy arrays have at most 64 dimensions
+        raise DataError(f"{path}: IDX header says {ndim} dimensions, too many")
+    return ndim
 
 
 def load_split(folder, split="train"):
@@ -176,6 +196,14 @@ def sha256_file(path):
     return h.hexdigest()
 
 
+def _sha256_or_none(path):
+    """sha256_file, or None if the file cannot be read (then it is downloaded again)."""
+    try:
+        return sha256_file(path)
+    except OSError:
+        return None
+
+
 def download(folder, mirrors=None, progress=None, timeout=30):
     """Fetch the four MNIST files into ``folder``, verifying each SHA-256.
 
@@ -185,6 +213,7 @@ def download(folder, mirrors=None, progress=None, timeout=30):
     Mirrors are tried in order. ``progress(name, status)`` is called with messages for the
     user. Returns the list of file paths. Raises :class:`DataError` if a file cannot be got.
     """
+    import http.client
     import urllib.error
     import urllib.request
 
@@ -198,7 +227,7 @@ def download(folder, mirrors=None, progress=None, timeout=30):
     paths = []
     for name, digest in SHA256.items():
         target = folder / name
-        if target.is_file() and sha256_file(target) == digest:
+        if target.is_file() and _sha256_or_none(target) == digest:
             say(name, "already present, checksum ok")
             paths.append(target)
             continue
@@ -225,7 +254,9 @@ def download(folder, mirrors=None, progress=None, timeout=30):
                 say(name, f"downloaded from {base}")
                 paths.append(target)
                 break
-            except (urllib.error.URLError, OSError, ValueError) as e:
+            # http.client.HTTPException: a server that answers with garbage (BadStatusLine,
+            # IncompleteRead...) is a failed mirror like any other, not a crash.
+            except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as e:
                 errors.append(f"{url}: {_reason(e)}")
             finally:
                 if os.path.exists(tmp):
@@ -238,5 +269,8 @@ def download(folder, mirrors=None, progress=None, timeout=30):
 def _reason(e):
     """A short one-line reason from an exception."""
     if hasattr(e, "reason") and e.reason:
-        return str(e.reason)
-    return getattr(e, "strerror", None) or str(e) or type(e).__name__
+        text = str(e.reason)
+    else:
+        text = getattr(e, "strerror", None) or str(e) or type(e).__name__
+    # One line, always: a hostile server's status line can hold newlines.
+    return " ".join(text.split()) or type(e).__name__

@@ -30,7 +30,7 @@ def sigmoid(z, out=None):
     (used by training to avoid allocating new buffers every batch).
     """
     z = np.asarray(z)
-    if not np.issubdtype(z.dtype, np.floating):
+    if z.dtype.kind != "f":
         z = z.astype(np.float64)
     out = np.multiply(z, 0.5, out=out)
     np.tanh(out, out=out)
@@ -172,6 +172,7 @@ def cross_entropy(z, y):
     -[y ln a + (1-y) ln(1-a)] = softplus(z) - y z, so that a saturated output (a == 1.0 in
     floating point) gives a large finite loss instead of log(0) = -inf.
     """
-    z = np.asarray(z, dtype=np.float64)
-    softplus = np.logaddexp(0.0, z)
-    return float(np.sum(softplus - y * z)) / len(z)
+    z = np.asarray(z)
+    softplus = np.logaddexp(z.dtype.type(0), z)
+    softplus -= y * z
+    return float(np.sum(softplus, dtype=np.float64)) / len(z)

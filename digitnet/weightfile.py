@@ -27,9 +27,6 @@ import io
 import json
 import os
 import re
-import signal
-import tempfile
-import threading
 import zipfile
 from pathlib import Path
 
@@ -174,7 +171,9 @@ def _read_npz(path, data):
 def _build_network(path, arrays):
     """Check names, sequence, shapes, dtypes and values, then make the Network."""
     fail = lambda why: WeightFileError(f"{path}: {why}")  # noqa: E731
-    n_layers = len(arrays) // 2
+    # The highest layer number named decides how many layers there should be: with only
+    # b3 missing, "array b3 is missing" is the fault, not "unexpected array W3".
+    n_layers = max((int(_NAME.match(name).group(2)) for name in arrays), default=0)
     if not arrays:
         raise fail("no arrays (expected W1, b1, W2, b2, ...)")
     for l in range(1, n_layers + 1):
@@ -208,6 +207,8 @@ def _build_network(path, arrays):
 
 
 def _read_card(cpath):
+    if not cpath.is_file():   # a FIFO named NAME.json would block the read forever
+        raise WeightFileError(f"{cpath}: model card is not a regular file")
     try:
         if cpath.stat().st_size > 1 << 20:
             raise WeightFileError(f"{cpath}: model card larger than 1 MiB")
@@ -283,6 +284,7 @@ def save(path, net, card=None):
 
 def _write_temp(folder, name, data):
     """Write bytes to a new temporary file next to the target; return its path."""
+    import tempfile   # imported here: loading (every classify) never needs it
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
     try:
         # mkstemp creates the file 0600; give it the permissions a plain open() would.
@@ -307,6 +309,8 @@ def _umask():
 @contextlib.contextmanager
 def _sigint_held():
     """Delay Ctrl-C until the block is done (the two renames must happen together)."""
+    import signal
+    import threading
     if threading.current_thread() is not threading.main_thread():
         yield
         return

@@ -21,7 +21,7 @@ def test_tiny_network_learns_a_toy_problem():
     # Plain SGD, as in the classic textbook loop. (Adam's sign-like first steps move all 784
     # weights of a neuron the same way, which saturates sigmoids on such dense inputs.)
     cfg = TrainConfig(layers=[784, 4, 10], epochs=10, batch_size=20, lr=0.1, optimizer="sgd",
-                      validation=0)
+                      validation=0, augment=False)
     res = training.train(cfg, x, labels, x[:0], labels[:0])
     assert training.accuracy(res.net, x, labels) == 1.0
     assert res.history[-1]["loss"] < res.history[0]["loss"]
@@ -33,7 +33,8 @@ def test_tiny_network_learns_a_toy_problem():
                                                    ("adam", 0.06, "quadratic", 0.6)])
 def test_short_training_on_a_slice_beats_chance_by_far(mnist_test, optimizer, lr, loss, bar):
     x, y = mnist_test
-    cfg = TrainConfig(epochs=4, batch_size=32, lr=lr, optimizer=optimizer, loss=loss, seed=1)
+    cfg = TrainConfig(epochs=4, batch_size=32, lr=lr, optimizer=optimizer, loss=loss, seed=1,
+                      augment=False)
     res = training.train(cfg, x[:3000], y[:3000], x[3000:4000], y[3000:4000])
     acc = training.accuracy(res.net, x[5000:7000], y[5000:7000])
     assert acc > bar, acc                    # chance is 0.10
@@ -61,7 +62,8 @@ def test_divergence_is_reported(mnist_test):
 def test_teacher_targets_are_used(mnist_test):
     x, y = mnist_test
     teacher = Network.random([784, 10], rng=0)
-    cfg = TrainConfig(layers=[784, 10], epochs=1, teacher_weight=1.0, validation=0, lr=0.05)
+    cfg = TrainConfig(layers=[784, 10], epochs=1, teacher_weight=1.0, teacher_temperature=1.0,
+                      validation=0, lr=0.05, augment=False)
     res = training.train(cfg, x[:2000], y[:2000], x[:0], y[:0], teacher=teacher)
     # Trained only on a random teacher's outputs, the student imitates it, not the labels.
     agree = np.mean(res.net.predict(x[2000:3000]) == teacher.predict(x[2000:3000]))
@@ -93,3 +95,27 @@ def test_augmenter_keeps_digits_recognisable(mnist_test):
     # With every distortion off it is the identity.
     still = Augmenter(rotate=0, scale=0, shear=0, shift=0, elastic=0, thickness=0, rng=0)
     np.testing.assert_allclose(still(x[:20]), x[:20], atol=1e-5)
+
+
+def test_the_default_recipe_with_a_teacher_learns(mnist_test):
+    # The recipe `digitnet train` uses: distorted images, a teacher's softened outputs.
+    x, y = mnist_test
+    teacher_cfg = TrainConfig(epochs=3, batch_size=32, augment=False, seed=2)
+    teacher = training.train(teacher_cfg, x[:3000], y[:3000], x[:0], y[:0]).net
+    cfg = TrainConfig(epochs=3, batch_size=32, seed=3)
+    assert cfg.augment and cfg.teacher_weight == 1.0 and cfg.teacher_temperature == 2.0
+    res = training.train(cfg, x[:3000], y[:3000], x[3000:3500], y[3000:3500], teacher=teacher)
+    assert training.accuracy(res.net, x[5000:7000], y[5000:7000]) > 0.6
+
+
+def test_cli_defaults_are_the_library_recipe():
+    # The CLI keeps its defaults literal (so `digitnet classify` never imports training
+    # code); they must stay equal to TrainConfig's.
+    from digitnet.cli.main import train as train_command
+    defaults = {p.name: p.default for p in train_command.params}
+    cfg = TrainConfig()
+    for name in ("epochs", "batch_size", "lr", "optimizer", "momentum", "loss", "schedule",
+                 "weight_decay", "augment", "augment_strength", "teacher_weight",
+                 "teacher_temperature", "validation", "seed"):
+        assert defaults[name] == getattr(cfg, name), name
+    assert defaults["layers"] == "16,16" and cfg.layers == [784, 16, 16, 10]
