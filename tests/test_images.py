@@ -551,3 +551,22 @@ def test_any_bytes_give_784_inputs_or_image_error(data):
         return
     assert x.shape == (784,) and x.dtype == np.float32
     assert np.isfinite(x).all() and 0.0 <= x.min() and x.max() <= 1.0
+
+
+def test_other_formats_still_open_after_the_png_fast_path(tmp_path):
+    # read_image imports only Pillow's PNG plugin for a PNG; a BMP, GIF or TIFF read later in
+    # the same process must still open (Pillow then loads all its plugins). Fresh process,
+    # so that no earlier test has loaded the plugins already.
+    import subprocess
+    import sys
+    img = Image.new("L", (40, 40), 255)
+    ImageDraw.Draw(img).line([(20, 5), (20, 35)], fill=0, width=4)
+    for ext in ("png", "bmp", "gif", "tiff"):
+        img.save(tmp_path / f"d.{ext}")
+    code = ("import sys; from digitnet.images import load_input; from PIL import Image\n"
+            "for ext in ('png', 'bmp', 'gif', 'tiff'):\n"
+            "    assert load_input(sys.argv[1] + '/d.' + ext).shape == (784,), ext\n"
+            "print(Image._initialized)")
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
