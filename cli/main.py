@@ -12,9 +12,22 @@ Conventions shared by every command:
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
-import click
+# Started as the `digitnet` executable: a Ctrl-C while the modules below still load (nothing
+# has been done yet) ends like any later one -- one line, exit 130 -- not with a traceback
+# through click's import. main() puts Python's handler back before any work begins. (An
+# ignored SIGINT, as in `digitnet train &` from a script, stays ignored.)
+_STARTUP_SIGINT = None
+if (os.path.basename(sys.argv[0] if sys.argv else "") == "digitnet"
+        and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+    def _interrupted_while_starting(signum, frame):
+        os.write(2, b"digitnet: interrupted\n")
+        os._exit(130)
+    _STARTUP_SIGINT = signal.signal(signal.SIGINT, _interrupted_while_starting)
+
+import click  # noqa: E402 - after the handler above: importing click takes a while
 
 from digitnet import __version__
 
@@ -32,6 +45,49 @@ class Failure(click.ClickException):
 
 def fail(message):
     raise Failure(message)
+
+
+_IN_MAIN = False   # set by main(): the real executable, not an in-process CliRunner
+
+
+def no_more_interrupts():
+    """Ignore Ctrl-C from now on: the way out is decided after a first press, and a
+    second one must not turn the exit into a traceback from the interpreter's shutdown.
+
+    Only in the real executable (main()): an in-process caller keeps its Ctrl-C.
+    """
+    if _IN_MAIN:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class Interrupted(click.ClickException):
+    """Ctrl-C: ``digitnet: interrupted`` on stderr, exit code 130."""
+
+    exit_code = EXIT_INTERRUPTED
+
+    def __init__(self):
+        super().__init__("interrupted")
+
+    def show(self, file=None):
+        no_more_interrupts()
+        # A terminal echoes ^C without a newline: end that line first (click would print
+        # a blank line unconditionally, an empty extra line in a log or a pipe).
+        try:
+            if sys.stderr.isatty():
+                click.echo(err=True)
+        except (AttributeError, ValueError):
+            pass
+        click.echo("digitnet: interrupted", err=True)
+
+
+class Group(click.Group):
+    """The command group; turns Ctrl-C inside a command into :class:`Interrupted`."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Interrupted() from None
 
 
 # ---------------------------------------------------------------------------------------
@@ -76,7 +132,7 @@ def use_color(stream=None):
         return False
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="digitnet")
 def cli():
     """digitnet: a handwritten-digit classifier you can see inside.
@@ -366,7 +422,7 @@ def inspect_layer(layer, neuron, weights, image, raw, per_neuron_scale, png, as_
         # Checked before anything is printed: a failure must not follow a full report.
         png_dir = os.path.dirname(os.path.abspath(png))
         if not os.path.isdir(png_dir):
-            fail(f"{_safe(png)}: folder {_safe(png_dir)} does not exist")
+            fail(f"{_safe(png)}: cannot write (folder {_safe(png_dir)} does not exist)")
     sums = None
     if image:
         from digitnet.images import ImageError, load_input
@@ -590,7 +646,7 @@ def parse_layers(ctx, param, value):
                    "images become the targets. 'none' trains on the labels alone.")
 @click.option("--teacher-weight", default=1.0, show_default=True, type=click.FloatRange(0, 1),
               help="Share of the teacher's outputs in the targets (the rest: the label).")
-@click.option("--teacher-temperature", default=2.0, show_default=True,
+@click.option("--teacher-temperature", default=3.0, show_default=True,
               type=click.FloatRange(0, min_open=True),
               help="Soften the teacher's outputs to sigmoid(z / T): T > 1 passes on how "
                    "close the other digits came.")
@@ -680,11 +736,15 @@ def train(data, layers, epochs, batch_size, lr, optimizer, momentum, loss, sched
              f"elapsed {time.perf_counter() - start:.1f}s")
 
     try:
-        result = training.train(cfg, x_tr, y_tr, x_val, y_val, teacher=teacher_net,
-                                on_epoch=on_epoch, on_batch=on_batch)
+        # Overflow on the way to divergence is reported once, as one line (below), not
+        # as a screenful of numpy RuntimeWarnings.
+        with np.errstate(over="ignore", invalid="ignore"):
+            result = training.train(cfg, x_tr, y_tr, x_val, y_val, teacher=teacher_net,
+                                    on_epoch=on_epoch, on_batch=on_batch)
     except training.TrainingDiverged as e:
         fail(str(e))
     except KeyboardInterrupt:
+        no_more_interrupts()
         if "bar" in bar:
             bar.pop("bar").__exit__(None, None, None)
         click.echo(f"digitnet: interrupted before the first epoch finished; nothing "
@@ -693,15 +753,28 @@ def train(data, layers, epochs, batch_size, lr, optimizer, momentum, loss, sched
     finally:
         if "bar" in bar:
             bar.pop("bar").__exit__(None, None, None)
+    try:
+        # A run can also end with finite weights too large to use (their weighted sums
+        # overflow): never write a weight file that `load` would then refuse.
+        weightfile.check(result.net, "the trained network")
+    except weightfile.WeightFileError as e:
+        fail(f"training diverged: {e}; try a lower learning rate than --lr {lr}")
     report = run_eval(result.net, x_test, y_test)
     argv = ["digitnet"] + sys.argv[1:]
+    # Same seed + same data give identical weights on the same machine *with the same
+    # number of BLAS threads* (a threaded matrix product may sum in another order), so
+    # the thread settings are part of the command.
+    threads = {k: os.environ[k] for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+               if os.environ.get(k)}
     card = {
         "name": os.path.splitext(os.path.basename(out))[0],
         "training": {
             "data": f"MNIST training set (Y. LeCun, C. Cortes, C. J. C. Burges; CC BY-SA 3.0), "
                     f"{len(x):,} images: {len(x_tr):,} trained on, {len(x_val):,} held out "
                     "for validation (chosen by the seed)",
-            "command": shlex.join(argv),
+            "command": " ".join(f"{k}={v}" for k, v in threads.items())
+                       + (" " if threads else "") + shlex.join(argv),
+            "environment": {"cpu_count": os.cpu_count(), **threads},
             **cfg.as_card(),
             "initialisation": "normal(0, 1/sqrt(n_in)) weights, zero biases",
             "teacher": str(teacher) if teacher else None,
@@ -730,6 +803,7 @@ def train(data, layers, epochs, batch_size, lr, optimizer, momentum, loss, sched
                f"test accuracy {100 * report['accuracy']:.2f}% on {report['n']:,} images; "
                f"{result.seconds:.1f}s; wrote {out} and {weightfile.card_path(out)}")
     if result.interrupted:
+        no_more_interrupts()
         click.echo(f"digitnet: interrupted; {summary}", err=True)
         sys.exit(EXIT_INTERRUPTED)
     talk(summary)
@@ -768,18 +842,25 @@ def main():
     for stream, errors in ((sys.stdout, "surrogateescape"), (sys.stderr, "backslashreplace")):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors=errors)
+    global _IN_MAIN
+    _IN_MAIN = True
+    if _STARTUP_SIGINT is not None:
+        signal.signal(signal.SIGINT, _STARTUP_SIGINT)
     try:
         rv = cli(standalone_mode=False)
+        no_more_interrupts()      # done: Ctrl-C during the interpreter's shutdown is moot
         sys.exit(rv if isinstance(rv, int) else 0)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.Abort:
+        no_more_interrupts()
         click.echo("digitnet: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
+        no_more_interrupts()
         click.echo("digitnet: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except BrokenPipeError:
@@ -795,3 +876,5 @@ def main():
         click.echo(f"digitnet: internal error: {type(e).__name__}: {' '.join(str(e).split())} "
                    "(set DIGITNET_DEBUG=1 for the traceback)", err=True)
         sys.exit(EXIT_FAILED)
+    finally:
+        no_more_interrupts()

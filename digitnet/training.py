@@ -44,7 +44,7 @@ class TrainConfig:
 
     The defaults are digitnet's training recipe (``digitnet train`` without options): Adam
     with a per-layer rate, a cosine schedule, mild distortions, and -- when a teacher
-    network is passed to :func:`train` -- its outputs softened at temperature 2 as targets.
+    network is passed to :func:`train` -- its outputs softened at temperature 3 as targets.
     Without a teacher, the targets are the one-hot labels whatever ``teacher_weight`` says.
     """
     layers: list = field(default_factory=lambda: [784, 16, 16, 10])
@@ -59,7 +59,7 @@ class TrainConfig:
     augment: bool = True
     augment_strength: float = 0.5    # multiplies every distortion's largest size
     teacher_weight: float = 1.0      # share of the soft teacher targets in the target
-    teacher_temperature: float = 2.0  # >1 softens the teacher's outputs: sigmoid(z / T)
+    teacher_temperature: float = 3.0  # >1 softens the teacher's outputs: sigmoid(z / T)
     teacher_match: str = "outputs"   # "outputs": mix soft outputs into the targets;
                                      # "logits": regress on the teacher's output z values
     seed: int = 0

@@ -25,6 +25,7 @@ import contextlib
 import hashlib
 import io
 import json
+import math
 import os
 import re
 import zipfile
@@ -34,7 +35,8 @@ import numpy as np
 
 from .network import Network
 
-__all__ = ["WeightFileError", "SHIPPED", "shipped_dir", "resolve", "load", "save", "card_path"]
+__all__ = ["WeightFileError", "SHIPPED", "shipped_dir", "resolve", "load", "save", "check",
+           "card_path"]
 
 FORMAT = "digitnet-weights/1"
 N_INPUTS, N_OUTPUTS = 784, 10
@@ -151,19 +153,25 @@ def _read_npz(path, data):
                                      np.dtype(">f8")):
                         raise fail(f"array {name} has dtype {dtype}, expected float32 or "
                                    "float64")
-                    n = int(np.prod(shape, dtype=np.int64))
+                    if any(d < 0 for d in shape):
+                        raise fail(f"array {name} has a negative size in its shape {shape}")
+                    n = math.prod(shape)   # Python ints: a forged shape cannot overflow
                     if n * dtype.itemsize > info.file_size:
                         raise fail(f"array {name} is truncated")
                     raw = member.read(n * dtype.itemsize + 1)
                     if len(raw) != n * dtype.itemsize:
                         raise fail(f"array {name} is truncated or has trailing bytes")
+                    order = "F" if fortran else "C"
+                    arr = np.frombuffer(raw, dtype=dtype).reshape(shape, order=order)
             except WeightFileError:
                 raise
-            except (zipfile.BadZipFile, ValueError, OSError, EOFError, TypeError,
-                    SyntaxError, KeyError, NotImplementedError, RuntimeError) as e:
-                raise fail(f"array {name} is corrupt ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
-            order = "F" if fortran else "C"
-            arr = np.frombuffer(raw, dtype=dtype).reshape(shape, order=order)
+            except Exception as e:  # noqa: BLE001
+                # zipfile, zlib and numpy's header parser raise a zoo of types on hostile
+                # bytes (BadZipFile, zlib.error, tokenize.TokenError, SyntaxError,
+                # ValueError, NotImplementedError for unknown compression, RuntimeError for
+                # encrypted members...): every one means the member is corrupt.
+                why = " ".join(str(e).split()) or type(e).__name__
+                raise fail(f"array {name} is corrupt ({why[:200]})") from None
             arrays[name] = np.ascontiguousarray(arr, dtype=dtype.newbyteorder("="))
     return arrays
 
@@ -200,10 +208,31 @@ def _build_network(path, arrays):
         for name, a in ((f"W{l}", w), (f"b{l}", b)):
             if not np.isfinite(a).all():
                 raise fail(f"{name} holds NaN or infinite values")
+        # Finite is not enough: values near the dtype's limit (3.4e38 for float32) overflow
+        # in the weighted sums and turn every output into NaN -- a "digit 0" with NaN
+        # activations and invalid JSON. Inputs and activations lie in 0..1, so no sum can
+        # exceed sum(|w|) + |b| per neuron: if that is finite, the forward pass is too.
+        with np.errstate(over="ignore"):
+            reach = float((np.abs(w).sum(axis=1, dtype=np.float64) + np.abs(b)).max())
+        if not reach < float(np.finfo(w.dtype).max):
+            raise fail(f"W{l} and b{l} are so large that a weighted sum would overflow "
+                       f"{w.dtype} (up to {reach:.3g})")
         n_in = w.shape[0]
     if n_in != N_OUTPUTS:
         raise fail(f"last layer has {n_in} outputs, expected {N_OUTPUTS} (one per digit)")
     return Network(weights, biases)
+
+
+def check(net, name="network"):
+    """Raise :class:`WeightFileError` unless :func:`load` would accept ``net``'s arrays.
+
+    For a network about to be saved (a diverged training run can end with finite weights
+    too large to use): a weight file that cannot be loaded back is never written.
+    """
+    arrays = {}
+    for l, (w, b) in enumerate(zip(net.weights, net.biases), start=1):
+        arrays[f"W{l}"], arrays[f"b{l}"] = w, b
+    _build_network(name, arrays)
 
 
 def _read_card(cpath):
@@ -251,9 +280,7 @@ def save(path, net, card=None):
     arrays = {}
     for l, (w, b) in enumerate(zip(net.weights, net.biases), start=1):
         arrays[f"W{l}"], arrays[f"b{l}"] = w, b
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    data = buf.getvalue()
+    data = _npz_bytes(arrays)
     full = {
         "format": FORMAT,
         "layers": net.sizes,
@@ -265,37 +292,55 @@ def save(path, net, card=None):
     full.update(card or {})
     full["npz_sha256"] = hashlib.sha256(data).hexdigest()
     text = json.dumps(full, indent=2) + "\n"
-    tmp_npz = _write_temp(folder, path.name, data)
+    # Every temporary file is recorded the moment it exists, so that whatever interrupts
+    # the save (Ctrl-C, a full disk) -- even between creating a file and returning its
+    # name -- the finally below removes it.
+    created = []
     try:
-        tmp_json = _write_temp(folder, card_path(path).name, text.encode())
-    except BaseException:
-        os.unlink(tmp_npz)
-        raise
-    try:
+        tmp_npz = _write_temp(folder, path.name, data, created)
+        tmp_json = _write_temp(folder, card_path(path).name, text.encode(), created)
         with _sigint_held():
             os.replace(tmp_npz, path)
             os.replace(tmp_json, card_path(path))
     finally:
-        for t in (tmp_npz, tmp_json):
-            if os.path.exists(t):
-                os.unlink(t)
+        with _sigint_held():
+            for t in created:
+                if os.path.exists(t):
+                    os.unlink(t)
     return full
 
 
-def _write_temp(folder, name, data):
-    """Write bytes to a new temporary file next to the target; return its path."""
+def _npz_bytes(arrays):
+    """The bytes of an .npz holding ``arrays`` -- the same bytes for the same arrays.
+
+    ``np.savez`` stamps each zip member with the current time, so saving the same weights
+    twice would give different files (and SHA-256s). Writing the members ourselves with a
+    fixed timestamp keeps the file a plain, uncompressed NumPy .npz that any reader opens.
+    """
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name, array in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
+            zf.writestr(info, member.getvalue())
+    return buf.getvalue()
+
+
+def _write_temp(folder, name, data, created):
+    """Write bytes to a new temporary file next to the target, its path appended to
+    ``created`` as soon as the file exists; return the path."""
     import tempfile   # imported here: loading (every classify) never needs it
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-    try:
+    with _sigint_held():    # a Ctrl-C here would orphan a file whose name nobody knows
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+        created.append(tmp)
+        f = os.fdopen(fd, "wb")
+    with f:
         # mkstemp creates the file 0600; give it the permissions a plain open() would.
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        os.unlink(tmp)
-        raise
+        os.fchmod(f.fileno(), 0o666 & ~_umask())
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
     return tmp
 
 

@@ -103,7 +103,7 @@ def test_the_default_recipe_with_a_teacher_learns(mnist_test):
     teacher_cfg = TrainConfig(epochs=3, batch_size=32, augment=False, seed=2)
     teacher = training.train(teacher_cfg, x[:3000], y[:3000], x[:0], y[:0]).net
     cfg = TrainConfig(epochs=3, batch_size=32, seed=3)
-    assert cfg.augment and cfg.teacher_weight == 1.0 and cfg.teacher_temperature == 2.0
+    assert cfg.augment and cfg.teacher_weight == 1.0 and cfg.teacher_temperature == 3.0
     res = training.train(cfg, x[:3000], y[:3000], x[3000:3500], y[3000:3500], teacher=teacher)
     assert training.accuracy(res.net, x[5000:7000], y[5000:7000]) > 0.6
 

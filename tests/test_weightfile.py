@@ -200,3 +200,9 @@ def test_card_is_optional(tmp_path, net):
     _npz(tmp_path / "bare.npz", **_good_arrays(net))
     loaded, card = load(tmp_path / "bare.npz")
     assert card is None and loaded.sizes == [784, 16, 16, 10]
+
+
+def test_same_weights_same_bytes(tmp_path, net):
+    save(tmp_path / "a.npz", net)
+    save(tmp_path / "b.npz", net)
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
