@@ -30,7 +30,7 @@ def test_shipped_model_meets_its_bar(name, mnist_test):
     # The card's figure is the one `digitnet evaluate` measures, to the image.
     assert card["evaluation"]["correct"] == report["correct"]
     t = card["training"]
-    assert t["command"].startswith("digitnet train ") and "--seed" in t["command"]
+    assert "digitnet train " in t["command"] and "--seed" in t["command"]
     for key in ("epochs", "loss", "optimizer", "lr", "batch_size", "seed", "seconds",
                 "digitnet_version", "data"):
         assert key in t, key
