@@ -200,12 +200,16 @@ def _read_bytes(source: Source) -> bytes:
                 # But a regular file's size sizes the first read: asking for 64 MiB at
                 # once makes Python allocate 64 MiB for every small PNG.
                 size = os.fstat(f.fileno()).st_size
+                if size > MAX_FILE_BYTES:   # known too big: refuse without reading 64 MiB
+                    raise ImageError(_too_big_file_message(size))
                 if 0 < size <= MAX_FILE_BYTES:
                     data = f.read(size + 1)
                     if len(data) > size:          # it grew: read on, up to the limit
                         data += f.read(MAX_FILE_BYTES + 1 - len(data))
                 else:
                     data = f.read(MAX_FILE_BYTES + 1)
+        except ImageError:  # our own (a ValueError): not "cannot read file" below
+            raise
         except FileNotFoundError:
             raise ImageError("no such file") from None
         except IsADirectoryError:
