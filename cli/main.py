@@ -621,7 +621,7 @@ def parse_layers(ctx, param, value):
 @click.option("--layers", default="16,16", show_default=True, callback=parse_layers,
               help="Hidden layer sizes, comma-separated (input 784 and output 10 are fixed). "
                    "Empty string: no hidden layer.")
-@click.option("--epochs", default=60, show_default=True, type=click.IntRange(1, 100000))
+@click.option("--epochs", default=150, show_default=True, type=click.IntRange(1, 100000))
 @click.option("--batch-size", default=128, show_default=True, type=click.IntRange(1, 60000))
 @click.option("--lr", default=0.06, show_default=True, type=click.FloatRange(0, min_open=True),
               help="Learning rate (the schedule's starting value).")

@@ -48,7 +48,7 @@ class TrainConfig:
     Without a teacher, the targets are the one-hot labels whatever ``teacher_weight`` says.
     """
     layers: list = field(default_factory=lambda: [784, 16, 16, 10])
-    epochs: int = 60
+    epochs: int = 150
     batch_size: int = 128
     lr: float = 0.06
     optimizer: str = "adam"          # "adam" or "sgd"
