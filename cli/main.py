@@ -320,7 +320,7 @@ def emit(names, layers, fmt, several, write, first=True):
     """
     out = layers[-1]
     if fmt == "digit":
-        digits = [prediction(o)[0] for o in out]
+        digits = out.argmax(axis=1).tolist()      # argmax: the lowest digit wins a tie
         if several:
             write("".join(f"{_safe(n)}\t{d}\n" for n, d in zip(names, digits)))
         else:

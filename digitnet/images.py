@@ -34,7 +34,6 @@ import math
 import os
 import re
 import warnings
-from pathlib import Path
 from typing import Union
 
 import numpy as np
@@ -116,7 +115,7 @@ def read_image(source: Source, *, max_side: int | None = None) -> np.ndarray:
     Raises :class:`ImageError` for anything that is not a readable image of sane size.
     """
     data = _read_bytes(source)
-    _import_plugin_for(data)
+    formats = _import_plugin_for(data)
     try:
         # Pillow reports suspicious sizes as a *warning*; a local filter turns it into an
         # error without touching global state (Image.MAX_IMAGE_PIXELS stays as it is).
@@ -125,7 +124,7 @@ def read_image(source: Source, *, max_side: int | None = None) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as im:  # lazy: reads the header only
+            with Image.open(io.BytesIO(data), formats=formats) as im:  # lazy: header only
                 if im.format in _REFUSED_FORMATS:
                     raise ImageError(_REFUSED_FORMATS[im.format])
                 _check_dimensions(im.size)
@@ -154,26 +153,31 @@ def read_image(source: Source, *, max_side: int | None = None) -> np.ndarray:
 
 
 # PNG and JPEG, recognised by their first bytes, and the Pillow plugin that reads them.
-_COMMON_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "PngImagePlugin"), (b"\xff\xd8\xff", "JpegImagePlugin"))
+_COMMON_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "PngImagePlugin", ("PNG",)),
+                      (b"\xff\xd8\xff", "JpegImagePlugin", ("JPEG",)))
 
 
-def _import_plugin_for(data: bytes) -> None:
-    """Import only the Pillow plugin a PNG or JPEG file needs, before ``Image.open``.
+def _import_plugin_for(data: bytes):
+    """For a PNG or JPEG file, import only its Pillow plugin; return the formats to try.
 
     Opening a file object, Pillow first imports its five common plugins (BMP, GIF, JPEG,
     PPM, PNG, with what they import) -- about a tenth of a one-file ``digitnet classify``.
     Importing just the one needed and marking that first step done (Pillow's private
     ``_initialized`` flag) saves that; any other format still opens, because when no
     loaded plugin accepts a file Pillow imports all of its plugins and tries again.
+    Naming the format (``Image.open(..., formats=...)``) also spares Pillow asking every
+    loaded plugin in turn whether it recognises the file, once all of them are loaded
+    (listing a directory loads them): ~70 us per small PNG. Returns None (try every
+    format) for anything that is not clearly PNG or JPEG.
     """
-    if getattr(Image, "_initialized", 2) >= 1:
-        return
-    for signature, plugin in _COMMON_SIGNATURES:
+    for signature, plugin, formats in _COMMON_SIGNATURES:
         if data.startswith(signature):
-            import importlib
-            importlib.import_module(f"PIL.{plugin}")
-            Image._initialized = 1
-            return
+            if getattr(Image, "_initialized", 2) < 1:
+                import importlib
+                importlib.import_module(f"PIL.{plugin}")
+                Image._initialized = 1
+            return formats
+    return None
 
 
 # Formats Pillow recognises but must never decode here. EPS is PostScript, a programming
@@ -311,6 +315,10 @@ _ORIENTATION_TAG = 0x0112  # EXIF "Orientation": how the camera was held
 
 def _apply_orientation(im: Image.Image) -> Image.Image:
     """Turn the pixels the way the EXIF orientation tag says (phones rarely rotate data)."""
+    if im.format in _NO_EXIF_UNLESS_TAGGED and not _ORIENTATION_KEYS & im.info.keys():
+        # No EXIF or XMP block: nothing to turn. Asking Pillow anyway would import its
+        # TIFF machinery (and fractions, decimal...) -- milliseconds of every cold start.
+        return im
     try:
         orientation = im.getexif().get(_ORIENTATION_TAG, 1)
     except Exception:  # noqa: BLE001 - broken EXIF must not make a readable image unreadable
@@ -325,6 +333,12 @@ def _apply_orientation(im: Image.Image) -> Image.Image:
         raise
     except Exception:  # noqa: BLE001 - same reasoning: show the image unrotated
         return im
+
+
+# Formats that carry an orientation only in an EXIF or XMP block, and the info keys under
+# which Pillow keeps those blocks (TIFF and others keep it in their own tags: always asked).
+_NO_EXIF_UNLESS_TAGGED = frozenset({"PNG", "JPEG", "GIF", "BMP", "WEBP"})
+_ORIENTATION_KEYS = frozenset({"exif", "xmp", "XML:com.adobe.xmp", "Raw profile type exif"})
 
 
 # Modes whose pixels numpy can take directly as grayscale, and the value that means white.
@@ -923,7 +937,12 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def list_image_files(directory: str | os.PathLike[str]) -> list[Path]:
+# Extensions every Pillow build reads; checked before IMAGE_EXTENSIONS, so that listing a
+# folder of PNGs or JPEGs never has to import all of Pillow's plugins (~30-80 ms).
+_COMMON_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp"})
+
+
+def list_image_files(directory: str | os.PathLike[str]) -> list["Path"]:
     """The image files directly inside ``directory``, sorted by name.
 
     An image file is a regular file (or a link to one) whose extension Pillow registers
@@ -932,7 +951,8 @@ def list_image_files(directory: str | os.PathLike[str]) -> list[Path]:
     not recursive. May return an empty list -- the caller decides whether that is an error.
     Raises :class:`ImageError` if the directory cannot be listed.
     """
-    extensions = __getattr__("IMAGE_EXTENSIONS")
+    from pathlib import Path  # here, not at the top: a one-file classify never needs it
+
     folder = Path(directory)
     try:
         entries = list(os.scandir(folder))
@@ -948,7 +968,9 @@ def list_image_files(directory: str | os.PathLike[str]) -> list[Path]:
     for entry in entries:
         if entry.name.startswith("."):
             continue
-        if os.path.splitext(entry.name)[1].lower() not in extensions:
+        ext = os.path.splitext(entry.name)[1].lower()
+        # The common extensions first: the full list costs importing every Pillow plugin.
+        if ext not in _COMMON_EXTENSIONS and ext not in __getattr__("IMAGE_EXTENSIONS"):
             continue
         try:
             if not entry.is_file():  # follows symlinks; a dangling link is not a file

@@ -22,14 +22,12 @@ atomic: both files are written to temporary names and renamed into place.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import math
 import os
 import re
 import zipfile
-from pathlib import Path
 
 import numpy as np
 
@@ -54,32 +52,55 @@ def shipped_dir():
     """Folder of the shipped weight files: ``digitnet/weights`` once installed.
 
     In a source checkout that has not been installed, the top-level ``weights/`` folder.
+    (Paths here are plain strings: ``pathlib`` is not needed to classify one image, and
+    importing it costs a noticeable share of a cold start.)
     """
-    here = Path(__file__).resolve().parent
-    installed = here / "weights"
-    return installed if installed.is_dir() else here.parent / "weights"
+    here = os.path.dirname(os.path.realpath(__file__))
+    installed = os.path.join(here, "weights")
+    return installed if os.path.isdir(installed) else os.path.join(os.path.dirname(here), "weights")
 
 
 def resolve(spec):
-    """Turn ``--weights`` (a shipped model's name or a path) into the path of an npz file.
+    """Turn ``--weights`` (a shipped model's name or a path) into the path (str) of an npz.
 
     ``default`` and ``wide`` name the shipped models (unless a file of that name exists in
     the current folder); ``m`` finds ``m.npz``; ``m.json`` finds the npz beside the card.
     """
-    spec = str(spec or "default")
-    p = Path(spec).expanduser()
-    if spec in SHIPPED and not p.exists():
-        return shipped_dir() / f"{spec}.npz"
-    if p.suffix == ".json":
-        return p.with_suffix(".npz")
-    if not p.exists() and p.suffix != ".npz" and p.with_suffix(".npz").exists():
-        return p.with_suffix(".npz")
+    spec = os.fspath(spec or "default")
+    p = os.path.expanduser(spec)
+    stem, suffix = os.path.splitext(p)
+    if spec in SHIPPED and not os.path.exists(p):
+        return os.path.join(shipped_dir(), f"{spec}.npz")
+    if suffix == ".json":
+        return stem + ".npz"
+    if not os.path.exists(p) and suffix != ".npz" and os.path.exists(stem + ".npz"):
+        return stem + ".npz"
     return p
 
 
 def card_path(npz_path):
-    """The model card's path for an npz path: same name, ``.json``."""
-    return Path(npz_path).with_suffix(".json")
+    """The model card's path (str) for an npz path: same name, ``.json``."""
+    return os.path.splitext(os.fspath(npz_path))[0] + ".json"
+
+
+def _sha256_hex(data):
+    """Hex SHA-256 of bytes.
+
+    For small files (every 784-16-16-10 model), Python's built-in implementation: hashlib
+    would first load OpenSSL, a few milliseconds of every cold start. Large files are
+    hashed by OpenSSL, which is several times faster per byte.
+    """
+    if len(data) < (1 << 20):
+        try:
+            from _sha2 import sha256            # Python >= 3.12
+        except ImportError:
+            try:
+                from _sha256 import sha256      # Python 3.10, 3.11
+            except ImportError:
+                from hashlib import sha256
+    else:
+        from hashlib import sha256
+    return sha256(data).hexdigest()
 
 
 def load(spec="default"):
@@ -90,27 +111,28 @@ def load(spec="default"):
     """
     path = resolve(spec)
     try:
-        size = path.stat().st_size
+        size = os.stat(path).st_size
     except FileNotFoundError:
         hint = f" (shipped models: {', '.join(SHIPPED)})" if os.sep not in str(spec) else ""
         raise WeightFileError(f"{path}: weight file not found{hint}") from None
     except OSError as e:
         raise WeightFileError(f"{path}: cannot read ({e.strerror or e})") from None
-    if not path.is_file():
+    if not os.path.isfile(path):
         raise WeightFileError(f"{path}: not a file")
     if size > MAX_FILE_BYTES:
         raise WeightFileError(f"{path}: {size} bytes is too large for a weight file")
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            data = f.read()
     except OSError as e:
         raise WeightFileError(f"{path}: cannot read ({e.strerror or e})") from None
     arrays = _read_npz(path, data)
     net = _build_network(path, arrays)
     card = None
     cpath = card_path(path)
-    if cpath.exists():
+    if os.path.exists(cpath):
         card = _read_card(cpath)
-        _check_card(cpath, card, net, hashlib.sha256(data).hexdigest())
+        _check_card(cpath, card, net, _sha256_hex(data))
     return net, card
 
 
@@ -236,12 +258,13 @@ def check(net, name="network"):
 
 
 def _read_card(cpath):
-    if not cpath.is_file():   # a FIFO named NAME.json would block the read forever
+    if not os.path.isfile(cpath):   # a FIFO named NAME.json would block the read forever
         raise WeightFileError(f"{cpath}: model card is not a regular file")
     try:
-        if cpath.stat().st_size > 1 << 20:
+        if os.stat(cpath).st_size > 1 << 20:
             raise WeightFileError(f"{cpath}: model card larger than 1 MiB")
-        card = json.loads(cpath.read_text(encoding="utf-8"))
+        with open(cpath, encoding="utf-8") as f:
+            card = json.loads(f.read())
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
         why = getattr(e, "strerror", None) or str(e).splitlines()[0] if str(e) else type(e).__name__
         raise WeightFileError(f"{cpath}: unreadable model card ({why})") from None
@@ -254,7 +277,8 @@ def _check_card(cpath, card, net, digest):
     """The card must describe this npz: same hash, same layer sizes, sigmoid activation."""
     want = card.get("npz_sha256")
     if want is not None and want != digest:
-        raise WeightFileError(f"{cpath}: npz_sha256 does not match {cpath.with_suffix('.npz').name} "
+        npz_name = os.path.basename(os.path.splitext(cpath)[0] + ".npz")
+        raise WeightFileError(f"{cpath}: npz_sha256 does not match {npz_name} "
                               "(the weights were changed or the files do not belong together)")
     layers = card.get("layers")
     if layers is not None and layers != net.sizes:
@@ -273,10 +297,10 @@ def save(path, net, card=None):
     then renamed over the targets (with Ctrl-C held back between the two renames), so an
     existing good pair is never left half-overwritten.
     """
-    path = Path(path)
-    if path.suffix != ".npz":
-        path = path.with_name(path.name + ".npz")
-    folder = path.parent if str(path.parent) else Path(".")
+    path = os.fspath(path)
+    if os.path.splitext(path)[1] != ".npz":
+        path += ".npz"
+    folder = os.path.dirname(path) or "."
     arrays = {}
     for l, (w, b) in enumerate(zip(net.weights, net.biases), start=1):
         arrays[f"W{l}"], arrays[f"b{l}"] = w, b
@@ -290,15 +314,15 @@ def save(path, net, card=None):
                   "polarity": "light ink on a dark background, as in MNIST"},
     }
     full.update(card or {})
-    full["npz_sha256"] = hashlib.sha256(data).hexdigest()
+    full["npz_sha256"] = _sha256_hex(data)
     text = json.dumps(full, indent=2) + "\n"
     # Every temporary file is recorded the moment it exists, so that whatever interrupts
     # the save (Ctrl-C, a full disk) -- even between creating a file and returning its
     # name -- the finally below removes it.
     created = []
     try:
-        tmp_npz = _write_temp(folder, path.name, data, created)
-        tmp_json = _write_temp(folder, card_path(path).name, text.encode(), created)
+        tmp_npz = _write_temp(folder, os.path.basename(path), data, created)
+        tmp_json = _write_temp(folder, os.path.basename(card_path(path)), text.encode(), created)
         with _sigint_held():
             os.replace(tmp_npz, path)
             os.replace(tmp_json, card_path(path))

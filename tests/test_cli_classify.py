@@ -156,7 +156,7 @@ def digit_png(tmp_path, mnist_test, sure):
 @pytest.fixture(scope="session")
 def default_model():
     path = weightfile.resolve("default")
-    if not path.exists():
+    if not os.path.exists(path):
         pytest.skip("the shipped default model is not there yet")
     return weightfile.load("default")[0]
 

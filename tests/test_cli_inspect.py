@@ -202,7 +202,7 @@ def digit_png(tmp_path, mnist_test):
 
 @pytest.fixture(scope="session")
 def default_model():
-    if not weightfile.resolve("default").exists():
+    if not os.path.exists(weightfile.resolve("default")):
         pytest.skip("the shipped default model is not there yet")
     return weightfile.load("default")[0]
 
