@@ -51,6 +51,9 @@ MIRRORS = [
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 ]
 
+# No MNIST file is larger than this (train-images, gzipped: 9.9 MB).
+MAX_DOWNLOAD_BYTES = 32 * 2**20
+
 # An IDX header cannot describe more than this many bytes of data and still be MNIST-like;
 # refusing early stops a hostile header from asking for terabytes.
 MAX_IDX_BYTES = 1 << 31
@@ -240,9 +243,16 @@ def download(folder, mirrors=None, progress=None, timeout=30):
                 os.umask(mask)
                 os.fchmod(fd, 0o666 & ~mask)
                 h = hashlib.sha256()
+                received = 0
                 with os.fdopen(fd, "wb") as out, \
                         urllib.request.urlopen(url, timeout=timeout) as response:
                     for chunk in iter(lambda: response.read(1 << 16), b""):
+                        # A hostile or broken mirror could stream forever and fill the disk;
+                        # the largest MNIST file is under 10 MB.
+                        received += len(chunk)
+                        if received > MAX_DOWNLOAD_BYTES:
+                            raise ValueError(f"more than {MAX_DOWNLOAD_BYTES // 2**20} MiB, "
+                                             "not an MNIST file")
                         h.update(chunk)
                         out.write(chunk)
                     out.flush()

@@ -143,3 +143,11 @@ def test_all_mirrors_fail(tmp_path):
     with pytest.raises(DataError, match="could not download"):
         mnist.download(tmp_path, mirrors=["http://127.0.0.1:9/"], timeout=2)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_endless_download_is_cut_off(http_files, tmp_path, monkeypatch):
+    url, files = http_files
+    monkeypatch.setattr(mnist, "MAX_DOWNLOAD_BYTES", 1000)     # the fake files are larger
+    with pytest.raises(DataError, match="not an MNIST file"):
+        mnist.download(tmp_path, mirrors=[url])
+    assert list(tmp_path.iterdir()) == []
