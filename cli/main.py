@@ -32,6 +32,8 @@ import click  # noqa: E402 - after the handler above: importing click takes a wh
 from digitnet import __version__
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+# The reader of our stdout went away (`| head -1`): 128 + SIGPIPE, as for other Unix tools.
+EXIT_BROKEN_PIPE = 141
 
 
 class Failure(click.ClickException):
@@ -80,14 +82,21 @@ class Interrupted(click.ClickException):
         click.echo("digitnet: interrupted", err=True)
 
 
+class PipeClosed(Exception):
+    """stdout's reader went away. Not an OSError, so that click does not turn it into exit 1."""
+
+
 class Group(click.Group):
-    """The command group; turns Ctrl-C inside a command into :class:`Interrupted`."""
+    """The command group; turns Ctrl-C inside a command into :class:`Interrupted`, and a
+    closed stdout pipe into :class:`PipeClosed`."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
             raise Interrupted() from None
+        except BrokenPipeError:
+            raise PipeClosed() from None
 
 
 # ---------------------------------------------------------------------------------------
@@ -104,7 +113,8 @@ def data_option(f):
     return click.option(
         "--data", type=click.Path(file_okay=False), default=None, metavar="DIR",
         help="Folder with the MNIST files. Default: $DIGITNET_DATA, else "
-             "~/.cache/digitnet/mnist.")(f)
+             "~/.cache/digitnet/mnist (for the test set, if neither has it: the copy "
+             "shipped with digitnet).")(f)
 
 
 def json_option(f):
@@ -122,9 +132,9 @@ def load_network(spec):
 
 
 def use_color(stream=None):
-    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    """Colour only on a terminal, never with NO_COLOR set (https://no-color.org) or TERM=dumb."""
     stream = stream or sys.stdout
-    if os.environ.get("NO_COLOR"):
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
         return False
     try:
         return stream.isatty()
@@ -157,7 +167,7 @@ FORMATS = {"quiet": ("--quiet", "digit"), "csv": ("--csv", "csv"), "as_json": ("
 
 # Images go through the network in chunks of this many: one matrix product per layer per
 # chunk, while output keeps flowing and memory stays bounded for any number of files.
-CHUNK = 2048
+CHUNK = 256
 
 
 def output_options(f):
@@ -192,6 +202,8 @@ def read_stdin():
     from digitnet.images import ImageError, MAX_FILE_BYTES
     if sys.stdin is None:  # started with stdin closed (e.g. `digitnet classify - <&-`)
         raise ImageError("no standard input")
+    if sys.stdin.isatty():  # nobody is going to type a PNG: say so instead of waiting
+        raise ImageError("standard input is a terminal: pipe an image into -")
     data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
         raise ImageError(f"more than {MAX_FILE_BYTES:,} bytes on stdin")
@@ -295,18 +307,24 @@ def classify(files, weights, raw, jobs, quiet, csv, as_json):
     items = list(iter_inputs(files))
     loadable = [source for _, source in items if not isinstance(source, ImageError)]
     results = load_inputs(loadable, raw=raw, jobs=jobs)
-    for name, source in items:
-        result = source if isinstance(source, ImageError) else next(results)
-        if isinstance(result, ImageError):
-            failed += 1
-            flush()               # keep results and errors in input order
-            sys.stdout.flush()
-            click.echo(f"digitnet: {_safe(name)}: {result}", err=True)
-            continue
-        rows.append(result)
-        names.append(name)
-        if len(rows) >= CHUNK:
-            flush()
+    try:
+        for name, source in items:
+            result = source if isinstance(source, ImageError) else next(results)
+            if isinstance(result, ImageError):
+                failed += 1
+                flush()               # keep results and errors in input order
+                sys.stdout.flush()
+                click.echo(f"digitnet: {_safe(name)}: {result}", err=True)
+                continue
+            rows.append(result)
+            names.append(name)
+            if len(rows) >= CHUNK:
+                flush()
+                sys.stdout.flush()    # results flow on as they are ready
+    except KeyboardInterrupt:
+        flush()                       # what is finished is printed, then exit 130
+        sys.stdout.flush()
+        raise
     flush()
     sys.stdout.flush()
     if failed:
@@ -419,6 +437,9 @@ def inspect_layer(layer, neuron, weights, image, raw, per_neuron_scale, png, as_
                                      param_hint="--neuron")
         rows = [neuron]
     if png:
+        if not png.lower().endswith(".png"):
+            raise click.BadParameter("the picture is a PNG: give a file name ending in .png",
+                                     param_hint="--png")
         # Checked before anything is printed: a failure must not follow a full report.
         png_dir = os.path.dirname(os.path.abspath(png))
         if not os.path.isdir(png_dir):
@@ -494,6 +515,19 @@ def inspect_layer(layer, neuron, weights, image, raw, per_neuron_scale, png, as_
                 lines.append(f"{st['neuron']:>6} {st['bias']:>+8.3f} {st['min']:>+8.3f} "
                              f"{st['max']:>+8.3f} {st['mean_abs']:>9.4f} "
                              f"{100 * st['positive']:>8.1f}%")
+        if len(rows) == 1 and n_in <= 64:
+            # One neuron of a small layer: its inputs are hidden neurons, and an unlabelled
+            # 4x4 grid cannot say which is which -- list them.
+            k, i = rows[0], 0
+            lines += ["", f"neuron {k}'s inputs (neurons of layer {layer - 1 or 'input'}):"]
+            if image:
+                lines.append(f"{'input':>6} {'activation':>11} {'x weight':>10} {'= product':>11}")
+                for j in range(n_in):
+                    lines.append(f"{j:>6} {a_prev[j]:>11.4f} {W[k, j]:>+10.4f} "
+                                 f"{contributions[i, j]:>+11.4f}")
+            else:
+                lines.append(f"{'input':>6} {'weight':>10}")
+                lines += [f"{j:>6} {W[k, j]:>+10.4f}" for j in range(n_in)]
         click.echo("\n".join(lines))
     if png:
         from digitnet import render
@@ -606,6 +640,10 @@ def format_report(r, sizes):
 # ---------------------------------------------------------------------------------------
 # train
 
+def _finite_or_none(v):
+    return v if v == v and v not in (float("inf"), float("-inf")) else None
+
+
 def parse_layers(ctx, param, value):
     try:
         hidden = [int(v) for v in value.split(",") if v.strip()] if value.strip() else []
@@ -675,9 +713,10 @@ def train(data, layers, epochs, batch_size, lr, optimizer, momentum, loss, sched
 
     \b
     Examples:
-      digitnet train --data ../shared/data/mnist --epochs 3 --out m.npz
-      digitnet train --teacher none --no-augment --epochs 30 --out plain.npz
-      digitnet train --layers 32,16 --optimizer sgd --lr 0.5 --teacher none --out mine.npz
+      digitnet download --data ~/mnist
+      digitnet train --data ~/mnist --epochs 3 --out m.npz
+      digitnet train --data ~/mnist --teacher none --no-augment --epochs 30 --out plain.npz
+      digitnet train --data ~/mnist --layers 32,16 --optimizer sgd --lr 0.5 --teacher none
     """
     import shlex
     import time
@@ -711,15 +750,16 @@ def train(data, layers, epochs, batch_size, lr, optimizer, momentum, loss, sched
     try:
         x_tr, y_tr, x_val, y_val = training.split_validation(x, y, validation, seed)
     except ValueError as e:
-        fail(str(e))
+        raise click.BadParameter(str(e), param_hint="--validation") from None
     talk = (lambda msg: None) if quiet else (lambda msg: click.echo(msg, err=True))
     talk(f"training {'-'.join(map(str, layers))} on {len(x_tr):,} images "
-         f"({len(x_val):,} held out for validation), {epochs} epochs")
+         f"({len(x_val):,} held out for validation), {epochs} epoch{'s' if epochs != 1 else ''}"
+         + ("" if len(x_val) else "; no validation set: the last epoch is kept"))
     bar = {}
     start = time.perf_counter()
 
     def on_batch(done, total):
-        if quiet:
+        if quiet or not sys.stderr.isatty():   # a log file gets the epoch lines only
             return
         if "bar" not in bar:
             bar["bar"] = click.progressbar(length=total, file=sys.stderr, width=30,
@@ -731,10 +771,14 @@ def train(data, layers, epochs, batch_size, lr, optimizer, momentum, loss, sched
         if "bar" in bar:
             bar.pop("bar").__exit__(None, None, None)
         bar.setdefault("seen", []).append(rec)
-        talk(f"epoch {rec['epoch']:>3}/{epochs}  loss {rec['loss']:.4f}  "
-             f"validation {100 * rec['val_accuracy']:.2f}%  "
+        val = (f"validation {100 * rec['val_accuracy']:.2f}%  "
+               if rec["val_accuracy"] == rec["val_accuracy"] else "")      # NaN: none
+        talk(f"epoch {rec['epoch']:>3}/{epochs}  loss {rec['loss']:.4f}  {val}"
              f"elapsed {time.perf_counter() - start:.1f}s")
 
+    def _terminate(signum, frame):
+        raise KeyboardInterrupt       # a batch scheduler's SIGTERM: stop as for Ctrl-C
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         # Overflow on the way to divergence is reported once, as one line (below), not
         # as a screenful of numpy RuntimeWarnings.
@@ -779,10 +823,11 @@ def train(data, layers, epochs, batch_size, lr, optimizer, momentum, loss, sched
             "initialisation": "normal(0, 1/sqrt(n_in)) weights, zero biases",
             "teacher": str(teacher) if teacher else None,
             "best_epoch": result.best_epoch,
-            "validation_accuracy": result.best_val_accuracy,
+            # NaN (no validation set) is not JSON: null instead.
+            "validation_accuracy": _finite_or_none(result.best_val_accuracy),
             "seconds": round(result.seconds, 2),
             "interrupted": result.interrupted,
-            "history": [{k: (round(v, 6) if isinstance(v, float) else v)
+            "history": [{k: (round(v, 6) if v == v else None) if isinstance(v, float) else v
                          for k, v in r.items()} for r in result.history],
             "numpy": np.__version__,
             "digitnet_version": __version__,
@@ -799,7 +844,9 @@ def train(data, layers, epochs, batch_size, lr, optimizer, momentum, loss, sched
         weightfile.save(out, result.net, card)
     except OSError as e:
         fail(f"{out}: cannot write ({e.strerror or e})")
-    summary = (f"best epoch {result.best_epoch} (validation {100 * result.best_val_accuracy:.2f}%), "
+    chosen = (f"best epoch {result.best_epoch} (validation {100 * result.best_val_accuracy:.2f}%)"
+              if len(x_val) else f"last epoch {result.best_epoch} (no validation set)")
+    summary = (f"{chosen}, "
                f"test accuracy {100 * report['accuracy']:.2f}% on {report['n']:,} images; "
                f"{result.seconds:.1f}s; wrote {out} and {weightfile.card_path(out)}")
     if result.interrupted:
@@ -818,7 +865,8 @@ def download(data):
     """Fetch the four MNIST files and verify their SHA-256 checksums.
 
     Files already present and intact are kept. A download goes to a temporary file and
-    only a complete, verified file is renamed into place.
+    only a complete, verified file is renamed into place. Mirrors are tried in turn; set
+    DIGITNET_MIRRORS to a space-separated list of base URLs to use others.
 
     \b
     Example:
@@ -863,12 +911,12 @@ def main():
         no_more_interrupts()
         click.echo("digitnet: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
-    except BrokenPipeError:
+    except (BrokenPipeError, PipeClosed):
         # The reader went away (e.g. `| head`): stop quietly, and keep Python from
         # complaining again when it flushes stdout at exit.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(EXIT_FAILED)
+        sys.exit(EXIT_BROKEN_PIPE)
     except Exception as e:  # a bug of ours: still one line, but say how to see more
         if os.environ.get("DIGITNET_DEBUG"):
             raise

@@ -834,7 +834,8 @@ def raw_input(gray: np.ndarray) -> np.ndarray:
     """``--raw``: an image that is already MNIST-style goes in as it is.
 
     ``gray`` must be (28, 28), brightness 0..1, light ink on black. No inversion, no
-    cropping, no centring. Returns the (784,) float32 row-major flattening.
+    cropping, no centring (but a uniform image is still "no digit found"). Returns the
+    (784,) float32 row-major flattening.
     """
     g = np.asarray(gray)
     if g.shape != (FIELD, FIELD):
@@ -843,6 +844,9 @@ def raw_input(gray: np.ndarray) -> np.ndarray:
         else:
             size = f"an array of shape {g.shape}"
         raise ImageError(f"--raw needs a 28x28 image, this one is {size}")
+    if g.size and g.min() == g.max():
+        # One flat colour is no digit, raw or not: an answer for it would be a guess.
+        raise ImageError("no digit found")
     return np.ascontiguousarray(g, dtype=np.float32).reshape(FIELD * FIELD)
 
 
