@@ -12,8 +12,14 @@ Conventions shared by every command:
 from __future__ import annotations
 
 import os
-import signal
 import sys
+
+try:
+    # The C module behind `signal`: the same functions and constants, without building
+    # signal's enum classes (a millisecond of every start-up, and start-up is measured).
+    import _signal as signal
+except ImportError:  # not CPython
+    import signal
 
 # Started as the `digitnet` executable: a Ctrl-C while the modules below still load (nothing
 # has been done yet) ends like any later one -- one line, exit 130 -- not with a traceback
@@ -129,6 +135,24 @@ def load_network(spec):
         return load(spec)
     except WeightFileError as e:
         fail(str(e))
+
+
+def terminal_width(default=80):
+    """Columns of the terminal: $COLUMNS, else the terminal's size, else ``default``.
+
+    What ``shutil.get_terminal_size`` does, without importing shutil (and the compression
+    modules it pulls in) into every ``digitnet classify``.
+    """
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns > 0:
+        return columns
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or default
+    except (AttributeError, ValueError, OSError):
+        return default
 
 
 def use_color(stream=None):
@@ -366,11 +390,9 @@ def emit(names, layers, fmt, several, write, first=True):
             w.writerow([name, digit, f"{act:.6f}", f"{margin:.6f}"] + [f"{v:.6f}" for v in out[i]])
         write(buf.getvalue())
     else:
-        import shutil
-
         from digitnet import render
         color = use_color()
-        width = max(40, min(shutil.get_terminal_size((80, 24)).columns, 120))
+        width = max(40, min(terminal_width(), 120))
         for i, name in enumerate(names):
             if several:
                 if i or not first:
@@ -485,11 +507,9 @@ def inspect_layer(layer, neuron, weights, image, raw, per_neuron_scale, png, as_
                             "z": z.tolist(), "activations": activation.tolist()}
         click.echo(json.dumps(doc))
     else:
-        import shutil
-
         from digitnet import render
         color = use_color()
-        width = shutil.get_terminal_size((80, 24)).columns if color else 80
+        width = terminal_width() if color else 80
         width = max(width, 40)
         if image:
             labels = [f"n{k} a={activation[i]:.2f}" for i, k in enumerate(rows)]
@@ -501,7 +521,8 @@ def inspect_layer(layer, neuron, weights, image, raw, per_neuron_scale, png, as_
             what = f"layer {layer}: {n_out} neurons x {n_in} weights"
             if n_in == 784:
                 what += " (each drawn as the 28x28 image it reads)"
-        lines = [what, render.legend_text(color, None if per_neuron_scale else scale), ""]
+        lines = [what, render.legend_text(color, None if per_neuron_scale else scale,
+                                          "contributions" if image else "weights"), ""]
         if render.grid_shape(n_in)[1] <= width:
             lines.append(render.grids_to_text(grids, labels, scale, width=width, color=color))
         else:  # e.g. 5000 inputs from a huge hidden layer: a grid row would not fit a line
@@ -572,7 +593,7 @@ def layers_summary(net, weights, as_json):
                      "biases": layer_range(b)})
     if as_json:
         import json
-        click.echo(json.dumps({"weights": str(weights), "sizes": net.sizes, "layers": info}))
+        click.echo(json.dumps({"model": str(weights), "sizes": net.sizes, "layers": info}))
         return
     total = sum(i["parameters"] for i in info)
     lines = [f"model {weights}: {'-'.join(map(str, net.sizes))}, {total:,} parameters, "

@@ -246,21 +246,21 @@ def _plain_weight_chars(grid: np.ndarray, blank: np.ndarray, scale: float) -> np
     return chars
 
 
-def legend_text(color: bool, scale: float | None = None) -> str:
+def legend_text(color: bool, scale: float | None = None, what: str = "weights") -> str:
     """One line (at most 80 columns) explaining how :func:`grids_to_text` draws weights.
 
     Plain: ``weights: #+. positive, %=- negative (strong..weak), blank ~0``. Each
     character covers a quarter of the brightness ``b = (|w| / scale) ** 0.5`` used for the
     colours: blank for ``b < .25``, ``.``/``-`` up to .5, ``+``/``=`` up to .75, ``#``/``%``
     above. Colour: a red-black-green swatch. With ``scale``, also says where full
-    brightness starts.
+    brightness starts. ``what`` names the values drawn (e.g. ``"contributions"``).
     """
     if color:
         steps = np.array([-1.0, -0.5, -0.2, -0.05, 0.0, 0.05, 0.2, 0.5, 1.0])
         swatch = "".join(_bg(c) + " " for c in signed_rgb(steps, 1.0).tolist()) + RESET
-        base = f"weights: {swatch} red -, black 0, green +"
+        base = f"{what}: {swatch} red -, black 0, green +"
     else:
-        base = "weights: #+. positive, %=- negative (strong..weak), blank ~0"
+        base = f"{what}: #+. positive, %=- negative (strong..weak), blank ~0"
     if scale is None:
         return base
     line = base + f"; full at |w| >= {scale:.3g}"

@@ -631,7 +631,7 @@ WEIGHTS = [
      "npz", r"^array W1 is corrupt \(unsupported \.npy version"),
     ("encrypted-member", lambda d, n: _patched_zip(d, n, 8, 0x0001, "locked.npz"), "npz", r"^array \w+ is corrupt"),
     ("unknown-compression", lambda d, n: _patched_zip(d, n, 10, 99, "method.npz"), "npz", r"^array \w+ is corrupt"),
-    ("bad-crc", _bad_crc, "npz", r"^array W1 is corrupt \(Bad CRC-32"),
+    ("bad-crc", _bad_crc, "npz", r"^array W1 is corrupt \(CRC-32 check failed"),
     ("is-a-directory", lambda d, n: (d / "dir.npz").mkdir() or d / "dir.npz", "npz", r"^not a file$"),
     ("fifo", lambda d, n: os.mkfifo(d / "pipe.npz") or d / "pipe.npz", "npz", r"^not a file$"),
     ("missing", lambda d, n: d / "nope.npz", "npz", r"^weight file not found"),

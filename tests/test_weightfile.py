@@ -207,3 +207,30 @@ def test_same_weights_same_bytes(tmp_path, net):
     save(tmp_path / "a.npz", net)
     save(tmp_path / "b.npz", net)
     assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+
+
+def test_numpy_written_npz_files_load_plain_and_compressed(tmp_path, net):
+    # Our small zip reader must read what NumPy writes: np.savez (ZIP64 local headers) and
+    # np.savez_compressed (deflate).
+    arrays = _good_arrays(net)
+    np.savez(tmp_path / "plain.npz", **arrays)
+    np.savez_compressed(tmp_path / "packed.npz", **arrays)
+    for name in ("plain.npz", "packed.npz"):
+        loaded, _ = load(tmp_path / name)
+        assert all(np.array_equal(a, b) for a, b in zip(loaded.weights, net.weights))
+
+
+def test_deflate_bomb_member_is_refused(tmp_path, net):
+    # A member whose directory claims a small size but inflates to much more.
+    import zipfile
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (16, 784)})
+    body = header.getvalue() + b"\0" * (50 * 2**20)
+    with zipfile.ZipFile(tmp_path / "bomb.npz", "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("W1.npy", body)
+    data = bytearray((tmp_path / "bomb.npz").read_bytes())
+    # Patch the central directory's uncompressed size down to 100 bytes.
+    cd = data.rfind(b"PK\x01\x02")
+    data[cd + 24:cd + 28] = (100).to_bytes(4, "little")
+    (tmp_path / "bomb.npz").write_bytes(bytes(data))
+    expect_error(tmp_path / "bomb.npz", "W1", "corrupt")
