@@ -13,10 +13,11 @@ The format, readable without digitnet:
   SHA-256 of the npz file's bytes. The card is optional for loading, but when present it
   must agree with the npz.
 
-Loading never unpickles (``allow_pickle=False``) and checks everything before use: each
-array's header (dtype, shape, size) is read and validated *before* its data is read, so a
-hostile file cannot make us allocate gigabytes; then values must be finite. Saving is
-atomic: both files are written to temporary names and renamed into place.
+Loading never unpickles (as ``allow_pickle=False``: object arrays are refused outright) and
+checks everything before use: each array's header (dtype, shape, size) is read and
+validated *before* its data is used, so a hostile file cannot make us allocate gigabytes;
+then values must be finite. Saving is atomic: both files are written to temporary names
+and renamed into place.
 """
 
 from __future__ import annotations
