@@ -900,7 +900,7 @@ def load_inputs(sources, raw=False, jobs=1):
     # fork: the workers start instantly with digitnet and Pillow already imported.
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(jobs, initializer=_worker_init) as pool:
-        chunk = max(1, min(64, len(sources) // (4 * jobs)))
+        chunk = max(1, min(256, len(sources) // (4 * jobs)))
         for result in pool.imap(_load_or_error, ((s, raw) for s in sources), chunk):
             yield ImageError(result) if isinstance(result, str) else result
 
