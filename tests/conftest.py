@@ -1,6 +1,7 @@
 """Shared fixtures. Tests use only what is in the repo (the bundled MNIST test set), never ../shared."""
 
 import gzip
+import re
 import hashlib
 import http.server
 import threading
@@ -9,7 +10,7 @@ import struct
 import numpy as np
 import pytest
 
-from digitnet import mnist
+from digitnet import mnist, training, weightfile
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +26,18 @@ def write_idx(path, array, gz=True):
     data = head + array.tobytes()
     path.write_bytes(gzip.compress(data) if gz else data)
     return path
+
+
+@pytest.fixture(scope="session")
+def model(tmp_path_factory, mnist_test):
+    """(path, network): a 784-16-16-10 net trained for 2 epochs on MNIST test images 0..5999
+    (shared by the classify and inspect-layer tests; trained once per session)."""
+    x, y = mnist_test
+    result = training.train(training.TrainConfig(epochs=2, batch_size=32), x[:6000], y[:6000],
+                            x[6000:7000], y[6000:7000])
+    path = tmp_path_factory.mktemp("model") / "small.npz"
+    weightfile.save(path, result.net)
+    return path, result.net
 
 
 @pytest.fixture(name="write_idx", scope="session")
@@ -78,3 +91,40 @@ def http_files(monkeypatch):
     httpd.server_close()
 
 
+
+
+def decode_halfblocks(line):
+    """Replay one line of truecolour half-block output: the (top, bottom) colour of each
+    column, None = terminal default; a column holding other text gives ("text", char)."""
+    fg = bg = None
+    cells = []
+    for m in re.finditer(r"\x1b\[([0-9;]*)m|(.)", line):
+        if m.group(1) is not None:
+            p = [int(v) for v in m.group(1).split(";") if v] or [0]
+            i = 0
+            while i < len(p):
+                if p[i] == 0:
+                    fg = bg = None
+                elif p[i] == 39:
+                    fg = None
+                elif p[i] == 49:
+                    bg = None
+                elif p[i] in (38, 48):
+                    assert p[i + 1] == 2, "truecolour escapes only"
+                    if p[i] == 38:
+                        fg = tuple(p[i + 2:i + 5])
+                    else:
+                        bg = tuple(p[i + 2:i + 5])
+                    i += 4
+                i += 1
+            continue
+        ch = m.group(2)
+        cells.append({"\u2580": (fg, bg), "\u2584": (bg, fg), "\u2588": (fg, fg),
+                      " ": (bg, bg)}.get(ch, ("text", ch)))
+    return cells
+
+
+@pytest.fixture(name="halfblocks", scope="session")
+def halfblocks_fixture():
+    """The half-block decoder, as a fixture (test modules are not importable from each other)."""
+    return decode_halfblocks

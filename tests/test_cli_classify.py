@@ -117,15 +117,7 @@ def png_header(width, height):
 # --------------------------------------------------------------------------------------
 # fixtures
 
-@pytest.fixture(scope="session")
-def model(tmp_path_factory, mnist_test):
-    """(path, network) of a 784-16-16-10 net trained for 2 epochs on MNIST test images 0..5999."""
-    x, y = mnist_test
-    result = training.train(training.TrainConfig(epochs=2, batch_size=32), x[:6000], y[:6000],
-                            x[6000:7000], y[6000:7000])
-    path = tmp_path_factory.mktemp("model") / "small.npz"
-    weightfile.save(path, result.net)
-    return path, result.net
+# `model` (a small trained network and its path) is in conftest.py.
 
 
 @pytest.fixture(scope="session")

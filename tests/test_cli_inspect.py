@@ -60,37 +60,7 @@ def assert_fits(text, width=80, path=None):
             assert len(visible(line)) <= width, (len(visible(line)), visible(line))
 
 
-def decode_cells(line):
-    """Replay one colour line: (top, bottom) colour per column; None = terminal default."""
-    fg = bg = None
-    cells = []
-    for m in re.finditer(r"\x1b\[([0-9;]*)m|(.)", line):
-        if m.group(1) is not None:
-            p = [int(v) for v in m.group(1).split(";") if v] or [0]
-            i = 0
-            while i < len(p):
-                if p[i] == 0:
-                    fg = bg = None
-                elif p[i] == 39:
-                    fg = None
-                elif p[i] == 49:
-                    bg = None
-                elif p[i] in (38, 48):
-                    assert p[i + 1] == 2, "truecolour escapes only"
-                    if p[i] == 38:
-                        fg = tuple(p[i + 2:i + 5])
-                    else:
-                        bg = tuple(p[i + 2:i + 5])
-                    i += 4
-                i += 1
-            continue
-        ch = m.group(2)
-        cells.append({"\u2580": (fg, bg), "\u2584": (bg, fg), "\u2588": (fg, fg),
-                      " ": (bg, bg)}.get(ch, ("text", ch)))
-    return cells
-
-
-def parse_grids(out, cols, rows, color):
+def parse_grids(out, cols, rows, color, decode=None):
     """The weight grids of an inspect-layer text report: neuron -> rows x cols pixels.
 
     Colour: each pixel is an (r, g, b) tuple (None = terminal default, i.e. blank).
@@ -107,7 +77,7 @@ def parse_grids(out, cols, rows, color):
             pixels = []
             for line in body:
                 if color:
-                    cells = decode_cells(line)[col:col + cols]
+                    cells = decode(line)[col:col + cols]
                     cells += [(None, None)] * (cols - len(cells))
                     pixels.append([c[0] for c in cells])
                     pixels.append([c[1] for c in cells])
@@ -141,15 +111,7 @@ def to_image(x28, side=112, pad=24):
 # --------------------------------------------------------------------------------------
 # fixtures
 
-@pytest.fixture(scope="session")
-def model(tmp_path_factory, mnist_test):
-    """(path, network): 784-16-16-10, 2 epochs on MNIST test images 0..5999."""
-    x, y = mnist_test
-    result = training.train(training.TrainConfig(epochs=2, batch_size=32), x[:6000], y[:6000],
-                            x[6000:7000], y[6000:7000])
-    path = tmp_path_factory.mktemp("model") / "small.npz"
-    weightfile.save(path, result.net)
-    return path, result.net
+# `model` (a small trained network and its path) is in conftest.py.
 
 
 def sign_pattern():
@@ -266,24 +228,24 @@ def test_json_holds_exactly_the_stored_weights(model, layer):
 # --------------------------------------------------------------------------------------
 # the terminal pictures
 
-def test_colour_follows_the_sign_of_each_weight(signed, colour):
+def test_colour_follows_the_sign_of_each_weight(signed, colour, halfblocks):
     path, net = signed
     r = run("inspect-layer", 1, "--weights", path, env=colour)
     assert r.exit_code == 0
-    grids = parse_grids(r.stdout, cols=28, rows=28, color=True)
+    grids = parse_grids(r.stdout, cols=28, rows=28, color=True, decode=halfblocks)
     assert sorted(grids) == [0, 1]
     for k, want in enumerate(sign_pattern()):
         got = np.array([[sign_of_colour(p) for p in row] for row in grids[k]])
         assert np.array_equal(got, want), k
     # Layer 2: ten 2-weight grids (1 row of 2); even digits (+, -), odd (-, +).
     r = run("inspect-layer", 2, "--weights", path, env=colour)
-    grids = parse_grids(r.stdout, cols=2, rows=1, color=True)
+    grids = parse_grids(r.stdout, cols=2, rows=1, color=True, decode=halfblocks)
     assert sorted(grids) == list(range(10))
     for d in range(10):
         assert [sign_of_colour(p) for p in grids[d][0]] == ([1, -1] if d % 2 == 0 else [-1, 1])
     # Brighter for larger |w|: neuron 0's weights cycle through 7 magnitudes.
     r = run("inspect-layer", 1, "-n", 0, "--per-neuron-scale", "--weights", path, env=colour)
-    row = parse_grids(r.stdout, cols=28, rows=28, color=True)[0][10]
+    row = parse_grids(r.stdout, cols=28, rows=28, color=True, decode=halfblocks)[0][10]
     size = np.abs(net.weights[0][0].reshape(28, 28)[10, :14])    # a positive stretch
     green = np.array([p[1] for p in row[:14]])
     order = np.argsort(size)
@@ -472,7 +434,7 @@ def test_png_unwritable_is_one_line(model, tmp_path):
 # --------------------------------------------------------------------------------------
 # other layer sizes
 
-def test_other_layer_sizes(other_sizes, digit_png, tmp_path, colour):
+def test_other_layer_sizes(other_sizes, digit_png, tmp_path, colour, halfblocks):
     path, net = other_sizes["784-30-10"]
     doc = json.loads(run("inspect-layer", 2, "--weights", path, "--json").stdout)
     assert doc["shape"] == [10, 30]
@@ -481,7 +443,7 @@ def test_other_layer_sizes(other_sizes, digit_png, tmp_path, colour):
     r = run("inspect-layer", 2, "--weights", path, env=colour)
     assert r.exit_code == 0
     assert_fits(r.stdout)
-    grids = parse_grids(r.stdout, cols=6, rows=5, color=True)
+    grids = parse_grids(r.stdout, cols=6, rows=5, color=True, decode=halfblocks)
     assert sorted(grids) == list(range(10))
     for d in range(10):
         got = np.array([sign_of_colour(p) for row in grids[d] for p in row])
@@ -497,7 +459,7 @@ def test_other_layer_sizes(other_sizes, digit_png, tmp_path, colour):
     # 7 inputs -> 3x3 grids with the last two cells blank.
     path, net = other_sizes["784-7-10"]
     r = run("inspect-layer", 2, "--weights", path, env=colour)
-    grids = parse_grids(r.stdout, cols=3, rows=3, color=True)
+    grids = parse_grids(r.stdout, cols=3, rows=3, color=True, decode=halfblocks)
     for d in range(10):
         got = [sign_of_colour(p) for row in grids[d] for p in row]
         assert got[:7] == np.sign(net.weights[1][d]).tolist() and got[7:] == [None, None]

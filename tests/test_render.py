@@ -54,35 +54,6 @@ def assert_plain(text: str) -> None:
     assert text.isascii()
 
 
-def decode_halfblocks(line: str) -> list[tuple[object, object]]:
-    """Replay one colour line: the (top, bottom) colour of each cell, None = terminal default."""
-    fg = bg = None
-    cells = []
-    for m in re.finditer(r"\x1b\[([0-9;]*)m|(.)", line):
-        if m.group(1) is not None:
-            p = [int(v) for v in m.group(1).split(";") if v] or [0]
-            i = 0
-            while i < len(p):
-                if p[i] == 0:
-                    fg = bg = None
-                elif p[i] == 39:
-                    fg = None
-                elif p[i] == 49:
-                    bg = None
-                elif p[i] in (38, 48):
-                    rgb = tuple(p[i + 2:i + 5])
-                    if p[i] == 38:
-                        fg = rgb
-                    else:
-                        bg = rgb
-                    i += 4
-                i += 1
-            continue
-        ch = m.group(2)
-        cells.append({"▀": (fg, bg), "▄": (bg, fg), "█": (fg, fg), " ": (bg, bg)}[ch])
-    return cells
-
-
 # ----------------------------------------------------------------------------- colours
 
 
@@ -210,14 +181,14 @@ def test_legend_text():
 # ----------------------------------------------------------------------------- image
 
 
-def test_image_to_text_colour_and_plain():
+def test_image_to_text_colour_and_plain(halfblocks):
     img = np.zeros((28, 28))
     img[4:24, 13:15] = 1.0
     coloured = image_to_text(img, True)
     ls = lines_of(coloured)
     assert len(ls) == 14 and all(visible_len(x) == 28 for x in ls)
     assert TRUECOLOR.search(coloured)
-    cells = decode_halfblocks(ls[5])  # pixel rows 10 and 11
+    cells = halfblocks(ls[5])  # pixel rows 10 and 11
     assert cells[13] == ((255, 255, 255), (255, 255, 255))
     assert all(c in ((0, 0, 0), None) for c in cells[0])
 
@@ -270,12 +241,12 @@ def test_halfblock_rows(n_in):
 
 
 @pytest.mark.parametrize("n_in", [784, 16, 10, 7])
-def test_colour_grid_decodes_to_signed_rgb(n_in):
+def test_colour_grid_decodes_to_signed_rgb(n_in, halfblocks):
     w = rng(1).normal(0, 1, n_in)
     w[0], w[-1] = 5.0, -5.0
     rows, cols = grid_shape(n_in)
     text = grids_to_text([w], ["n"], 1.0, color=True)
-    decoded = [decode_halfblocks(line) for line in lines_of(text)[1:]]
+    decoded = [halfblocks(line) for line in lines_of(text)[1:]]
     expect = signed_rgb(w, 1.0).tolist()
     for i in range(rows * cols):
         r, c = divmod(i, cols)
