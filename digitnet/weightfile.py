@@ -139,63 +139,63 @@ def load(spec="default"):
 
 
 def _read_npz(path, data):
-    """The arrays of an npz held in ``data``, every header validated before any data."""
+    """The arrays of an npz held in ``data``: sizes bounded, each header validated before
+    its data is interpreted."""
     fail = lambda why: WeightFileError(f"{path}: {why}")  # noqa: E731
     try:
         infos = _zip_entries(data)
     except (_BadZip, struct.error):
         raise fail("not a valid .npz (zip) file -- truncated or corrupt?") from None
     arrays = {}
-    if True:
-        if len(infos) > 2 * MAX_LAYERS:
-            raise fail(f"{len(infos)} members is too many for a weight file")
-        total = 0
-        for info in infos:
-            name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
-            if not _NAME.match(name):
-                raise fail(f"unexpected array {name!r} (a weight file holds only W1, b1, "
-                           "W2, b2, ...)")
-            if name in arrays:
-                raise fail(f"array {name} appears twice")
-            total += info.file_size
-            if total > MAX_FILE_BYTES:
-                raise fail("arrays are too large for a weight file")
-            try:
-                with io.BytesIO(_zip_member(data, info)) as member:
-                    version = np.lib.format.read_magic(member)
-                    if version == (1, 0):
-                        shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
-                    elif version == (2, 0):
-                        shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
-                    else:
-                        raise ValueError(f"unsupported .npy version {version}")
-                    if dtype.hasobject:
-                        raise fail(f"array {name} holds Python objects (pickled data is "
-                                   "never loaded)")
-                    if dtype not in (np.dtype("<f4"), np.dtype("<f8"), np.dtype(">f4"),
-                                     np.dtype(">f8")):
-                        raise fail(f"array {name} has dtype {dtype}, expected float32 or "
-                                   "float64")
-                    if any(d < 0 for d in shape):
-                        raise fail(f"array {name} has a negative size in its shape {shape}")
-                    n = math.prod(shape)   # Python ints: a forged shape cannot overflow
-                    if n * dtype.itemsize > info.file_size:
-                        raise fail(f"array {name} is truncated")
-                    raw = member.read(n * dtype.itemsize + 1)
-                    if len(raw) != n * dtype.itemsize:
-                        raise fail(f"array {name} is truncated or has trailing bytes")
-                    order = "F" if fortran else "C"
-                    arr = np.frombuffer(raw, dtype=dtype).reshape(shape, order=order)
-            except WeightFileError:
-                raise
-            except Exception as e:  # noqa: BLE001
-                # zipfile, zlib and numpy's header parser raise a zoo of types on hostile
-                # bytes (BadZipFile, zlib.error, tokenize.TokenError, SyntaxError,
-                # ValueError, NotImplementedError for unknown compression, RuntimeError for
-                # encrypted members...): every one means the member is corrupt.
-                why = " ".join(str(e).split()) or type(e).__name__
-                raise fail(f"array {name} is corrupt ({why[:200]})") from None
-            arrays[name] = np.ascontiguousarray(arr, dtype=dtype.newbyteorder("="))
+    if len(infos) > 2 * MAX_LAYERS:
+        raise fail(f"{len(infos)} members is too many for a weight file")
+    total = 0
+    for info in infos:
+        name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+        if not _NAME.match(name):
+            raise fail(f"unexpected array {name!r} (a weight file holds only W1, b1, "
+                       "W2, b2, ...)")
+        if name in arrays:
+            raise fail(f"array {name} appears twice")
+        total += info.file_size
+        if total > MAX_FILE_BYTES:
+            raise fail("arrays are too large for a weight file")
+        try:
+            with io.BytesIO(_zip_member(data, info)) as member:
+                version = np.lib.format.read_magic(member)
+                if version == (1, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
+                elif version == (2, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
+                else:
+                    raise ValueError(f"unsupported .npy version {version}")
+                if dtype.hasobject:
+                    raise fail(f"array {name} holds Python objects (pickled data is "
+                               "never loaded)")
+                if dtype not in (np.dtype("<f4"), np.dtype("<f8"), np.dtype(">f4"),
+                                 np.dtype(">f8")):
+                    raise fail(f"array {name} has dtype {dtype}, expected float32 or "
+                               "float64")
+                if any(d < 0 for d in shape):
+                    raise fail(f"array {name} has a negative size in its shape {shape}")
+                n = math.prod(shape)   # Python ints: a forged shape cannot overflow
+                if n * dtype.itemsize > info.file_size:
+                    raise fail(f"array {name} is truncated")
+                raw = member.read(n * dtype.itemsize + 1)
+                if len(raw) != n * dtype.itemsize:
+                    raise fail(f"array {name} is truncated or has trailing bytes")
+                order = "F" if fortran else "C"
+                arr = np.frombuffer(raw, dtype=dtype).reshape(shape, order=order)
+        except WeightFileError:
+            raise
+        except Exception as e:  # noqa: BLE001
+            # zipfile, zlib and numpy's header parser raise a zoo of types on hostile
+            # bytes (BadZipFile, zlib.error, tokenize.TokenError, SyntaxError,
+            # ValueError, NotImplementedError for unknown compression, RuntimeError for
+            # encrypted members...): every one means the member is corrupt.
+            why = " ".join(str(e).split()) or type(e).__name__
+            raise fail(f"array {name} is corrupt ({why[:200]})") from None
+        arrays[name] = np.ascontiguousarray(arr, dtype=dtype.newbyteorder("="))
     return arrays
 
 
