@@ -667,10 +667,6 @@ def format_report(r, sizes):
 # ---------------------------------------------------------------------------------------
 # train
 
-def _finite_or_none(v):
-    return v if v == v and v not in (float("inf"), float("-inf")) else None
-
-
 def parse_layers(ctx, param, value):
     try:
         hidden = [int(v) for v in value.split(",") if v.strip()] if value.strip() else []
@@ -837,36 +833,14 @@ def train(data, layers, epochs, batch_size, lr, optimizer, momentum, loss, sched
     # the thread settings are part of the command.
     threads = {k: os.environ[k] for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
                if os.environ.get(k)}
-    card = {
-        "name": os.path.splitext(os.path.basename(out))[0],
-        "training": {
-            "data": f"MNIST training set (Y. LeCun, C. Cortes, C. J. C. Burges; CC BY-SA 3.0), "
-                    f"{len(x):,} images: {len(x_tr):,} trained on, {len(x_val):,} held out "
-                    "for validation (chosen by the seed)",
-            "command": " ".join(f"{k}={v}" for k, v in threads.items())
-                       + (" " if threads else "") + shlex.join(argv),
-            "environment": {"cpu_count": os.cpu_count(), **threads},
-            **cfg.as_card(),
-            "initialisation": "normal(0, 1/sqrt(n_in)) weights, zero biases",
-            "teacher": str(teacher) if teacher else None,
-            "best_epoch": result.best_epoch,
-            # NaN (no validation set) is not JSON: null instead.
-            "validation_accuracy": _finite_or_none(result.best_val_accuracy),
-            "seconds": round(result.seconds, 2),
-            "interrupted": result.interrupted,
-            "history": [{k: (round(v, 6) if v == v else None) if isinstance(v, float) else v
-                         for k, v in r.items()} for r in result.history],
-            "numpy": np.__version__,
-            "digitnet_version": __version__,
-        },
-        "evaluation": {
-            "data": "MNIST test set (t10k), 10,000 images",
-            "command": "digitnet evaluate --weights " + shlex.quote(out),
-            "accuracy": report["accuracy"],
-            "correct": report["correct"],
-            "n": report["n"],
-        },
-    }
+    card = training.model_card(
+        cfg, result, name=os.path.splitext(os.path.basename(out))[0],
+        n_images=len(x), n_train=len(x_tr), n_val=len(x_val),
+        command=" ".join(f"{k}={v}" for k, v in threads.items()) + (" " if threads else "")
+        + shlex.join(argv),
+        environment={"cpu_count": os.cpu_count(), **threads},
+        teacher=str(teacher) if teacher else None, test_report=report,
+        eval_command="digitnet evaluate --weights " + shlex.quote(out))
     try:
         weightfile.save(out, result.net, card)
     except OSError as e:

@@ -23,6 +23,7 @@ looked at here. The same seed and data give identical weights on the same machin
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -31,7 +32,7 @@ import numpy as np
 from .network import Network, sigmoid
 
 __all__ = ["TrainingDiverged", "TrainConfig", "TrainResult", "train", "split_validation",
-           "one_hot", "accuracy"]
+           "one_hot", "accuracy", "model_card"]
 
 
 class TrainingDiverged(Exception):
@@ -269,3 +270,49 @@ def train(cfg, x_train, y_train, x_val, y_val, teacher=None, on_epoch=None, on_b
     val_acc, best_epoch, (ws, bs) = best
     return TrainResult(Network(ws, bs), best_epoch, val_acc, history,
                        time.perf_counter() - start, interrupted)
+
+
+def _json_number(v):
+    """A float for JSON: rounded, and None for NaN/inf (not valid JSON)."""
+    return round(v, 6) if math.isfinite(v) else None
+
+
+def model_card(cfg, result, *, name, n_images, n_train, n_val, command, environment,
+               teacher, test_report, eval_command):
+    """The model card's description of a training run (``weightfile.save`` adds the rest).
+
+    ``result`` is the :class:`TrainResult`, ``test_report`` what
+    :func:`digitnet.evaluation.evaluate` measured on the test set, ``command`` the exact
+    command line (with any thread settings) that reproduces the weights.
+    """
+    from . import __version__
+    return {
+        "name": name,
+        "training": {
+            "data": f"MNIST training set (Y. LeCun, C. Cortes, C. J. C. Burges; CC BY-SA 3.0), "
+                    f"{n_images:,} images: {n_train:,} trained on, {n_val:,} held out for "
+                    "validation (chosen by the seed)",
+            "command": command,
+            "environment": environment,
+            **cfg.as_card(),
+            "initialisation": "normal(0, 1/sqrt(n_in)) weights, zero biases",
+            "teacher": teacher,
+            "best_epoch": result.best_epoch,
+            # Without a validation set there is no validation accuracy: null, not NaN.
+            "validation_accuracy": (result.best_val_accuracy
+                                    if math.isfinite(result.best_val_accuracy) else None),
+            "seconds": round(result.seconds, 2),
+            "interrupted": result.interrupted,
+            "history": [{k: _json_number(v) if isinstance(v, float) else v
+                         for k, v in r.items()} for r in result.history],
+            "numpy": np.__version__,
+            "digitnet_version": __version__,
+        },
+        "evaluation": {
+            "data": f"MNIST test set (t10k), {test_report['n']:,} images",
+            "command": eval_command,
+            "accuracy": test_report["accuracy"],
+            "correct": test_report["correct"],
+            "n": test_report["n"],
+        },
+    }
