@@ -214,16 +214,8 @@ def _read_bytes(source: Source) -> bytes:
                     data = f.read(MAX_FILE_BYTES + 1)
         except ImageError:  # our own (a ValueError): not "cannot read file" below
             raise
-        except FileNotFoundError:
-            raise ImageError("no such file") from None
-        except IsADirectoryError:
-            raise ImageError("is a directory, not an image file") from None
-        except PermissionError:
-            raise ImageError("permission denied") from None
-        except OSError as exc:
-            raise ImageError(f"cannot read file: {exc.strerror or _one_line(exc)}") from None
-        except ValueError as exc:  # e.g. a path containing a NUL byte
-            raise ImageError(f"cannot read file: {_one_line(exc)}") from None
+        except (OSError, ValueError) as exc:  # ValueError: e.g. a path with a NUL byte
+            raise _os_error(exc, "file", "cannot read file") from None
         if len(data) > MAX_FILE_BYTES:
             raise ImageError(_too_big_file_message(None))
     else:
@@ -231,6 +223,19 @@ def _read_bytes(source: Source) -> bytes:
     if not data:
         raise ImageError("empty file")
     return data
+
+
+def _os_error(exc: Exception, kind: str, doing: str) -> ImageError:
+    """One-line ImageError for an OS error on a file or directory (``kind``)."""
+    if isinstance(exc, FileNotFoundError):
+        return ImageError(f"no such {kind}")
+    if isinstance(exc, IsADirectoryError):
+        return ImageError("is a directory, not an image file")
+    if isinstance(exc, NotADirectoryError) and kind == "directory":
+        return ImageError("not a directory")
+    if isinstance(exc, PermissionError):
+        return ImageError("permission denied")
+    return ImageError(f"{doing}: {getattr(exc, 'strerror', None) or _one_line(exc)}")
 
 
 def _too_big_file_message(size: int | None) -> str:
@@ -960,14 +965,8 @@ def list_image_files(directory: str | os.PathLike[str]) -> list["Path"]:
     folder = Path(directory)
     try:
         entries = list(os.scandir(folder))
-    except FileNotFoundError:
-        raise ImageError("no such directory") from None
-    except NotADirectoryError:
-        raise ImageError("not a directory") from None
-    except PermissionError:
-        raise ImageError("permission denied") from None
     except OSError as exc:
-        raise ImageError(f"cannot list directory: {exc.strerror or _one_line(exc)}") from None
+        raise _os_error(exc, "directory", "cannot list directory") from None
     found = []
     for entry in entries:
         if entry.name.startswith("."):

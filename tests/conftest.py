@@ -3,14 +3,14 @@
 import gzip
 import re
 import hashlib
-import http.server
-import threading
 import struct
 
 import numpy as np
 import pytest
 
 from digitnet import mnist, training, weightfile
+from digitnet.network import Network
+from helpers import FileServer, serving
 
 
 @pytest.fixture(scope="session")
@@ -59,36 +59,25 @@ def small_mnist_dir(tmp_path_factory, mnist_test):
     return d
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    files = {}
+@pytest.fixture
+def http_files(monkeypatch):
+    """A local HTTP server serving fake MNIST files whose checksums the test installs.
 
-    def do_GET(self):
-        name = self.path.rsplit("/", 1)[-1]
-        body = self.files.get(name)
-        if body is None:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+    Yields ``(base_url, files)``; changing ``files`` changes what is served.
+    """
+    files = {name: f"fake {name} ".encode() * 1000 for name in mnist.SHA256}
+    monkeypatch.setattr(mnist, "SHA256", {n: hashlib.sha256(b).hexdigest() for n, b in files.items()})
+    with serving(FileServer, files) as (url, _handler):
+        yield url, files
 
 
 @pytest.fixture
-def http_files(monkeypatch):
-    """A local HTTP server serving fake MNIST files whose checksums the test installs."""
-    files = {name: f"fake {name} ".encode() * 1000 for name in mnist.SHA256}
-    handler = type("H", (_Handler,), {"files": files})
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setattr(mnist, "SHA256", {n: hashlib.sha256(b).hexdigest() for n, b in files.items()})
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/", files
-    httpd.shutdown()
-    httpd.server_close()
+def old_model(tmp_path):
+    """A good model pair already at an --out path: (path, npz bytes, card bytes)."""
+    out = tmp_path / "keep" / "model.npz"
+    out.parent.mkdir()
+    weightfile.save(out, Network.random([784, 16, 16, 10], rng=5))
+    return out, out.read_bytes(), out.with_suffix(".json").read_bytes()
 
 
 

@@ -10,40 +10,26 @@ import io
 import json
 import os
 import re
-import shutil
 import struct
 import subprocess
-import sys
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image, ImageDraw
 
 import digitnet.cli.main as main_module
-from digitnet import images, training, weightfile
-from digitnet.cli.main import cli
+from digitnet import images, weightfile
 from digitnet.network import Network
+from helpers import DIGITNET, run
 
-DIGITNET = shutil.which("digitnet", path=str(Path(sys.executable).parent)) or shutil.which("digitnet")
 ESC = "\x1b"
 LINE = re.compile(r"^digitnet: (.+?): (.+)$")
 
 
 # --------------------------------------------------------------------------------------
 # helpers
-
-def run(*args, input=None, env=None):
-    """The command through CliRunner; stdout and stderr kept apart."""
-    try:
-        runner = CliRunner(mix_stderr=False)   # click 8.1
-    except TypeError:
-        runner = CliRunner()                   # click >= 8.2 always keeps stderr apart
-    return runner.invoke(cli, [str(a) for a in args], input=input, env=env, color=True,
-                         catch_exceptions=False)
-
 
 def proc(*args, input=None, env=None):
     """The installed executable as a real process (stdout a pipe, not a terminal)."""

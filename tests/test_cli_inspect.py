@@ -9,38 +9,22 @@ follows sign), random nets of other sizes, and the shipped default model when it
 import json
 import os
 import re
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
 import digitnet.cli.main as main_module
-from digitnet import images, training, weightfile
-from digitnet.cli.main import cli
+from digitnet import images, weightfile
 from digitnet.network import Network
+from helpers import DIGITNET, run
 
-DIGITNET = shutil.which("digitnet", path=str(Path(sys.executable).parent)) or shutil.which("digitnet")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 # --------------------------------------------------------------------------------------
 # helpers
-
-def run(*args, env=None, input=None):
-    """The command through CliRunner, stdout and stderr apart. color=True stops click from
-    stripping escapes, so the tests see exactly what the command writes."""
-    try:
-        runner = CliRunner(mix_stderr=False)   # click 8.1
-    except TypeError:
-        runner = CliRunner()                   # click >= 8.2 always keeps stderr apart
-    return runner.invoke(cli, [str(a) for a in args], env=env, input=input, color=True,
-                         catch_exceptions=False)
-
 
 @pytest.fixture
 def colour(monkeypatch):

@@ -2,32 +2,22 @@
 
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from digitnet import weightfile
-from digitnet.cli.main import cli
+from helpers import DIGITNET, run
 
-DIGITNET = shutil.which("digitnet", path=str(Path(sys.executable).parent)) or shutil.which("digitnet")
-
-
-def run(*args, **env):
-    runner = CliRunner()
-    return runner.invoke(cli, [str(a) for a in args], env=env or None, catch_exceptions=False)
 
 
 def test_train_writes_weights_and_card(small_mnist_dir, tmp_path):
     out = tmp_path / "m.npz"
     r = run("train", "--data", small_mnist_dir, "--epochs", 2, "--validation", 500,
             "--batch-size", 32, "--seed", 3, "--out", out)
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 0, r.stderr
     net, card = weightfile.load(out)
     assert net.sizes == [784, 16, 16, 10]
     t = card["training"]
@@ -35,7 +25,7 @@ def test_train_writes_weights_and_card(small_mnist_dir, tmp_path):
     assert t["command"].startswith("digitnet ") or t["command"].startswith("digitnet")
     assert len(t["history"]) == 2 and 0 < t["validation_accuracy"] <= 1
     assert card["evaluation"]["n"] == 2000 and 0.3 < card["evaluation"]["accuracy"] <= 1
-    assert "test accuracy" in r.output and "epoch   2/2" in r.output
+    assert "test accuracy" in r.stderr and "epoch   2/2" in r.stderr
 
 
 def test_train_then_evaluate_json(small_mnist_dir, tmp_path):
@@ -44,7 +34,7 @@ def test_train_then_evaluate_json(small_mnist_dir, tmp_path):
                "--layers", "8", "--out", out, "-q").exit_code == 0
     r = run("evaluate", "--data", small_mnist_dir, "--weights", out, "--json")
     assert r.exit_code == 0
-    report = json.loads(r.output)
+    report = json.loads(r.stdout)
     assert report["n"] == 2000 and 0 <= report["accuracy"] <= 1
     assert len(report["confusion"]) == 10 and sum(map(sum, report["confusion"])) == 2000
     assert report["accuracy"] == pytest.approx(weightfile.load(out)[1]["evaluation"]["accuracy"])
@@ -55,7 +45,7 @@ def test_evaluate_text_report(small_mnist_dir, tmp_path):
     run("train", "--data", small_mnist_dir, "--epochs", 1, "--validation", 300, "--out", out, "-q")
     r = run("evaluate", "--data", small_mnist_dir, "--weights", out)
     assert r.exit_code == 0
-    assert "accuracy" in r.output and "confusion matrix" in r.output and "most confused" in r.output
+    assert "accuracy" in r.stdout and "confusion matrix" in r.stdout and "most confused" in r.stdout
 
 
 @pytest.mark.parametrize("args,fragment", [
@@ -87,17 +77,19 @@ def test_diverging_training_fails_cleanly(small_mnist_dir, tmp_path):
     assert not out.exists()
 
 
-def test_ctrl_c_keeps_best_model_and_never_a_partial_file(small_mnist_dir, tmp_path):
+# SIGTERM (a batch scheduler stopping the job) is treated exactly like Ctrl-C.
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_ctrl_c_keeps_best_model_and_never_a_partial_file(small_mnist_dir, tmp_path, sig):
     out = tmp_path / "c.npz"
     proc = subprocess.Popen([DIGITNET, "train", "--data", str(small_mnist_dir), "--epochs", "500",
                              "--validation", "300", "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    # Wait for the first finished epoch, then press Ctrl-C.
+    # Wait for the first finished epoch, then press Ctrl-C (or send SIGTERM).
     deadline = time.time() + 60
     seen = ""
     while time.time() < deadline and "elapsed" not in seen:
         seen += proc.stderr.readline()
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert "Traceback" not in err and "interrupted" in err
@@ -108,8 +100,8 @@ def test_ctrl_c_keeps_best_model_and_never_a_partial_file(small_mnist_dir, tmp_p
 
 def test_download_against_local_server(tmp_path, http_files):
     url, files = http_files
-    r = run("download", "--data", tmp_path / "d", DIGITNET_MIRRORS=url)
-    assert r.exit_code == 0, r.output
+    r = run("download", "--data", tmp_path / "d", env={"DIGITNET_MIRRORS": url})
+    assert r.exit_code == 0, r.stderr
     assert sorted(os.listdir(tmp_path / "d")) == sorted(files)
     files["train-images-idx3-ubyte.gz"] = b"garbage"
     r = subprocess.run([DIGITNET, "download", "--data", str(tmp_path / "e")], capture_output=True,

@@ -22,7 +22,6 @@ markdown for the README.
 
 import gzip
 import hashlib
-import http.server
 import io
 import json
 import os
@@ -44,31 +43,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image, ImageDraw
 
 from digitnet import mnist, weightfile
-from digitnet.cli.main import cli
 from digitnet.network import Network
+from helpers import DIGITNET, FileServer, run, serving
 
 # Forged zips name a member twice on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore:Duplicate name:UserWarning")
-DIGITNET = shutil.which("digitnet", path=str(Path(sys.executable).parent)) or shutil.which("digitnet")
 ROOT = os.name == "posix" and os.geteuid() == 0
 
 
 # --------------------------------------------------------------------------------------
 # helpers
-
-def run(*args, input=None, env=None):
-    """The command in-process; stdout and stderr kept apart; any stray exception propagates."""
-    try:
-        runner = CliRunner(mix_stderr=False)   # click 8.1
-    except TypeError:
-        runner = CliRunner()                   # click >= 8.2 always keeps stderr apart
-    return runner.invoke(cli, [str(a) for a in args], input=input, env=env,
-                         catch_exceptions=False)
-
 
 def proc(*args, input=None, cwd=None, env=None, timeout=60):
     """The installed executable as a real process; args may be bytes (non-UTF-8 names)."""
@@ -802,15 +789,6 @@ def _hostile_folder(base, dest, split, which, content=None, pair=None):
     return target
 
 
-@pytest.fixture
-def old_model(tmp_path):
-    """An existing, good --out pair that a failed train must leave byte-identical."""
-    out = tmp_path / "keep" / "model.npz"
-    out.parent.mkdir()
-    weightfile.save(out, Network.random([784, 16, 16, 10], rng=5))
-    return out, out.read_bytes(), out.with_suffix(".json").read_bytes()
-
-
 def _untouched(old_model):
     out, npz, card = old_model
     assert out.read_bytes() == npz and out.with_suffix(".json").read_bytes() == card
@@ -886,48 +864,30 @@ def test_train_failures_leave_out_alone(small_data, tmp_path, old_model, model):
 # --------------------------------------------------------------------------------------
 # download: hostile and broken servers
 
-class _Server(http.server.BaseHTTPRequestHandler):
-    files = {}
-    requests = None
+class _Server(FileServer):
+    """Serves the files, or misbehaves as ``mode`` says."""
     mode = "ok"
 
-    def do_GET(self):
-        name = self.path.rsplit("/", 1)[-1]
-        self.requests.append(name)
-        body = self.files.get(name)
-        if body is None:
-            self.send_error(404)
-            return
-        self.send_response(200)
+    def send_body(self, body):
         if self.mode == "short":        # hangs up half-way through the file
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body[: len(body) // 2])
-            return
-        if self.mode == "chunked-garbage":
+        elif self.mode == "chunked-garbage":
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
             self.wfile.write(b"zz\r\nnot a chunk\r\n")
-            return
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        else:
+            super().send_body(body)
 
 
 @pytest.fixture
 def server(monkeypatch):
     """A local server with fake MNIST files whose checksums are installed in-process."""
     files = {name: f"fake {name} ".encode() * 500 for name in mnist.SHA256}
-    handler = type("H", (_Server,), {"files": files, "requests": []})
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
     monkeypatch.setattr(mnist, "SHA256", {n: hashlib.sha256(b).hexdigest() for n, b in files.items()})
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/", handler
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(_Server, files) as (url, handler):
+        yield url, handler
 
 
 def _garbage_server():

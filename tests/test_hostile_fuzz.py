@@ -33,6 +33,7 @@ from digitnet.images import ImageError, load_input
 from digitnet.mnist import DataError, read_idx
 from digitnet.network import Network
 from digitnet.weightfile import WeightFileError
+from helpers import mutated
 
 # Forged zips name a member twice on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore:Duplicate name:UserWarning")
@@ -42,30 +43,6 @@ FUZZ = settings(max_examples=int(os.environ.get("DIGITNET_FUZZ_EXAMPLES", "120")
 
 # One scratch folder for the whole module: hypothesis examples cannot use tmp_path.
 SCRATCH = Path(tempfile.mkdtemp(prefix="digitnet-fuzz-"))
-
-
-@st.composite
-def mutated(draw, seeds, header=64):
-    """A seed with up to four flips, cuts, insertions or overwrites (half of them in the
-    first ``header`` or last 64 bytes, where sizes, offsets and directories live)."""
-    data = bytearray(draw(st.sampled_from(seeds)))
-    for _ in range(draw(st.integers(1, 4))):
-        kind = draw(st.sampled_from(["flip", "truncate", "insert", "overwrite-head", "overwrite-tail"]))
-        pos = draw(st.integers(0, max(0, len(data) - 1)))
-        if kind == "flip" and data:
-            data[pos] ^= draw(st.integers(1, 255))
-        elif kind == "truncate":
-            del data[pos:]
-        elif kind == "insert":
-            data[pos:pos] = draw(st.binary(min_size=1, max_size=16))
-        elif data:
-            span = min(header, len(data)) if kind == "overwrite-head" else min(64, len(data))
-            at = draw(st.integers(0, span - 1))
-            if kind == "overwrite-tail":
-                at = len(data) - 1 - at
-            chunk = draw(st.binary(min_size=1, max_size=4))
-            data[at:at + len(chunk)] = chunk
-    return bytes(data)
 
 
 # --------------------------------------------------------------------------------------

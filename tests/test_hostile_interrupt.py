@@ -22,23 +22,17 @@ the console script's `import re`); from the import of digitnet.cli.main on, it i
 """
 
 import hashlib
-import http.server
 import os
 import random
-import shutil
 import signal
 import subprocess
-import sys
-import threading
 import time
-from pathlib import Path
 
 import pytest
 
 from digitnet import mnist, weightfile
-from digitnet.network import Network
+from helpers import DIGITNET, FileServer, serving
 
-DIGITNET = shutil.which("digitnet", path=str(Path(sys.executable).parent)) or shutil.which("digitnet")
 
 
 def start(*args, env=None):
@@ -65,19 +59,10 @@ TRAIN = ["--epochs", "2", "--validation", "300", "--seed", "1", "--teacher", "no
 HIDDEN = 100
 
 
-@pytest.fixture
-def old_pair(tmp_path):
-    """A good model at --out before the run: (path, npz bytes, card bytes)."""
-    out = tmp_path / "out" / "model.npz"
-    out.parent.mkdir()
-    weightfile.save(out, Network.random([784, 16, 16, 10], rng=11))
-    return out, out.read_bytes(), out.with_suffix(".json").read_bytes()
-
-
-def state_of(old_pair):
+def state_of(old_model):
     """'old' if --out is the old pair byte for byte, 'new' if it is a complete new pair
     (load checks the card's hash and sizes); anything else fails the test."""
-    out, npz, card = old_pair
+    out, npz, card = old_model
     now = out.read_bytes(), out.with_suffix(".json").read_bytes()
     if now == (npz, card):
         return "old"
@@ -87,8 +72,8 @@ def state_of(old_pair):
     return "new"
 
 
-def restore(old_pair):
-    out, npz, card = old_pair
+def restore(old_model):
+    out, npz, card = old_model
     for name in hidden(out.parent):            # SIGKILL's leftovers, see the module doc
         assert name.startswith((".model.npz.", ".model.json.")) and name.endswith(".tmp"), name
         os.unlink(out.parent / name)
@@ -96,10 +81,10 @@ def restore(old_pair):
     out.with_suffix(".json").write_bytes(card)
 
 
-def check_after(sig, p, old_pair):
+def check_after(sig, p, old_model):
     code, out, err = finish(p)
     assert out == b"" and "Traceback" not in err, err
-    state = state_of(old_pair)
+    state = state_of(old_model)
     if sig == signal.SIGKILL:
         assert code in (-signal.SIGKILL, 0), (code, err)
     else:
@@ -111,21 +96,21 @@ def check_after(sig, p, old_pair):
                 assert "nothing written" in err or err == "digitnet: interrupted\n", err
         else:
             assert err == "" and state == "new"
-        assert hidden(old_pair[0].parent) == []
+        assert hidden(old_model[0].parent) == []
     return code, state
 
 
-def test_train_interrupted_at_random_moments(small_mnist_dir, old_pair):
-    out = old_pair[0]
+def test_train_interrupted_at_random_moments(small_mnist_dir, old_model):
+    out = old_model[0]
     # An uninterrupted run: its duration scales the moments (machines and load differ).
     t0 = time.perf_counter()
     p = start("train", "--data", small_mnist_dir, *TRAIN, "--layers", HIDDEN, "--out", out)
-    assert check_after(signal.SIGINT, p, old_pair) == (0, "new")
+    assert check_after(signal.SIGINT, p, old_model) == (0, "new")
     duration = time.perf_counter() - t0
     rng = random.Random(20240505)
     outcomes = []
     for i in range(8):
-        restore(old_pair)
+        restore(old_model)
         sig = (signal.SIGINT, signal.SIGKILL)[i % 2]
         moment = 0.05 + rng.uniform(0, 1.05) * duration
         p = start("train", "--data", small_mnist_dir, *TRAIN, "--layers", HIDDEN, "--out", out)
@@ -134,14 +119,14 @@ def test_train_interrupted_at_random_moments(small_mnist_dir, old_pair):
         if i == 4:                   # an impatient user: Ctrl-C twice
             time.sleep(0.01)
             p.send_signal(sig)
-        outcomes.append((sig.name, round(moment, 2), *check_after(sig, p, old_pair)))
+        outcomes.append((sig.name, round(moment, 2), *check_after(sig, p, old_model)))
     print(outcomes)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
-def test_train_interrupted_during_the_final_save(sig, small_mnist_dir, old_pair):
+def test_train_interrupted_during_the_final_save(sig, small_mnist_dir, old_model):
     """Aimed at the save: the signal goes out as soon as a temporary file appears."""
-    out = old_pair[0]
+    out = old_model[0]
     # A wider layer: a 3 MB npz keeps the save (write, fsync, rename) open long enough.
     p = start("train", "--data", small_mnist_dir, *TRAIN, "--layers", 1000, "--epochs", 1, "--out", out)
     seen = False
@@ -149,28 +134,18 @@ def test_train_interrupted_during_the_final_save(sig, small_mnist_dir, old_pair)
         seen = any(n.endswith(".tmp") for n in hidden(out.parent))
     if seen:
         p.send_signal(sig)
-    code, state = check_after(sig, p, old_pair)
+    code, state = check_after(sig, p, old_model)
     print(f"temp file seen: {seen}, exit {code}, --out is the {state} pair")
 
 
 # --------------------------------------------------------------------------------------
 # download
 
-class SlowMirror(http.server.BaseHTTPRequestHandler):
+class SlowMirror(FileServer):
     """Serves the real t10k files (their SHA-256 is in mnist.SHA256) in small, slow chunks;
     404 for the training files, which the repository does not have."""
 
-    files = {}
-    requests = []
-
-    def do_GET(self):
-        name = self.path.rsplit("/", 1)[-1]
-        self.requests.append(name)
-        body = self.files.get(name)
-        if body is None:
-            self.send_error(404)
-            return
-        self.send_response(200)
+    def send_body(self, body):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         try:
@@ -181,23 +156,14 @@ class SlowMirror(http.server.BaseHTTPRequestHandler):
         except OSError:              # the client was killed mid-transfer
             pass
 
-    def log_message(self, *args):
-        pass
-
 
 @pytest.fixture
 def slow_mirror():
     files = {name: (mnist.bundled_dir() / name).read_bytes() for name in mnist.FILES["test"]}
     for name, body in files.items():
         assert hashlib.sha256(body).hexdigest() == mnist.SHA256[name]
-    handler = type("H", (SlowMirror,), {"files": files, "requests": []})
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    httpd.daemon_threads = True
-    httpd.handle_error = lambda *a: None
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/", handler
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(SlowMirror, files) as (url, handler):
+        yield url, handler
 
 
 def test_download_interrupted_at_random_moments(slow_mirror, tmp_path):

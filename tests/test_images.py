@@ -33,6 +33,7 @@ from digitnet.images import (
     raw_input,
     read_image,
 )
+from helpers import mutated
 
 # --- helpers --------------------------------------------------------------------------------
 
@@ -517,32 +518,12 @@ def _seed_images() -> list[bytes]:
 SEEDS = _seed_images()
 
 
-@st.composite
-def mutated_images(draw) -> bytes:
-    data = bytearray(draw(st.sampled_from(SEEDS)))
-    for _ in range(draw(st.integers(0, 4))):
-        kind = draw(st.sampled_from(["flip", "truncate", "insert", "overwrite-header"]))
-        pos = draw(st.integers(0, max(0, len(data) - 1)))
-        if kind == "flip" and data:
-            data[pos] ^= draw(st.integers(1, 255))
-        elif kind == "truncate":
-            del data[pos:]
-        elif kind == "insert":
-            data[pos:pos] = draw(st.binary(min_size=1, max_size=16))
-        elif data:
-            # Header fields (sizes, depths, offsets) live in the first bytes.
-            pos = draw(st.integers(0, min(40, len(data) - 1)))
-            chunk = draw(st.binary(min_size=1, max_size=4))
-            data[pos : pos + len(chunk)] = chunk
-    return bytes(data)
-
-
 @settings(
     max_examples=200,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-@given(st.one_of(st.binary(max_size=512), mutated_images()))
+@given(st.one_of(st.binary(max_size=512), mutated(SEEDS, header=40)))
 def test_any_bytes_give_784_inputs_or_image_error(data):
     try:
         x = load_input(data)

@@ -2,16 +2,14 @@
 
 import json
 import subprocess
-import sys
-import shutil
 from pathlib import Path
 
 import pytest
 
 from digitnet import weightfile
 from digitnet.evaluation import evaluate
+from helpers import DIGITNET
 
-DIGITNET = shutil.which("digitnet", path=str(Path(sys.executable).parent)) or shutil.which("digitnet")
 
 # name -> (layer sizes, accuracy bar on the 10,000 MNIST test images)
 PROMISES = {"default": ([784, 16, 16, 10], 0.960), "wide": (None, 0.985)}
