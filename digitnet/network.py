@@ -130,8 +130,6 @@ class Network:
           sigmoid's slope cancels out, so a confidently wrong neuron still learns fast.
         - ``"quadratic"``: C = 1/2 sum (a - y)^2, the cost the classic explainer starts with;
           delta = (a - y) * sigmoid'(z), which vanishes when a saturates.
-        - ``"logits"`` (distillation only): ``y`` is a teacher's output-layer z, and
-          C = 1/2 sum (z - y)^2, so delta = z - y.
 
         Then, going backwards, each layer's delta is the next layer's delta sent back through
         the weights and scaled by the sigmoid's slope a(1-a):
@@ -147,11 +145,6 @@ class Network:
         elif loss == "quadratic":
             mean_loss = 0.5 * float(np.sum((out - y) ** 2)) / n
             delta = (out - y) * out * (1 - out)
-        elif loss == "logits":
-            # Distillation by regression on the weighted inputs of the output layer: ``y``
-            # holds a teacher's z values, and C = 1/2 sum (z - y)^2, so delta = z - y.
-            mean_loss = 0.5 * float(np.sum((zs[-1] - y) ** 2)) / n
-            delta = zs[-1] - y
         else:
             raise ValueError(f"unknown loss {loss!r} (use 'cross-entropy' or 'quadratic')")
         grad_w = [None] * len(self.weights)

@@ -32,7 +32,7 @@ import numpy as np
 from .network import Network, sigmoid
 
 __all__ = ["TrainingDiverged", "TrainConfig", "TrainResult", "train", "split_validation",
-           "one_hot", "accuracy", "model_card"]
+           "accuracy", "model_card"]
 
 
 class TrainingDiverged(Exception):
@@ -61,8 +61,6 @@ class TrainConfig:
     augment_strength: float = 0.5    # multiplies every distortion's largest size
     teacher_weight: float = 1.0      # share of the soft teacher targets in the target
     teacher_temperature: float = 3.0  # >1 softens the teacher's outputs: sigmoid(z / T)
-    teacher_match: str = "outputs"   # "outputs": mix soft outputs into the targets;
-                                     # "logits": regress on the teacher's output z values
     seed: int = 0
     validation: int = 5000           # images held out of the training set
 
@@ -78,13 +76,6 @@ class TrainResult:
     history: list               # one dict per epoch: epoch, loss, val_accuracy, seconds
     seconds: float
     interrupted: bool = False
-
-
-def one_hot(labels, n=10, dtype=np.float32):
-    """Labels (N,) -> targets (N, n): 1 at the label's index, 0 elsewhere."""
-    y = np.zeros((len(labels), n), dtype=dtype)
-    y[np.arange(len(labels)), labels] = 1
-    return y
 
 
 def accuracy(net, x, labels, batch=10000):
@@ -226,17 +217,13 @@ def train(cfg, x_train, y_train, x_val, y_val, teacher=None, on_epoch=None, on_b
                 if augment is not None:
                     xb = augment(xb)
                 yb = eye[y_train[idx]]
-                loss_name = cfg.loss
-                if teacher is not None and cfg.teacher_match == "logits":
-                    yb = teacher.forward(xb)[1][-1] / cfg.teacher_temperature
-                    loss_name = "logits"
-                elif teacher is not None and cfg.teacher_weight:
+                if teacher is not None and cfg.teacher_weight:
                     z_teacher = teacher.forward(xb)[1][-1]
                     soft = sigmoid(z_teacher / cfg.teacher_temperature)
                     yb = (1 - cfg.teacher_weight) * yb + cfg.teacher_weight * soft
                 # A diverging run overflows: that is reported below, not warned about.
                 with np.errstate(over="ignore", invalid="ignore"):
-                    grad_w, grad_b, loss = net.backprop(xb, yb, loss_name)
+                    grad_w, grad_b, loss = net.backprop(xb, yb, cfg.loss)
                 if not np.isfinite(loss):
                     raise TrainingDiverged(
                         f"the loss became {loss} in epoch {epoch}: training diverged; "
