@@ -21,7 +21,7 @@ def net():
 
 
 def test_round_trip_is_exact(tmp_path, net):
-    card = save(tmp_path / "m.npz", net, {"name": "m", "training": {"seed": 7}})
+    *_, card = save(tmp_path / "m.npz", net, {"name": "m", "training": {"seed": 7}})
     loaded, loaded_card = load(tmp_path / "m.npz")
     for a, b in zip(net.weights + net.biases, loaded.weights + loaded.biases):
         assert a.dtype == b.dtype and np.array_equal(a, b)
@@ -173,6 +173,12 @@ def test_huge_header_is_refused_before_allocating(tmp_path):
     p = tmp_path / "huge.npz"
     with zipfile.ZipFile(p, "w") as z:
         z.writestr("W1.npy", header.getvalue())
+    expect_error(p, "W1", "more than 20,000,000 parameters")
+    # A plausible shape with too little data behind it is truncated, not read past the end.
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (16, 784)})
+    with zipfile.ZipFile(p, "w") as z:
+        z.writestr("W1.npy", header.getvalue() + b"\0" * 100)
     expect_error(p, "W1", "truncated")
 
 
