@@ -36,7 +36,7 @@ thin            a thin pen line (or the ExtraLight typeface) in a large canvas
 formats         GIF, BMP, TIFF, WebP, 16-bit PNG -- some with a misleading extension
 ==============  =========================================================================
 
-``score`` runs every image through ``digitnet.images.load_input`` and prints, per
+``score`` runs every image through ``digitnet.batch.load_input`` and prints, per
 category, how many went through, how long it took, and how MNIST-like the result is
 (longest side of the ink box, centre-of-mass distance from (14, 14)). Network accuracy
 plugs in through the ``predict`` argument of :func:`score`.
@@ -483,13 +483,14 @@ def score(
     predict: Callable[[np.ndarray], np.ndarray] | None = None,
     out=sys.stdout,
 ) -> list[dict]:
-    """Run every image of a ``make`` folder through ``digitnet.images.load_input``.
+    """Run every image of a ``make`` folder through ``digitnet.batch.load_input``.
 
     ``predict``, if given, maps an (N, 784) float32 batch to N predicted digits; the table
     then gains an accuracy column. Prints a per-category table and returns one record per
     image (file, label, category, ok, error, seconds, side, com_dist, input, pred).
     """
-    from digitnet.images import ImageError, load_input
+    from digitnet.batch import load_input
+    from digitnet.errors import ImageError
 
     records = []
     for row in read_labels(outdir):
@@ -543,7 +544,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_make.add_argument("outdir")
     p_make.add_argument("--n", type=int, default=1000, help="number of images (default 1000)")
     p_make.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p_score = sub.add_parser("score", help="run the set through digitnet.images.load_input")
+    p_score = sub.add_parser("score", help="run the set through digitnet.batch.load_input")
     p_score.add_argument("outdir")
     p_score.add_argument("--weights", action="append", default=[], metavar="PATH|NAME",
                          help="also report the accuracy of this model (repeatable), e.g. "

@@ -350,7 +350,9 @@ def worker_classify_split(p):
     import numpy as np
     t = {}
     t0 = time.perf_counter()
-    from digitnet.images import WORK_SIDE, list_image_files, normalise, read_image
+    from digitnet.batch import list_image_files
+    from digitnet.decode import read_image
+    from digitnet.normalise import WORK_SIDE, normalise
     from digitnet.weightfile import load
     t["import"] = time.perf_counter() - t0
     t0 = time.perf_counter()

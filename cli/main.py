@@ -4,22 +4,19 @@ Conventions shared by every command:
 
 - stdout carries data (reports, JSON, digits); stderr carries talk (progress, errors).
 - Errors are one line, ``digitnet: WHAT: reason``, never a traceback. Exit codes: 0 success,
-  1 failure (bad file, failed input, diverged training), 2 usage error, 130 interrupted.
+  1 failure (bad file, failed input, diverged training, unwritable output), 2 usage error,
+  130 interrupted (Ctrl-C, SIGTERM, SIGHUP), 141 stdout's reader went away.
 - Library modules are imported inside the commands, so ``digitnet classify`` never pays
   for the training code (start-up time matters for scripts that call us per file).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import signal
 import sys
-
-try:
-    # The C module behind `signal`: the same functions and constants, without building
-    # signal's enum classes (a millisecond of every start-up, and start-up is measured).
-    import _signal as signal
-except ImportError:  # not CPython
-    import signal
 
 # Started as the `digitnet` executable: a Ctrl-C while the modules below still load (nothing
 # has been done yet) ends like any later one -- one line, exit 130 -- not with a traceback
@@ -35,7 +32,8 @@ if (os.path.basename(sys.argv[0] if sys.argv else "") == "digitnet"
 
 import click  # noqa: E402 - after the handler above: importing click takes a while
 
-from digitnet import __version__
+from digitnet import __version__  # noqa: E402
+from digitnet.errors import one_line, printable  # noqa: E402
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 # The reader of our stdout went away (`| head -1`): 128 + SIGPIPE, as for other Unix tools.
@@ -53,6 +51,15 @@ class Failure(click.ClickException):
 
 def fail(message):
     raise Failure(message)
+
+
+class OutputFailed(Exception):
+    """Writing to stdout failed (a full disk, a closed descriptor): not an OSError, so that
+    no command mistakes it for a problem with one of its own files."""
+
+    def __init__(self, error):
+        super().__init__(error.strerror if isinstance(error, OSError) and error.strerror
+                         else one_line(error))
 
 
 _IN_MAIN = False   # set by main(): the real executable, not an in-process CliRunner
@@ -73,8 +80,8 @@ class Interrupted(click.ClickException):
 
     exit_code = EXIT_INTERRUPTED
 
-    def __init__(self):
-        super().__init__("interrupted")
+    def __init__(self, message="interrupted"):
+        super().__init__(message)
 
     def show(self, file=None):
         no_more_interrupts()
@@ -85,7 +92,7 @@ class Interrupted(click.ClickException):
                 click.echo(err=True)
         except (AttributeError, ValueError):
             pass
-        click.echo("digitnet: interrupted", err=True)
+        click.echo(f"digitnet: {self.message}", err=True)
 
 
 class PipeClosed(Exception):
@@ -112,7 +119,8 @@ def weights_option(f):
     return click.option(
         "--weights", "-w", default="default", show_default=True, metavar="PATH|NAME",
         help="Weight file (.npz, with its .json model card beside it) or the name of a "
-             "shipped model: 'default' (784-16-16-10) or 'wide'.")(f)
+             "shipped model: 'default' (784-16-16-10) or 'wide'. A bare name always means "
+             "the shipped model; write ./default.npz for a file of that name.")(f)
 
 
 def data_option(f):
@@ -128,31 +136,28 @@ def json_option(f):
                         help="Machine-readable JSON on stdout instead of the text report.")(f)
 
 
-def load_network(spec):
-    """Load a weight file for a command, turning any fault into a one-line failure."""
-    from digitnet.weightfile import WeightFileError, load
+def load_model(spec):
+    """Load a model for a command, turning any fault into a one-line failure."""
+    import digitnet
     try:
-        return load(spec)
-    except WeightFileError as e:
+        return digitnet.load(spec)
+    except digitnet.WeightFileError as e:
         fail(str(e))
 
 
-def terminal_width(default=80):
-    """Columns of the terminal: $COLUMNS, else the terminal's size, else ``default``.
+def writable_or_fail(path):
+    """Fail now, before any work, if ``path`` could not be written at the end."""
+    from digitnet.files import check_writable
+    try:
+        check_writable(path)
+    except OSError as e:   # "folder X does not exist", "... is not writable", "is a folder"
+        fail(f"{printable(path)}: cannot write ({printable(e.strerror)})")
 
-    What ``shutil.get_terminal_size`` does, without importing shutil (and the compression
-    modules it pulls in) into every ``digitnet classify``.
-    """
-    try:
-        columns = int(os.environ.get("COLUMNS", "0"))
-    except ValueError:
-        columns = 0
-    if columns > 0:
-        return columns
-    try:
-        return os.get_terminal_size(sys.__stdout__.fileno()).columns or default
-    except (AttributeError, ValueError, OSError):
-        return default
+
+def terminal_width(default=80):
+    """Columns of the terminal ($COLUMNS, else the terminal's size, else ``default``)."""
+    import shutil
+    return shutil.get_terminal_size((default, 24)).columns or default
 
 
 def use_color(stream=None):
@@ -227,7 +232,8 @@ def output_format(**flags):
 
 def read_stdin():
     """One image's bytes from stdin (at most the file size limit), or ImageError."""
-    from digitnet.images import ImageError, MAX_FILE_BYTES
+    from digitnet.decode import MAX_FILE_BYTES
+    from digitnet.errors import ImageError
     if sys.stdin is None:  # started with stdin closed (e.g. `digitnet classify - <&-`)
         raise ImageError("no standard input")
     if sys.stdin.isatty():  # nobody is going to type a PNG: say so instead of waiting
@@ -243,7 +249,8 @@ def iter_inputs(files):
 
     A directory stands for the image files in it (sorted); ``-`` reads stdin once.
     """
-    from digitnet.images import ImageError, list_image_files
+    from digitnet.batch import list_image_files
+    from digitnet.errors import ImageError
     stdin_read = False
     for arg in files:
         if arg == "-":
@@ -266,17 +273,6 @@ def iter_inputs(files):
                 yield os.path.join(arg, path.name), path
         else:
             yield arg, arg
-
-
-def prediction(out):
-    """(digit, activation, margin, runner-up) from one image's 10 outputs.
-
-    Ties go to the lower digit, as with argmax (which --quiet and the text report use):
-    saturated sigmoids can make two outputs exactly 1.0.
-    """
-    import numpy as np
-    order = np.argsort(-out, kind="stable")
-    return int(order[0]), float(out[order[0]]), float(out[order[0]] - out[order[1]]), int(order[1])
 
 
 @cli.command()
@@ -309,27 +305,24 @@ def classify(files, weights, raw, jobs, quiet, csv, as_json):
     """
     import numpy as np
 
-    from digitnet.images import ImageError, load_inputs
+    from digitnet.batch import load_inputs
+    from digitnet.errors import ImageError
 
     fmt = output_format(quiet=quiet, csv=csv, as_json=as_json)
-    net, _card = load_network(weights)
+    model = load_model(weights)
     if jobs is None:
         jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     several = len(files) > 1 or any(f != "-" and os.path.isdir(f) for f in files)
-    failed = done = 0
-    write = sys.stdout.write
-    if fmt == "csv":
-        write("file,digit,activation,margin," + ",".join(f"out{d}" for d in range(10)) + "\n")
+    printer = ResultPrinter(fmt, several)
     names, rows = [], []
     limit = FIRST_CHUNK
+    failed = 0
 
     def flush():
         # The whole chunk goes through the network as one batch: one matrix product per
         # layer, never a Python loop over images.
-        nonlocal done
         if rows:
-            emit(names, net.feedforward(np.stack(rows)), fmt, several, write, first=not done)
-            done += len(rows)
+            printer.print(names, model.results(np.stack(rows)))
             names.clear()
             rows.clear()
 
@@ -342,70 +335,69 @@ def classify(files, weights, raw, jobs, quiet, csv, as_json):
             if isinstance(result, ImageError):
                 failed += 1
                 flush()               # keep results and errors in input order
-                sys.stdout.flush()
-                click.echo(f"digitnet: {_safe(name)}: {result}", err=True)
+                click.echo(f"digitnet: {printable(name)}: {result}", err=True)
                 continue
             rows.append(result)
             names.append(name)
             if len(rows) >= limit:
-                flush()
-                sys.stdout.flush()    # results flow on as they are ready
+                flush()               # results flow on as they are ready
                 limit = min(2 * limit, CHUNK)
     except KeyboardInterrupt:
         flush()                       # what is finished is printed, then exit 130
-        sys.stdout.flush()
         raise
     flush()
-    sys.stdout.flush()
     if failed:
         raise click.exceptions.Exit(EXIT_FAILED)
 
 
-def emit(names, layers, fmt, several, write, first=True):
-    """Print results: ``layers`` holds each layer's (N, n) activations for ``names``.
+class ResultPrinter:
+    """Prints classify results in one format: 'digit', 'json', 'csv' or 'text'.
 
-    ``first``: nothing was printed before (the text report separates images by a blank line).
+    ``several``: more than one input (names go in front of -q digits, text reports get a
+    heading each). stdout is flushed after every batch, so results flow as they are ready.
     """
-    out = layers[-1]
-    if fmt == "digit":
-        digits = out.argmax(axis=1).tolist()      # argmax: the lowest digit wins a tie
-        if several:
-            write("".join(f"{_safe(n)}\t{d}\n" for n, d in zip(names, digits)))
-        else:
-            write("".join(f"{d}\n" for d in digits))
-    elif fmt == "json":
-        import json
-        for i, name in enumerate(names):
-            digit, act, margin, _ = prediction(out[i])
-            write(json.dumps({"file": name, "digit": digit, "activation": act, "margin": margin,
-                              "outputs": out[i].tolist(),
-                              "layers": [a[i].tolist() for a in layers]}) + "\n")
-    elif fmt == "csv":
-        import csv
-        import io
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        for i, name in enumerate(names):
-            digit, act, margin, _ = prediction(out[i])
-            w.writerow([name, digit, f"{act:.6f}", f"{margin:.6f}"] + [f"{v:.6f}" for v in out[i]])
-        write(buf.getvalue())
-    else:
+
+    def __init__(self, fmt, several):
+        self.fmt, self.several, self.done = fmt, several, 0
+        if fmt == "csv":
+            sys.stdout.write("file,digit,activation,margin,"
+                             + ",".join(f"out{d}" for d in range(10)) + "\n")
+
+    def print(self, names, results):
+        sys.stdout.write(self.format(names, results))
+        sys.stdout.flush()
+        self.done += len(results)
+
+    def format(self, names, results):
+        if self.fmt == "digit":
+            if self.several:
+                return "".join(f"{printable(n)}\t{r.digit}\n" for n, r in zip(names, results))
+            return "".join(f"{r.digit}\n" for r in results)
+        if self.fmt == "json":
+            import json
+            return "".join(json.dumps({"file": n, **r.to_dict()}) + "\n"
+                           for n, r in zip(names, results))
+        if self.fmt == "csv":
+            import csv
+            buf = io.StringIO()
+            w = csv.writer(buf, lineterminator="\n")
+            for n, r in zip(names, results):
+                w.writerow([n, r.digit, f"{r.activation:.6f}", f"{r.margin:.6f}"]
+                           + [f"{v:.6f}" for v in r.outputs])
+            return buf.getvalue()
         from digitnet import render
         color = use_color()
         width = max(40, min(terminal_width(), 120))
-        for i, name in enumerate(names):
-            if several:
-                if i or not first:
-                    write("\n")
-                write(f"== {_safe(name)} ==\n")
-            write("input, as the network sees it (28x28):\n")
-            write(render.image_to_text(layers[0][i].reshape(28, 28), color) + "\n")
-            write(render.activations_text([a[i] for a in layers], color, width) + "\n")
-
-
-def _safe(name):
-    """A file name made safe for one line of output (tab-separated, or an error message)."""
-    return name.replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+        parts = []
+        for i, (name, r) in enumerate(zip(names, results)):
+            if self.several:
+                if i or self.done:
+                    parts.append("\n")
+                parts.append(f"== {printable(name)} ==\n")
+            parts.append("input, as the network sees it (28x28):\n")
+            parts.append(render.image_to_text(r.layers[0].reshape(28, 28), color) + "\n")
+            parts.append(render.activations_text(r.layers, color, width) + "\n")
+        return "".join(parts)
 
 
 # ---------------------------------------------------------------------------------------
@@ -444,160 +436,62 @@ def inspect_layer(layer, neuron, weights, image, raw, per_neuron_scale, png, as_
       digitnet inspect-layer 3 --neuron 7 --image digit.png
       digitnet inspect-layer 2 --json > layer2.json
     """
-    import numpy as np
+    from digitnet import inspection, render
+    from digitnet.errors import ImageError
 
-    from digitnet.render import robust_scale
-
-    net, _card = load_network(weights)
+    model = load_model(weights)
     if layer is None:
         if image or png or neuron is not None:
             raise click.UsageError("--neuron, --image and --png need a LAYER")
-        return layers_summary(net, weights, as_json)
-    n_layers = len(net.weights)
-    if not 1 <= layer <= n_layers:
-        raise click.BadParameter(f"this model has layers 1..{n_layers}", param_hint="LAYER")
-    W, b = net.weights[layer - 1], net.biases[layer - 1]
-    n_out, n_in = W.shape
-    rows = list(range(n_out))
-    if neuron is not None:
-        if not 0 <= neuron < n_out:
-            raise click.BadParameter(f"layer {layer} has neurons 0..{n_out - 1}",
-                                     param_hint="--neuron")
-        rows = [neuron]
+        return print_summary(model, weights, as_json)
+    if not 1 <= layer <= len(model.network.weights):
+        raise click.BadParameter(f"this model has layers 1..{len(model.network.weights)}",
+                                 param_hint="LAYER")
+    n_out = model.network.weights[layer - 1].shape[0]
+    if neuron is not None and not 0 <= neuron < n_out:
+        raise click.BadParameter(f"layer {layer} has neurons 0..{n_out - 1}",
+                                 param_hint="--neuron")
     if png:
         if not png.lower().endswith(".png"):
             raise click.BadParameter("the picture is a PNG: give a file name ending in .png",
                                      param_hint="--png")
-        # Checked before anything is printed: a failure must not follow a full report.
-        png_dir = os.path.dirname(os.path.abspath(png))
-        if not os.path.isdir(png_dir):
-            fail(f"{_safe(png)}: cannot write (folder {_safe(png_dir)} does not exist)")
-    sums = None
+        writable_or_fail(png)   # before anything is printed: a failure must not follow a report
+    inputs = None
     if image:
-        from digitnet.images import ImageError, load_input
         try:
-            x = load_input(read_stdin() if image == "-" else image, raw=raw)
+            inputs = model.inputs(read_stdin() if image == "-" else image, raw=raw)
         except ImageError as e:
-            fail(f"{_safe(image)}: {e}")
-        # A batch of one, exactly as classify runs each image: same numbers to the last bit.
-        acts, zs = ([a[0] for a in arrays] for arrays in net.forward(x[None]))
-        a_prev = acts[layer - 1]
-        contributions = W[rows] * a_prev             # (k, n_in): activation x weight
-        sums = contributions.sum(axis=1)             # the weighted sums, before the bias
-        z = zs[layer - 1][rows]                      # exactly what classify computes
-        activation = acts[layer][rows]
-    stats = weight_stats(W[rows], b[rows], rows)
-    # What the pictures show, and the |value| drawn at full brightness. Weights share the
-    # whole layer's scale even for one --neuron, so its picture matches the full view.
-    grids = contributions if image else W[rows]
-    if per_neuron_scale:
-        scale = [float(np.abs(g).max()) or 1.0 for g in grids]
-    else:
-        scale = robust_scale(contributions if image else W)
+            fail(f"{printable(image)}: {e}")
+    view = inspection.layer_view(model.network, layer,
+                                 None if neuron is None else [neuron], inputs)
     if as_json:
         import json
-        doc = {"layer": layer, "shape": [n_out, n_in], "neurons": rows,
-               "weights": W[rows].tolist(), "biases": b[rows].tolist(),
-               "stats": {"weights": layer_range(W), "biases": layer_range(b),
-                         "neurons": stats}}
-        if image:
-            doc["image"] = {"file": image, "inputs": a_prev.tolist(),
-                            "contributions": contributions.tolist(),
-                            "weighted_sums": sums.tolist(), "biases": b[rows].tolist(),
-                            "z": z.tolist(), "activations": activation.tolist()}
-        click.echo(json.dumps(doc))
+        click.echo(json.dumps(view.to_dict(image)))
     else:
-        from digitnet import render
         color = use_color()
-        width = terminal_width() if color else 80
-        width = max(width, 40)
-        if image:
-            labels = [f"n{k} a={activation[i]:.2f}" for i, k in enumerate(rows)]
-            # The file name on a line of its own: with it, the heading would outgrow 80 columns.
-            what = (f"layer {layer}: contributions (input activation x weight) to "
-                    f"{len(rows)} neuron(s)\nimage: {_safe(image)}")
-        else:
-            labels = [f"n{k} b={b[k]:+.2f}" for k in rows]
-            what = f"layer {layer}: {n_out} neurons x {n_in} weights"
-            if n_in == 784:
-                what += " (each drawn as the 28x28 image it reads)"
-        lines = [what, render.legend_text(color, None if per_neuron_scale else scale,
-                                          "contributions" if image else "weights"), ""]
-        if render.grid_shape(n_in)[1] <= width:
-            lines.append(render.grids_to_text(grids, labels, scale, width=width, color=color))
-        else:  # e.g. 5000 inputs from a huge hidden layer: a grid row would not fit a line
-            lines.append(f"({n_in} inputs per neuron: grids too wide for {width} columns; "
-                         "see --png or --json)")
-        lines.append("")
-        if image:
-            lines.append(f"{'neuron':>6} {'weighted sum':>13} {'+ bias':>9} {'= z':>9} "
-                         f"{'sigmoid(z)':>11}")
-            for i, k in enumerate(rows):
-                lines.append(f"{k:>6} {sums[i]:>13.4f} {b[k]:>+9.4f} {z[i]:>9.4f} "
-                             f"{activation[i]:>11.4f}")
-        else:
-            lines.append(f"{'neuron':>6} {'bias':>8} {'w min':>8} {'w max':>8} "
-                         f"{'mean |w|':>9} {'positive':>9}")
-            for st in stats:
-                lines.append(f"{st['neuron']:>6} {st['bias']:>+8.3f} {st['min']:>+8.3f} "
-                             f"{st['max']:>+8.3f} {st['mean_abs']:>9.4f} "
-                             f"{100 * st['positive']:>8.1f}%")
-        if len(rows) == 1 and n_in <= 64:
-            # One neuron of a small layer: its inputs are hidden neurons, and an unlabelled
-            # 4x4 grid cannot say which is which -- list them.
-            k, i = rows[0], 0
-            lines += ["", f"neuron {k}'s inputs (neurons of layer {layer - 1 or 'input'}):"]
-            if image:
-                lines.append(f"{'input':>6} {'activation':>11} {'x weight':>10} {'= product':>11}")
-                for j in range(n_in):
-                    lines.append(f"{j:>6} {a_prev[j]:>11.4f} {W[k, j]:>+10.4f} "
-                                 f"{contributions[i, j]:>+11.4f}")
-            else:
-                lines.append(f"{'input':>6} {'weight':>10}")
-                lines += [f"{j:>6} {W[k, j]:>+10.4f}" for j in range(n_in)]
-        click.echo("\n".join(lines))
+        width = max(terminal_width() if color else 80, 40)
+        click.echo(render.layer_text(view, color, width, per_neuron_scale,
+                                     printable(image) if image else None))
     if png:
-        from digitnet import render
-        if image:
-            labels = [f"neuron {k}  z={z[i]:+.2f}  a={activation[i]:.2f}"
-                      for i, k in enumerate(rows)]
-            title = f"layer {layer}: input activation x weight for {os.path.basename(image)}"
-        else:
-            labels = [f"neuron {k}  b={b[k]:+.2f}" for k in rows]
-            title = (f"layer {layer} of {weights}: incoming weights "
-                     f"(green +, red -), {n_out}x{n_in}")
         try:
-            render.grids_png(grids, labels, png, scale=scale, title=title)
+            render.layer_png(view, png, weights, per_neuron_scale,
+                             os.path.basename(image) if image else None)
         except OSError as e:
-            fail(f"{png}: cannot write ({e.strerror or e})")
-        click.echo(f"wrote {png}", err=True)
+            fail(f"{printable(png)}: cannot write ({one_line(e)})")
+        click.echo(f"wrote {printable(png)}", err=True)
 
 
-def layer_range(a):
-    return {"min": float(a.min()), "max": float(a.max())}
-
-
-def weight_stats(W, b, rows):
-    """Per-neuron statistics of incoming weights (rows of W) and biases."""
-    return [{"neuron": k, "bias": float(b[i]), "min": float(W[i].min()),
-             "max": float(W[i].max()), "mean_abs": float(abs(W[i]).mean()),
-             "positive": float((W[i] > 0).mean())} for i, k in enumerate(rows)]
-
-
-def layers_summary(net, weights, as_json):
+def print_summary(model, weights, as_json):
     """The model's layers: number, shape, parameters, activation, weight and bias ranges."""
-    info = []
-    for l, (W, b) in enumerate(zip(net.weights, net.biases), start=1):
-        info.append({"layer": l, "shape": list(W.shape), "parameters": int(W.size + b.size),
-                     "activation": "sigmoid", "weights": layer_range(W),
-                     "biases": layer_range(b)})
+    from digitnet import inspection
+    info = inspection.summary(model.network)
     if as_json:
         import json
-        click.echo(json.dumps({"model": str(weights), "sizes": net.sizes, "layers": info}))
+        click.echo(json.dumps({"model": str(weights), "sizes": model.sizes, "layers": info}))
         return
     total = sum(i["parameters"] for i in info)
-    lines = [f"model {weights}: {'-'.join(map(str, net.sizes))}, {total:,} parameters, "
-             f"{net.dtype}",
+    lines = [f"model {printable(weights)}: {'-'.join(map(str, model.sizes))}, {total:,} "
+             f"parameters, {model.network.dtype}",
              f"{'layer':>5}  {'shape':>9}  {'params':>8}  {'activation':<10} "
              f"{'weights min..max':>18}  {'biases min..max':>17}"]
     for i in info:
@@ -629,27 +523,28 @@ def evaluate(data, weights, as_json):
       digitnet evaluate --weights wide --json | jq .accuracy
     """
     from digitnet import mnist
+    from digitnet.errors import DataError
     from digitnet.evaluation import evaluate as run
 
-    net, _card = load_network(weights)
+    model = load_model(weights)
     try:
         x, y, folder = mnist.find_split(data, "test")
-    except mnist.DataError as e:
+    except DataError as e:
         fail(str(e))
-    report = run(net, x, y)
+    report = run(model.network, x, y)
     report["weights"] = str(weights)
     report["data"] = str(folder)
     if as_json:
         import json
         click.echo(json.dumps(report))
         return
-    click.echo(format_report(report, net.sizes))
+    click.echo(format_report(report, model.sizes))
 
 
 def format_report(r, sizes):
     """The evaluation report as text for a person."""
-    lines = [f"model     {r['weights']}  ({'-'.join(map(str, sizes))}, sigmoid)",
-             f"data      {r['data']}  (MNIST test set, {r['n']:,} images)",
+    lines = [f"model     {printable(r['weights'])}  ({'-'.join(map(str, sizes))}, sigmoid)",
+             f"data      {printable(r['data'])}  (MNIST test set, {r['n']:,} images)",
              f"accuracy  {100 * r['accuracy']:.2f}%  ({r['correct']:,} of {r['n']:,})", "",
              "confusion matrix (rows: true digit, columns: answer)",
              "      " + "".join(f"{d:>6}" for d in range(10)) + "   recall"]
@@ -674,7 +569,21 @@ def parse_layers(ctx, param, value):
         raise click.BadParameter("give hidden layer sizes like 16,16") from None
     if any(h < 1 or h > 100000 for h in hidden):
         raise click.BadParameter("each hidden layer needs 1..100000 neurons")
-    return [784] + hidden + [10]
+    from digitnet import weightfile
+    sizes = [784] + hidden + [10]
+    try:
+        weightfile.check_sizes(sizes)
+    except weightfile.WeightFileError as e:
+        raise click.BadParameter(str(e)) from None
+    return sizes
+
+
+def parse_out(ctx, param, value):
+    from digitnet import weightfile
+    try:
+        return weightfile.npz_path(value)
+    except weightfile.WeightFileError as e:
+        raise click.BadParameter(str(e)) from None
 
 
 @cli.command()
@@ -716,8 +625,9 @@ def parse_layers(ctx, param, value):
 @click.option("--seed", default=0, show_default=True, type=int,
               help="Same seed + same data = identical weights on the same machine.")
 @click.option("--out", "-o", default="model.npz", show_default=True,
-              type=click.Path(dir_okay=False),
-              help="Where to write the weights; the model card goes beside it as .json.")
+              type=click.Path(dir_okay=False), callback=parse_out,
+              help="Where to write the weights (NAME.npz, or NAME to which .npz is added); "
+                   "the model card goes beside it as NAME.json.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def train(data, layers, epochs, batch_size, lr, optimizer, momentum, loss, schedule,
           weight_decay, augment, augment_strength, teacher, teacher_weight,
@@ -741,13 +651,8 @@ def train(data, layers, epochs, batch_size, lr, optimizer, momentum, loss, sched
       digitnet train --data ~/mnist --teacher none --no-augment --epochs 30 --out plain.npz
       digitnet train --data ~/mnist --layers 32,16 --optimizer sgd --lr 0.5 --teacher none
     """
-    import shlex
-    import time
-
-    import numpy as np
-
-    from digitnet import mnist, training, weightfile
-    from digitnet.evaluation import evaluate as run_eval
+    from digitnet import mnist, training
+    from digitnet.errors import DataError, WeightFileError
 
     if teacher and teacher.lower() == "none":
         teacher = None
@@ -758,103 +663,112 @@ def train(data, layers, epochs, batch_size, lr, optimizer, momentum, loss, sched
                                teacher_weight=teacher_weight if teacher else 0.0,
                                teacher_temperature=teacher_temperature,
                                seed=seed, validation=validation)
-    out_dir = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(out_dir):
-        fail(f"{out}: folder {out_dir} does not exist")
-    if not os.access(out_dir, os.W_OK):
-        fail(f"{out}: folder {out_dir} is not writable")
+    card = os.path.splitext(out)[0] + ".json"
+    for target in (out, card):    # checked now: never train for hours, then fail to save
+        writable_or_fail(target)
     folder = mnist.data_dir(data)
     try:
         x, y = mnist.load_split(folder, "train")
-        x_test, y_test, test_folder = mnist.find_split(data, "test")
-    except mnist.DataError as e:
+        x_test, y_test, _ = mnist.find_split(data, "test")
+    except DataError as e:
         fail(str(e))
-    teacher_net = load_network(teacher)[0] if teacher else None
-    try:
-        x_tr, y_tr, x_val, y_val = training.split_validation(x, y, validation, seed)
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="--validation") from None
-    talk = (lambda msg: None) if quiet else (lambda msg: click.echo(msg, err=True))
-    talk(f"training {'-'.join(map(str, layers))} on {len(x_tr):,} images "
-         f"({len(x_val):,} held out for validation), {epochs} epoch{'s' if epochs != 1 else ''}"
-         + ("" if len(x_val) else "; no validation set: the last epoch is kept"))
-    bar = {}
-    start = time.perf_counter()
-
-    def on_batch(done, total):
-        if quiet or not sys.stderr.isatty():   # a log file gets the epoch lines only
-            return
-        if "bar" not in bar:
-            bar["bar"] = click.progressbar(length=total, file=sys.stderr, width=30,
-                                           label=f"epoch {len(bar.get('seen', [])) + 1}/{epochs}")
-            bar["bar"].__enter__()
-        bar["bar"].update(1)
-
-    def on_epoch(rec):
-        if "bar" in bar:
-            bar.pop("bar").__exit__(None, None, None)
-        bar.setdefault("seen", []).append(rec)
-        val = (f"validation {100 * rec['val_accuracy']:.2f}%  "
-               if rec["val_accuracy"] == rec["val_accuracy"] else "")      # NaN: none
-        talk(f"epoch {rec['epoch']:>3}/{epochs}  loss {rec['loss']:.4f}  {val}"
-             f"elapsed {time.perf_counter() - start:.1f}s")
-
-    def _terminate(signum, frame):
-        raise KeyboardInterrupt       # a batch scheduler's SIGTERM: stop as for Ctrl-C
-    signal.signal(signal.SIGTERM, _terminate)
-    try:
-        # Overflow on the way to divergence is reported once, as one line (below), not
-        # as a screenful of numpy RuntimeWarnings.
-        with np.errstate(over="ignore", invalid="ignore"):
-            result = training.train(cfg, x_tr, y_tr, x_val, y_val, teacher=teacher_net,
-                                    on_epoch=on_epoch, on_batch=on_batch)
-    except training.TrainingDiverged as e:
-        fail(str(e))
-    except KeyboardInterrupt:
-        no_more_interrupts()
-        if "bar" in bar:
-            bar.pop("bar").__exit__(None, None, None)
-        click.echo(f"digitnet: interrupted before the first epoch finished; nothing "
-                   f"written to {out}", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    finally:
-        if "bar" in bar:
-            bar.pop("bar").__exit__(None, None, None)
-    try:
-        # A run can also end with finite weights too large to use (their weighted sums
-        # overflow): never write a weight file that `load` would then refuse.
-        weightfile.check(result.net, "the trained network")
-    except weightfile.WeightFileError as e:
-        fail(f"training diverged: {e}; try a lower learning rate than --lr {lr}")
-    report = run_eval(result.net, x_test, y_test)
-    argv = ["digitnet"] + sys.argv[1:]
+    teacher_net = load_model(teacher).network if teacher else None
+    if not 0 <= validation < len(x):
+        raise click.BadParameter(f"cannot hold out {validation} of {len(x)} images for "
+                                 "validation", param_hint="--validation")
     # Same seed + same data give identical weights on the same machine *with the same
     # number of BLAS threads* (a threaded matrix product may sum in another order), so
-    # the thread settings are part of the command.
+    # the thread settings are part of the recorded command.
     threads = {k: os.environ[k] for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
                if os.environ.get(k)}
-    card = training.model_card(
-        cfg, result, name=os.path.splitext(os.path.basename(out))[0],
-        n_images=len(x), n_train=len(x_tr), n_val=len(x_val),
-        command=" ".join(f"{k}={v}" for k, v in threads.items()) + (" " if threads else "")
-        + shlex.join(argv),
-        environment={"cpu_count": os.cpu_count(), **threads},
-        teacher=str(teacher) if teacher else None, test_report=report,
-        eval_command="digitnet evaluate --weights " + shlex.quote(out))
+    command = " ".join([*(f"{k}={v}" for k, v in threads.items()),
+                        shlex_join(["digitnet"] + sys.argv[1:])])
+    progress = TrainProgress(epochs, quiet)
+
+    def started(n_train, n_val):
+        progress.say(f"training {'-'.join(map(str, layers))} on {n_train:,} images "
+                     f"({n_val:,} held out for validation), {epochs} "
+                     f"epoch{'s' if epochs != 1 else ''}"
+                     + ("" if n_val else "; no validation set: the last epoch is kept"))
+
     try:
-        weightfile.save(out, result.net, card)
+        with progress:
+            done = training.train_and_save(
+                cfg, out, x, y, x_test, y_test, command=command,
+                environment={"cpu_count": os.cpu_count(), **threads},
+                teacher=teacher_net, teacher_name=str(teacher) if teacher else None,
+                on_start=started, on_epoch=progress.epoch, on_batch=progress.batch)
+    except (training.TrainingDiverged, WeightFileError) as e:
+        fail(str(e))
     except OSError as e:
-        fail(f"{out}: cannot write ({e.strerror or e})")
-    chosen = (f"best epoch {result.best_epoch} (validation {100 * result.best_val_accuracy:.2f}%)"
-              if len(x_val) else f"last epoch {result.best_epoch} (no validation set)")
-    summary = (f"{chosen}, "
-               f"test accuracy {100 * report['accuracy']:.2f}% on {report['n']:,} images; "
-               f"{result.seconds:.1f}s; wrote {out} and {weightfile.card_path(out)}")
-    if result.interrupted:
-        no_more_interrupts()
-        click.echo(f"digitnet: interrupted; {summary}", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    talk(summary)
+        fail(f"{printable(out)}: cannot write ({one_line(e)})")
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted before the first epoch finished; nothing written "
+                          f"to {printable(out)}") from None
+    r = done.result
+    chosen = (f"best epoch {r.best_epoch} (validation {100 * r.best_val_accuracy:.2f}%)"
+              if r.history and r.history[0]["val_accuracy"] == r.history[0]["val_accuracy"]
+              else f"last epoch {r.best_epoch} (no validation set)")
+    summary = (f"{chosen}, test accuracy {100 * done.report['accuracy']:.2f}% on "
+               f"{done.report['n']:,} images; {r.seconds:.1f}s; wrote "
+               f"{printable(done.npz)} and {printable(done.card)}")
+    if done.interrupted:
+        raise Interrupted(f"interrupted; {summary}")
+    progress.say(summary)
+
+
+def shlex_join(argv):
+    import shlex
+    return shlex.join(argv)
+
+
+class TrainProgress:
+    """What ``train`` tells the user on stderr, as a context manager that closes its bar.
+
+    On a terminal, a progress bar for the current epoch; in a log file only the lines.
+    One line per finished epoch. ``quiet``: nothing but what :meth:`say` is told.
+    """
+
+    def __init__(self, epochs, quiet):
+        self.epochs, self.quiet = epochs, quiet
+        self.bar, self.seen = None, 0
+        self.start = None
+
+    def __enter__(self):
+        import time
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self._close_bar()
+        return False
+
+    def say(self, message):
+        if not self.quiet:
+            click.echo(message, err=True)
+
+    def batch(self, done, total):
+        if self.quiet or not sys.stderr.isatty():
+            return
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, file=sys.stderr, width=30,
+                                         label=f"epoch {self.seen + 1}/{self.epochs}")
+            self.bar.render_progress()
+        self.bar.update(1)
+
+    def epoch(self, rec):
+        import time
+        self._close_bar()
+        self.seen += 1
+        val = (f"validation {100 * rec['val_accuracy']:.2f}%  "
+               if rec["val_accuracy"] == rec["val_accuracy"] else "")      # NaN: none
+        self.say(f"epoch {rec['epoch']:>3}/{self.epochs}  loss {rec['loss']:.4f}  {val}"
+                 f"elapsed {time.perf_counter() - self.start:.1f}s")
+
+    def _close_bar(self):
+        if self.bar is not None:
+            self.bar.render_finish()
+            self.bar = None
 
 
 # ---------------------------------------------------------------------------------------
@@ -874,29 +788,110 @@ def download(data):
       digitnet download --data ~/mnist
     """
     from digitnet import mnist
+    from digitnet.errors import DataError
     folder = mnist.data_dir(data)
     mirrors = os.environ.get("DIGITNET_MIRRORS")
     try:
         mnist.download(folder, mirrors=mirrors.split() if mirrors else None,
                        progress=lambda name, status: click.echo(f"{name}: {status}", err=True))
-    except mnist.DataError as e:
+    except DataError as e:
         fail(str(e))
-    click.echo(str(folder))
+    click.echo(printable(folder))
+
+
+# ---------------------------------------------------------------------------------------
+# the executable
+
+class _GuardedStdout(io.RawIOBase):
+    """File descriptor 1 for the real executable: a failed write raises
+    :class:`OutputFailed` (one clean line) instead of an OSError that could be anyone's;
+    a reader that went away still raises BrokenPipeError. With ``closed_reason`` (stdout
+    was closed when we started), every write fails with that reason."""
+
+    def __init__(self, closed_reason=None):
+        super().__init__()
+        self.closed_reason = closed_reason
+
+    def writable(self):
+        return True
+
+    def fileno(self):
+        return 1
+
+    def isatty(self):
+        return self.closed_reason is None and os.isatty(1)
+
+    def write(self, data):
+        if self.closed_reason:
+            raise OutputFailed(self.closed_reason)
+        try:
+            return os.write(1, data)
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise OutputFailed(e) from None
+
+
+def _guard_stdout():
+    """Route sys.stdout through :class:`_GuardedStdout` (and reserve descriptors 0-2, so
+    that no file we open later becomes "stdout" by taking a closed descriptor's number)."""
+    closed = None
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.open(os.devnull, os.O_RDWR if fd else os.O_RDONLY)   # takes the lowest: fd
+            if fd == 1:
+                closed = "standard output is closed"
+    old = sys.stdout
+    encoding = getattr(old, "encoding", None) or "utf-8"
+    sys.stdout = io.TextIOWrapper(io.BufferedWriter(_GuardedStdout(closed)), encoding=encoding,
+                                  errors="surrogateescape",
+                                  line_buffering=bool(old and old.line_buffering))
+
+
+def _stop_quietly_on_stdout():
+    """After stdout failed: point it at /dev/null so the interpreter's final flush is quiet."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    sys.stdout = open(os.devnull, "w")
+
+
+@contextlib.contextmanager
+def _stop_signals_interrupt():
+    """SIGTERM and SIGHUP (a batch scheduler, a closed terminal) stop a command as Ctrl-C
+    does: what is finished is kept, one line, exit 130. The old handlers come back after."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+    old = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is not None and signal.getsignal(sig) == signal.SIG_DFL:
+            old[sig] = signal.signal(sig, interrupt)
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def main():
     """Entry point: run the group; no traceback ever reaches the user."""
     # File names that are not valid UTF-8 reach us as surrogate escapes: write them back
     # as the same bytes on stdout, and never crash on them in messages.
-    for stream, errors in ((sys.stdout, "surrogateescape"), (sys.stderr, "backslashreplace")):
-        if hasattr(stream, "reconfigure"):
-            stream.reconfigure(errors=errors)
+    _guard_stdout()
+    if hasattr(sys.stderr, "reconfigure"):
+        sys.stderr.reconfigure(errors="backslashreplace")
     global _IN_MAIN
     _IN_MAIN = True
     if _STARTUP_SIGINT is not None:
         signal.signal(signal.SIGINT, _STARTUP_SIGINT)
     try:
-        rv = cli(standalone_mode=False)
+        with _stop_signals_interrupt():
+            try:
+                rv = cli(standalone_mode=False)
+            finally:
+                sys.stdout.flush()     # here, where a failure still gets its one line
         no_more_interrupts()      # done: Ctrl-C during the interpreter's shutdown is moot
         sys.exit(rv if isinstance(rv, int) else 0)
     except click.exceptions.Exit as e:
@@ -912,17 +907,19 @@ def main():
         no_more_interrupts()
         click.echo("digitnet: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except OutputFailed as e:
+        _stop_quietly_on_stdout()
+        click.echo(f"digitnet: cannot write output: {e}", err=True)
+        sys.exit(EXIT_FAILED)
     except (BrokenPipeError, PipeClosed):
         # The reader went away (e.g. `| head`): stop quietly, and keep Python from
         # complaining again when it flushes stdout at exit.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _stop_quietly_on_stdout()
         sys.exit(EXIT_BROKEN_PIPE)
     except Exception as e:  # a bug of ours: still one line, but say how to see more
         if os.environ.get("DIGITNET_DEBUG"):
             raise
-        # Squeezed onto one line: messages can carry newlines (e.g. a server's reply).
-        click.echo(f"digitnet: internal error: {type(e).__name__}: {' '.join(str(e).split())} "
+        click.echo(f"digitnet: internal error: {type(e).__name__}: {one_line(e, 500)} "
                    "(set DIGITNET_DEBUG=1 for the traceback)", err=True)
         sys.exit(EXIT_FAILED)
     finally:

@@ -5,17 +5,42 @@ layer takes a weighted sum of the previous layer's activations, adds its bias an
 the result with the sigmoid into 0..1 -- layer after layer, until 10 output neurons; the
 brightest one is the answer.
 
-Modules (each small, each importable on its own so the command line loads only what it needs):
+The library in three lines::
 
+    import digitnet
+    model = digitnet.load("default")                 # or "wide", or a path to an .npz
+    print(model.classify("digit.png").digit)         # a path, bytes, PIL image or array
+
+Modules, each small:
+
+- ``model``      the public API: :func:`load`, :class:`Model`, :class:`Result`
 - ``network``    the network math: sigmoid, forward pass, backpropagation
-- ``weightfile`` the ``.npz`` + ``.json`` weight file format, validated loading, atomic saving
+- ``weightfile`` the ``.npz`` + ``.json`` weight file format, validated loading, saving
+- ``decode``     any image file (or PIL image, or array) -> grayscale, with its safety limits
+- ``normalise``  grayscale -> the network's 784 inputs, the way MNIST was made
+- ``batch``      many files: worker processes, folder listing
 - ``mnist``      reading IDX files, locating the data folder, downloading MNIST
-- ``augment``    vectorised random affine distortions of image batches (training only)
+- ``augment``    vectorised random distortions of image batches (training only)
 - ``training``   mini-batch gradient descent: losses, optimisers, schedules
 - ``evaluation`` accuracy, confusion matrix, per-digit precision and recall
-- ``images``     any image file -> the network's 784 inputs, the way MNIST was made
 - ``render``     terminal and PNG pictures of activations and weights
+- ``errors``     the exceptions, and safe one-line messages
+- ``files``      atomic file writing
 """
 
-# Kept literal (not read from package metadata) so that `import digitnet` stays instant.
 __version__ = "0.1.0"
+
+__all__ = ["load", "Model", "Result", "DigitnetError", "ImageError", "WeightFileError",
+           "DataError", "__version__"]
+
+_API = {"load": "model", "Model": "model", "Result": "model", "DigitnetError": "errors",
+        "ImageError": "errors", "WeightFileError": "errors", "DataError": "errors"}
+
+
+def __getattr__(name):
+    # The API is imported on first use (PEP 562): `digitnet --version` and `--help`, which
+    # import this package for its version, need neither numpy nor Pillow.
+    if name in _API:
+        import importlib
+        return getattr(importlib.import_module(f"{__name__}.{_API[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -59,7 +59,7 @@ def check_writable(path) -> None:
     if not os.path.isdir(folder):
         raise FileNotFoundError(2, f"folder {folder} does not exist", path)
     if os.path.isdir(path):
-        raise IsADirectoryError(21, "Is a directory", path)
+        raise IsADirectoryError(21, "is a folder, not a file", path)
     if not os.access(folder, os.W_OK | os.X_OK):
         raise PermissionError(13, f"folder {folder} is not writable", path)
 

@@ -18,18 +18,17 @@ import hashlib
 import math
 import os
 import struct
-import tempfile
+import time
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from .errors import DataError, one_line, printable
+from .files import atomic_files
+
 __all__ = ["DataError", "FILES", "SHA256", "read_idx", "load_split", "data_dir",
            "bundled_dir", "find_split", "download"]
-
-
-class DataError(Exception):
-    """A data file or folder that cannot be used; the message names the file and the fault."""
 
 
 # The four files, under the names they have always had.
@@ -58,6 +57,13 @@ MAX_DOWNLOAD_BYTES = 32 * 2**20
 # refusing early stops a hostile header from asking for terabytes.
 MAX_IDX_BYTES = 1 << 31
 MAX_IDX_DIMS = 16
+#: Most images (or labels) an IDX file may hold: 16x MNIST's training set, more than any
+#: digit data set (EMNIST ByClass has 814,255).
+MAX_IDX_ITEMS = 1_000_000
+#: Most bytes of data per byte of a gzipped file. Real images compress about 5:1 (MNIST's
+#: training images 4.7:1); a file that claims hundreds of times its size is a gzip bomb,
+#: refused before anything is inflated.
+MAX_GZIP_RATIO = 50
 
 
 def read_idx(path, expect_ndim=None):
@@ -84,15 +90,22 @@ def read_idx(path, expect_ndim=None):
                     raise DataError(f"{path}: truncated IDX header")
                 dims = struct.unpack(f">{ndim}I", head[4:])
                 count = math.prod(dims)   # Python ints: a hostile header cannot overflow
-                if count > MAX_IDX_BYTES:
-                    raise DataError(f"{path}: header claims {count} bytes of data, too large")
+                if count > MAX_IDX_BYTES or dims[0] > MAX_IDX_ITEMS:
+                    raise DataError(f"{path}: header claims {'x'.join(map(str, dims))} "
+                                    f"({count:,} bytes of data), too large (at most "
+                                    f"{MAX_IDX_ITEMS:,} items)")
+                packed = os.fstat(f.fileno()).st_size
+                if gz and count > MAX_GZIP_RATIO * max(packed, 1 << 16):
+                    raise DataError(f"{path}: header claims {count:,} bytes of data from "
+                                    f"{packed:,} compressed bytes -- no real data set "
+                                    "compresses like that (a gzip bomb?)")
                 raw = src.read(count)
                 trailing = len(src.read(1 << 20)) if len(raw) == count else 0
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except (OSError, EOFError, zlib.error) as e:
         # zlib.error: a corrupt deflate stream inside a .gz (it is not an OSError)
-        raise DataError(f"{path}: cannot read ({_reason(e)})") from None
+        raise DataError(f"{path}: cannot read ({one_line(e)})") from None
     if len(raw) < count:
         raise DataError(f"{path}: truncated: header says {'x'.join(map(str, dims))} "
                         f"({count} bytes), file holds {len(raw)}")
@@ -207,26 +220,49 @@ def _sha256_or_none(path):
         return None
 
 
-def download(folder, mirrors=None, progress=None, timeout=30):
+def download(folder, mirrors=None, progress=None, timeout=30, deadline=600):
     """Fetch the four MNIST files into ``folder``, verifying each SHA-256.
 
     Files already present with the right hash are kept. Each download goes to a temporary
-    file in the same folder and is renamed into place only once complete and verified, so
-    an interrupted or corrupted transfer never leaves a partial file under the final name.
-    Mirrors are tried in order. ``progress(name, status)`` is called with messages for the
-    user. Returns the list of file paths. Raises :class:`DataError` if a file cannot be got.
+    file in the same folder and is renamed into place only once complete and verified
+    (:func:`digitnet.files.atomic_files`), so an interrupted or corrupted transfer never
+    leaves a partial file under the final name. Mirrors are tried in order; one that stops
+    answering for ``timeout`` seconds, or has not delivered a file within ``deadline``
+    seconds (a trickling "slow loris"), counts as failed. ``progress(name, status)`` is
+    called with messages for the user. Returns the list of file paths. Raises
+    :class:`DataError` if a file cannot be got -- and then removes the folder again if
+    this call created it and it is still empty.
     """
-    import http.client
-    import urllib.error
-    import urllib.request
-
     folder = Path(folder)
+    new = [p for p in (folder, *folder.parents) if not p.exists()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise DataError(f"{folder}: cannot create data folder ({_reason(e)})") from None
-    mirrors = list(mirrors or MIRRORS)
-    say = progress or (lambda name, status: None)
+        raise DataError(f"{printable(folder)}: cannot create data folder ({one_line(e)})") from None
+    try:
+        return _download_all(folder, list(mirrors or MIRRORS),
+                             progress or (lambda name, status: None), timeout, deadline)
+    except BaseException:
+        for p in new:                   # innermost first; stops at the first non-empty one
+            try:
+                p.rmdir()
+            except OSError:
+                break
+        raise
+
+
+class _Failed(Exception):
+    """One mirror failed for one file (the message says how)."""
+
+
+class _LocalError(Exception):
+    """Writing the downloaded bytes failed on our side (full disk...): no mirror can help."""
+
+
+def _download_all(folder, mirrors, say, timeout, deadline):
+    import http.client
+    import urllib.request
+
     paths = []
     for name, digest in SHA256.items():
         target = folder / name
@@ -237,50 +273,47 @@ def download(folder, mirrors=None, progress=None, timeout=30):
         errors = []
         for base in mirrors:
             url = base.rstrip("/") + "/" + name
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
             try:
-                mask = os.umask(0o022)
-                os.umask(mask)
-                os.fchmod(fd, 0o666 & ~mask)
-                h = hashlib.sha256()
-                received = 0
-                with os.fdopen(fd, "wb") as out, \
-                        urllib.request.urlopen(url, timeout=timeout) as response:
-                    for chunk in iter(lambda: response.read(1 << 16), b""):
-                        # A hostile or broken mirror could stream forever and fill the disk;
-                        # the largest MNIST file is under 10 MB.
-                        received += len(chunk)
-                        if received > MAX_DOWNLOAD_BYTES:
-                            raise ValueError(f"more than {MAX_DOWNLOAD_BYTES // 2**20} MiB, "
-                                             "not an MNIST file")
-                        h.update(chunk)
-                        out.write(chunk)
-                    out.flush()
-                    os.fsync(out.fileno())
-                if h.hexdigest() != digest:
-                    errors.append(f"{url}: checksum mismatch")
-                    continue
-                os.replace(tmp, target)
-                say(name, f"downloaded from {base}")
-                paths.append(target)
-                break
-            # http.client.HTTPException: a server that answers with garbage (BadStatusLine,
-            # IncompleteRead...) is a failed mirror like any other, not a crash.
-            except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as e:
-                errors.append(f"{url}: {_reason(e)}")
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
+                with atomic_files(target) as out:
+                    try:
+                        with urllib.request.urlopen(url, timeout=timeout) as response:
+                            _fetch(response, out, digest, time.monotonic() + deadline,
+                                   deadline)
+                    # http.client.HTTPException: a server that answers with garbage
+                    # (BadStatusLine, IncompleteRead...) is a failed mirror like any other.
+                    except (OSError, http.client.HTTPException, ValueError) as e:
+                        # URLError, timeouts, resets, TLS errors; ValueError: a bad URL
+                        raise _Failed(one_line(str(getattr(e, "reason", None) or e))) from None
+            except _Failed as e:
+                errors.append(f"{printable(url)}: {e}")
+                continue
+            except (OSError, _LocalError) as e:  # our side: the folder, the disk
+                cause = e.__cause__ if isinstance(e, _LocalError) else e
+                raise DataError(f"{printable(target)}: cannot write ({one_line(cause)})") from None
+            say(name, f"downloaded from {printable(base)}")
+            paths.append(target)
+            break
         else:
-            raise DataError(f"{target}: could not download ({'; '.join(errors)})")
+            raise DataError(f"{printable(target)}: could not download ({'; '.join(errors)})")
     return paths
 
 
-def _reason(e):
-    """A short one-line reason from an exception."""
-    if hasattr(e, "reason") and e.reason:
-        text = str(e.reason)
-    else:
-        text = getattr(e, "strerror", None) or str(e) or type(e).__name__
-    # One line, always: a hostile server's status line can hold newlines.
-    return " ".join(text.split()) or type(e).__name__
+def _fetch(response, out, digest, until, deadline):
+    """Copy a response into ``out``, verifying size, time and SHA-256 (else :class:`_Failed`)."""
+    h = hashlib.sha256()
+    received = 0
+    for chunk in iter(lambda: response.read(1 << 16), b""):
+        # A hostile or broken mirror could stream forever and fill the disk (the largest
+        # MNIST file is under 10 MB), or trickle a byte at a time to hold us forever.
+        received += len(chunk)
+        if received > MAX_DOWNLOAD_BYTES:
+            raise _Failed(f"more than {MAX_DOWNLOAD_BYTES // 2**20} MiB, not an MNIST file")
+        if time.monotonic() > until:
+            raise _Failed(f"not complete after {deadline} s")
+        h.update(chunk)
+        try:
+            out.write(chunk)
+        except OSError as e:
+            raise _LocalError() from e
+    if h.hexdigest() != digest:
+        raise _Failed("checksum mismatch")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["sigmoid", "Network"]
+__all__ = ["sigmoid", "Network", "top_two"]
 
 
 def sigmoid(z, out=None):
@@ -37,6 +37,19 @@ def sigmoid(z, out=None):
     out *= 0.5
     out += 0.5
     return out
+
+
+def top_two(outputs):
+    """Winner and runner-up of each row of ``outputs`` (N, n): two int arrays of shape (N,).
+
+    (A single (n,) vector gives two ints.) The brightest output wins; ties go to the lower
+    digit, as with ``argmax`` (saturated sigmoids can make two outputs exactly 1.0); NaN
+    never wins. With one output, the runner-up is the winner itself.
+    """
+    outputs = np.asarray(outputs)
+    key = np.where(np.isnan(outputs), -np.inf, outputs)
+    order = np.argsort(-key, axis=-1, kind="stable")
+    return order[..., 0], order[..., 1 if outputs.shape[-1] > 1 else 0]
 
 
 class Network:

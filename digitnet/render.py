@@ -37,6 +37,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from .network import top_two
+
 __all__ = [
     "GAMMA",
     "MAX_ASPECT",
@@ -637,49 +639,14 @@ def grids_image(
 def save_png_atomic(image, path: str | os.PathLike) -> None:
     """Save a Pillow image as PNG at ``path`` atomically: all of it or nothing.
 
-    The picture goes to a temporary file in the same directory, is flushed and fsync'ed,
-    then renamed over ``path`` with ``os.replace`` (atomic on POSIX and Windows). A reader
-    therefore sees the old file or the complete new one, never half a PNG; if anything
-    fails (full disk, unwritable directory, an exception while encoding) the temporary
-    file is removed and an existing ``path`` is left untouched. The new file keeps the
-    old file's permissions, or gets the usual ``0o666 & ~umask`` for a new one.
+    Encoded into a temporary file beside ``path`` and renamed over it
+    (:func:`digitnet.files.atomic_files`): a reader sees the old file or the complete new
+    one, never half a PNG, and on any failure an existing ``path`` is left untouched.
     """
-    import tempfile
+    from .files import atomic_files
 
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            image.save(f, format="PNG")
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp makes 0o600 files; a picture should be as readable as any other output.
-        try:
-            mode = os.stat(path).st_mode & 0o7777
-        except FileNotFoundError:
-            mask = os.umask(0o022)
-            os.umask(mask)
-            mode = 0o666 & ~mask
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    # Make the rename itself durable (POSIX; directories cannot be opened on Windows).
-    try:
-        dfd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
+    with atomic_files(path) as f:
+        image.save(f, format="PNG")
 
 
 def grids_png(
@@ -805,13 +772,6 @@ def hidden_layer_text(acts: np.ndarray, number: int, color: bool, width: int = 8
     return "\n".join([*_wrap(lines[0], width), *(truncate_visible(s, width) for s in lines[1:])])
 
 
-def _winner(out: np.ndarray) -> tuple[int, int | None]:
-    """Indices of the largest and second-largest outputs (NaN never wins)."""
-    key = np.where(np.isnan(out), -np.inf, out)
-    order = np.argsort(-key, kind="stable")
-    return int(order[0]), (int(order[1]) if out.size > 1 else None)
-
-
 def outputs_text(out: np.ndarray, color: bool, width: int = 80) -> str:
     """The output layer, one neuron per line: ``digit 7  0.982 ████████████``.
 
@@ -825,7 +785,7 @@ def outputs_text(out: np.ndarray, color: bool, width: int = 80) -> str:
     iw = len(str(out.size - 1))
     prefix_w = len(word) + 1 + iw + 2 + 5 + 1
     bw = max(1, min(30, width - prefix_w - 2))
-    win, _ = _winner(out)
+    win = int(top_two(out)[0])
     lines = []
     for i, v in enumerate(out):
         head = f"{word} {i:>{iw}}  {v:5.3f} "
@@ -847,8 +807,8 @@ def answer_line(out: np.ndarray) -> str:
     out = _vec(out)
     if out.size == 0:
         raise ValueError("no outputs")
-    win, second = _winner(out)
-    if second is None:
+    win, second = (int(i) for i in top_two(out))
+    if out.size == 1:
         return f"answer: {win}  (activation {out[win]:.3f})"
     return f"answer: {win}  (activation {out[win]:.3f}, margin {out[win] - out[second]:.3f} over {second})"
 
@@ -875,3 +835,98 @@ def activations_text(layers: Sequence[np.ndarray], color: bool, width: int = 80)
     sections.append("\n".join([*header, outputs_text(out, color, width)]))
     sections.append("\n".join(_wrap(answer_line(out), width)))
     return "\n\n".join(sections)
+
+
+# --------------------------------------------------------------------------------------
+# A layer's weights (or an image's contributions) for `inspect-layer`
+# --------------------------------------------------------------------------------------
+
+
+def layer_scales(view, per_neuron: bool = False):
+    """The |value| drawn at full brightness for a :class:`~digitnet.inspection.LayerView`.
+
+    Weights share the whole layer's :func:`robust_scale` even when only some neurons are
+    shown, so that one neuron's picture matches the full view; contributions share the
+    scale of those drawn. ``per_neuron``: each grid's own largest |value|.
+    """
+    grids = view.contributions if view.contributions is not None else view.weights
+    if per_neuron:
+        return [float(np.abs(g).max()) or 1.0 for g in grids]
+    return robust_scale(view.contributions if view.contributions is not None
+                        else view.all_weights)
+
+
+def layer_text(view, color: bool, width: int = 80, per_neuron_scale: bool = False,
+               image_name: str | None = None) -> str:
+    """The ``inspect-layer L`` report: grids, then a table per neuron.
+
+    Without an image: each neuron's incoming weights as a green/red grid, and bias and
+    weight statistics. With one (``view.contributions`` set): the contribution grids and
+    each neuron's weighted sum, bias, z and sigmoid(z). One neuron of a small layer also
+    lists its inputs one by one (a 4x4 grid cannot say which hidden neuron is which).
+    """
+    with_image = view.contributions is not None
+    n_out, n_in = view.shape
+    rows = view.rows
+    grids = view.contributions if with_image else view.weights
+    scale = layer_scales(view, per_neuron_scale)
+    if with_image:
+        labels = [f"n{k} a={view.activations[i]:.2f}" for i, k in enumerate(rows)]
+        # The file name on a line of its own: with it, the heading would outgrow 80 columns.
+        what = (f"layer {view.layer}: contributions (input activation x weight) to "
+                f"{len(rows)} neuron(s)\nimage: {image_name}")
+    else:
+        labels = [f"n{k} b={view.biases[i]:+.2f}" for i, k in enumerate(rows)]
+        what = f"layer {view.layer}: {n_out} neurons x {n_in} weights"
+        if n_in == 784:
+            what += " (each drawn as the 28x28 image it reads)"
+    lines = [what, legend_text(color, None if per_neuron_scale else scale,
+                               "contributions" if with_image else "weights"), ""]
+    if grid_shape(n_in)[1] <= width:
+        lines.append(grids_to_text(grids, labels, scale, width=width, color=color))
+    else:  # e.g. 5000 inputs from a huge hidden layer: a grid row would not fit a line
+        lines.append(f"({n_in} inputs per neuron: grids too wide for {width} columns; "
+                     "see --png or --json)")
+    lines.append("")
+    if with_image:
+        lines.append(f"{'neuron':>6} {'weighted sum':>13} {'+ bias':>9} {'= z':>9} "
+                     f"{'sigmoid(z)':>11}")
+        for i, k in enumerate(rows):
+            lines.append(f"{k:>6} {view.sums[i]:>13.4f} {view.biases[i]:>+9.4f} "
+                         f"{view.z[i]:>9.4f} {view.activations[i]:>11.4f}")
+    else:
+        lines.append(f"{'neuron':>6} {'bias':>8} {'w min':>8} {'w max':>8} "
+                     f"{'mean |w|':>9} {'positive':>9}")
+        for st in view.stats:
+            lines.append(f"{st['neuron']:>6} {st['bias']:>+8.3f} {st['min']:>+8.3f} "
+                         f"{st['max']:>+8.3f} {st['mean_abs']:>9.4f} "
+                         f"{100 * st['positive']:>8.1f}%")
+    if len(rows) == 1 and n_in <= 64:
+        k = rows[0]
+        lines += ["", f"neuron {k}'s inputs (neurons of layer {view.layer - 1 or 'input'}):"]
+        if with_image:
+            lines.append(f"{'input':>6} {'activation':>11} {'x weight':>10} {'= product':>11}")
+            lines += [f"{j:>6} {view.inputs[j]:>11.4f} {view.weights[0, j]:>+10.4f} "
+                      f"{view.contributions[0, j]:>+11.4f}" for j in range(n_in)]
+        else:
+            lines.append(f"{'input':>6} {'weight':>10}")
+            lines += [f"{j:>6} {view.weights[0, j]:>+10.4f}" for j in range(n_in)]
+    return "\n".join(lines)
+
+
+def layer_png(view, path, model_name: str, per_neuron_scale: bool = False,
+              image_name: str | None = None):
+    """Write the grids of :func:`layer_text` into one PNG at ``path`` (atomically)."""
+    with_image = view.contributions is not None
+    n_out, n_in = view.shape
+    if with_image:
+        labels = [f"neuron {k}  z={view.z[i]:+.2f}  a={view.activations[i]:.2f}"
+                  for i, k in enumerate(view.rows)]
+        title = f"layer {view.layer}: input activation x weight for {image_name}"
+    else:
+        labels = [f"neuron {k}  b={view.biases[i]:+.2f}" for i, k in enumerate(view.rows)]
+        title = (f"layer {view.layer} of {model_name}: incoming weights "
+                 f"(green +, red -), {n_out}x{n_in}")
+    grids = view.contributions if with_image else view.weights
+    return grids_png(grids, labels, path, scale=layer_scales(view, per_neuron_scale),
+                     title=title)

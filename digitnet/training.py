@@ -29,13 +29,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import DigitnetError
 from .network import Network, sigmoid
 
-__all__ = ["TrainingDiverged", "TrainConfig", "TrainResult", "train", "split_validation",
-           "accuracy", "model_card"]
+__all__ = ["TrainingDiverged", "TrainConfig", "TrainResult", "Outcome", "train",
+           "train_and_save", "split_validation", "accuracy", "model_card"]
 
 
-class TrainingDiverged(Exception):
+class TrainingDiverged(DigitnetError):
     """The loss became NaN or infinite: the learning rate is too high for this setup."""
 
 
@@ -303,3 +304,72 @@ def model_card(cfg, result, *, name, n_images, n_train, n_val, command, environm
             "n": test_report["n"],
         },
     }
+
+
+@dataclass
+class Outcome:
+    """A finished :func:`train_and_save`: what was trained, measured and written."""
+    result: TrainResult
+    report: dict                # evaluation on the test set (digitnet.evaluation.evaluate)
+    npz: str                    # the paths written
+    card: str
+    interrupted: bool           # stopped early, or Ctrl-C came while saving
+
+
+def train_and_save(cfg, out, x, y, x_test, y_test, *, command, environment=None,
+                   teacher=None, teacher_name=None, on_start=None, on_epoch=None,
+                   on_batch=None):
+    """The whole of ``digitnet train``: hold out a validation set, train, check the network,
+    measure it on the test set, and save weights and model card together.
+
+    ``x, y`` the training images (N, 784) and labels, ``x_test, y_test`` the test set,
+    ``out`` the npz path, ``command`` the exact command line recorded in the card.
+    ``on_start(n_train, n_val)`` is called once the split is made. Returns an
+    :class:`Outcome`.
+
+    A finished epoch is never lost: Ctrl-C (KeyboardInterrupt) during training keeps the
+    best epoch so far (if none finished, it propagates and nothing is written), and one
+    arriving during the final evaluation or the save waits until both files are written.
+    Raises :class:`TrainingDiverged`, :class:`~digitnet.errors.WeightFileError` (a network
+    too large to save), ValueError (a validation set larger than the data) and OSError
+    (the files cannot be written).
+    """
+    import os
+    import shlex
+
+    from . import weightfile
+    from .evaluation import evaluate
+    from .files import signals_held
+
+    out = weightfile.npz_path(out)
+    weightfile.check_sizes(cfg.layers)
+    x_tr, y_tr, x_val, y_val = split_validation(x, y, cfg.validation, cfg.seed)
+    if on_start is not None:
+        on_start(len(x_tr), len(x_val))
+    # Overflow on the way to divergence is reported once (TrainingDiverged), not as a
+    # screenful of numpy RuntimeWarnings.
+    with np.errstate(over="ignore", invalid="ignore"):
+        result = train(cfg, x_tr, y_tr, x_val, y_val, teacher=teacher, on_epoch=on_epoch,
+                       on_batch=on_batch)
+    saved = None
+    try:
+        with signals_held():
+            try:
+                # A run can also end with finite weights too large to use (their weighted
+                # sums overflow): never write a weight file that `load` would refuse.
+                weightfile.check(result.net, "the trained network")
+            except weightfile.WeightFileError as e:
+                raise TrainingDiverged(f"training diverged: {e}; try a lower learning rate "
+                                       f"than --lr {cfg.lr}") from None
+            report = evaluate(result.net, x_test, y_test)
+            card = model_card(cfg, result, name=os.path.splitext(os.path.basename(out))[0],
+                              n_images=len(x), n_train=len(x_tr), n_val=len(x_val),
+                              command=command, environment=environment or {},
+                              teacher=teacher_name, test_report=report,
+                              eval_command=f"digitnet evaluate --weights {shlex.quote(out)}")
+            saved = weightfile.save(out, result.net, card)
+    except KeyboardInterrupt:   # held during the save, delivered once it completed
+        if saved is None:
+            raise
+        return Outcome(result, report, saved[0], saved[1], True)
+    return Outcome(result, report, saved[0], saved[1], result.interrupted)

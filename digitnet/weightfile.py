@@ -30,6 +30,7 @@ import math
 import os
 import re
 import stat
+import struct
 import zipfile
 
 import numpy as np
@@ -50,7 +51,7 @@ MAX_PARAMETERS = 20_000_000
 MAX_FILE_BYTES = 8 * MAX_PARAMETERS + (1 << 20)
 MAX_LAYERS = 64
 SHIPPED = ("default", "wide")
-_NAME = re.compile(r"^([Wb])([1-9][0-9]*)$")
+_NAME = re.compile(r"([Wb])([1-9][0-9]*)")    # used with fullmatch: "W1\n" is no name
 
 
 def shipped_dir():
@@ -153,6 +154,10 @@ def _read_npz(path, data):
     allocate gigabytes (a deflate bomb, or a header claiming a huge shape).
     """
     fail = lambda why: WeightFileError(f"{path}: {why}")  # noqa: E731
+    # numpy.load decides what a file is by its first bytes: only a file that starts as a
+    # zip is an npz to it (anything else is one .npy array, or pickled data).
+    if not data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        raise fail("not a valid .npz (zip) file -- truncated or corrupt?")
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
@@ -160,17 +165,20 @@ def _read_npz(path, data):
         raise fail("not a valid .npz (zip) file -- truncated or corrupt?") from None
     if len(infos) > 2 * MAX_LAYERS:
         raise fail(f"{len(infos)} members is too many for a weight file")
+    _check_layout(fail, data, infos)
     members = {}
     for info in infos:
         name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
-        if not _NAME.match(name):
+        if not _NAME.fullmatch(name):
             raise fail(f"unexpected array {printable(name)!r} (a weight file holds only W1, "
                        "b1, W2, b2, ...)")
         if name in members:
             raise fail(f"array {name} appears twice")
         members[name] = info.filename
-    if sum(info.file_size for info in infos) > MAX_FILE_BYTES:
-        raise fail("arrays are too large for a weight file")
+    inflated = sum(info.file_size for info in infos)
+    if inflated > MAX_FILE_BYTES:
+        raise fail(f"arrays would inflate to {inflated:,} bytes: too large for a weight file "
+                   f"(at most {MAX_PARAMETERS:,} parameters)")
 
     headers, parameters = {}, 0
     for name, member in members.items():
@@ -196,6 +204,55 @@ def _read_npz(path, data):
         arr = np.frombuffer(raw, dtype=dtype).reshape(shape, order=order)
         arrays[name] = np.ascontiguousarray(arr, dtype=dtype.newbyteorder("="))
     return arrays
+
+
+_LOCAL = struct.Struct("<4s5H3I2H")    # a zip member's local header
+
+
+def _check_layout(fail, data, infos):
+    """Refuse any zip whose layout is not the plain one every writer produces.
+
+    Members one after another from the first byte, each local header naming the same file
+    with the same flags as its central-directory entry, no gaps and no overlaps; then the
+    central directory, then the end record, which ends the file and counts every entry.
+    Readers find members in different ways -- by the end record, by the central
+    directory's size, by scanning local headers -- and on a file like this they all find
+    the same ones: no crafted archive can show digitnet other weights than another tool.
+    """
+    pos = 0
+    for info in sorted(infos, key=lambda i: i.header_offset):
+        if info.header_offset != pos:
+            raise fail("not a plain .npz: its zip members overlap or have gaps between them")
+        if pos + _LOCAL.size > len(data):
+            raise fail("not a valid .npz (zip) file -- truncated or corrupt?")
+        (sig, _, flags, _, _, _, _, _, _, name_len, extra_len) = _LOCAL.unpack_from(data, pos)
+        name = data[pos + _LOCAL.size:pos + _LOCAL.size + name_len]
+        if sig != b"PK\x03\x04" or flags != info.flag_bits or name != _raw_name(info):
+            raise fail("not a plain .npz: a zip member's local header does not match the "
+                       "central directory")
+        if flags & 0x41:   # bit 0: encrypted; bit 6: strong encryption
+            raise fail("encrypted zip members are not supported")
+        pos += _LOCAL.size + name_len + extra_len + info.compress_size
+        if flags & 0x08:   # sizes in a data descriptor after the data (streamed writers)
+            pos += 4 if data[pos:pos + 4] == b"PK\x07\x08" else 0
+            pos += 20 if info.file_size > 0xFFFFFFFF or info.compress_size > 0xFFFFFFFF else 12
+    end = len(data) - 22
+    if end < pos or data[end:end + 4] != b"PK\x05\x06":
+        raise fail("not a plain .npz: something other than one end record follows its zip "
+                   "members (a comment, ZIP64 records or a second archive)")
+    _, _, _, here, count, cd_size, cd_offset, comment = struct.unpack_from("<4s4H2IH", data, end)
+    if (here, count, cd_offset, cd_offset + cd_size, comment) != (len(infos), len(infos), pos, end, 0):
+        raise fail("not a plain .npz: its end record does not describe its central directory")
+
+
+def _raw_name(info):
+    """A member's name as the bytes stored in its headers."""
+    if info.flag_bits & 0x800:
+        return info.orig_filename.encode("utf-8")
+    try:
+        return info.orig_filename.encode("cp437")
+    except UnicodeEncodeError:
+        return info.orig_filename.encode("utf-8")
 
 
 @contextlib.contextmanager
@@ -239,7 +296,7 @@ def _build_network(path, arrays):
     fail = lambda why: WeightFileError(f"{path}: {why}")  # noqa: E731
     # The highest layer number named decides how many layers there should be: with only
     # b3 missing, "array b3 is missing" is the fault, not "unexpected array W3".
-    n_layers = max((int(_NAME.match(name).group(2)) for name in arrays), default=0)
+    n_layers = max((int(_NAME.fullmatch(name).group(2)) for name in arrays), default=0)
     if not arrays:
         raise fail("no arrays (expected W1, b1, W2, b2, ...)")
     for l in range(1, n_layers + 1):

@@ -20,7 +20,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 import digitnet.cli.main as main_module
-from digitnet import images, weightfile
+from digitnet import batch, normalise, weightfile
 from digitnet.network import Network
 from helpers import DIGITNET, run
 
@@ -114,7 +114,7 @@ def sure(model, mnist_test):
     x, y = mnist_test
     best, best_margin = None, 0.0
     for i in range(7000, 7100):
-        out = net.feedforward(images.normalise(np.asarray(to_image(x[i]), np.float32) / 255))[-1]
+        out = net.feedforward(normalise.normalise(np.asarray(to_image(x[i]), np.float32) / 255))[-1]
         top = np.sort(out)
         if out.argmax() == y[i] and top[-1] - top[-2] > best_margin:
             best, best_margin = i, top[-1] - top[-2]
@@ -587,7 +587,7 @@ def test_default_model_classifies_mnist_pngs(tmp_path, default_model, mnist_test
     # --json carries every layer of the shipped model, input to output.
     d = json_lines(run("classify", tmp_path / "9000.png", "--weights", "default", "--json").stdout)[0]
     assert [len(a) for a in d["layers"]] == default_model.sizes
-    want = default_model.feedforward(images.load_input(tmp_path / "9000.png")[None])[-1][0]
+    want = default_model.feedforward(batch.load_input(tmp_path / "9000.png")[None])[-1][0]
     assert d["outputs"] == want.tolist()
 
 

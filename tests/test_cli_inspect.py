@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 import digitnet.cli.main as main_module
-from digitnet import images, weightfile
+from digitnet import batch, weightfile
 from digitnet.network import Network
 from helpers import DIGITNET, run
 
@@ -320,7 +320,7 @@ def test_image_sums_match_the_network_and_classify(model, digit_png, layer):
     r = run("inspect-layer", layer, "--image", digit_png, "--weights", path, "--json")
     assert r.exit_code == 0, r.stderr
     img = json.loads(r.stdout)["image"]
-    x = images.load_input(digit_png)                          # the same normalised input
+    x = batch.load_input(digit_png)                          # the same normalised input
     acts, zs = net.forward(x[None])
     W, b = net.weights[layer - 1], net.biases[layer - 1]
     assert img["inputs"] == acts[layer - 1][0].tolist()

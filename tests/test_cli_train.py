@@ -107,7 +107,14 @@ def test_download_against_local_server(tmp_path, http_files):
     r = subprocess.run([DIGITNET, "download", "--data", str(tmp_path / "e")], capture_output=True,
                        text=True, timeout=60, env={**os.environ, "DIGITNET_MIRRORS": url})
     assert r.returncode == 1 and "checksum mismatch" in r.stderr
-    assert "train-images-idx3-ubyte.gz" not in os.listdir(tmp_path / "e")
+    # (The real process checks the real checksums: nothing verifies, so the folder it
+    # created is removed again rather than left behind empty.)
+    assert not (tmp_path / "e").exists()
+    # In-process, with the fake checksums: the good files stay, the bad one never lands.
+    r = run("download", "--data", tmp_path / "f", env={"DIGITNET_MIRRORS": url})
+    assert r.exit_code == 1 and "checksum mismatch" in r.stderr
+    assert sorted(os.listdir(tmp_path / "f")) == ["t10k-images-idx3-ubyte.gz",
+                                                 "t10k-labels-idx1-ubyte.gz"]
 
 
 def test_ctrl_c_before_first_epoch_keeps_existing_out_intact(small_mnist_dir, tmp_path):

@@ -333,11 +333,12 @@ def test_files_that_are_not_plain_images(tmp_path, model):
         failed(run("classify", path, "-w", model), path, fault)
         failed(run("inspect-layer", "1", "--image", path, "-w", model, "--json"), path, fault)
     if os.path.exists("/dev/zero"):            # endless: read up to the limit, then refused
-        failed(run("classify", "/dev/zero", "-w", model, "--json"), "/dev/zero", r"^file too large")
+        failed(run("classify", "/dev/zero", "-w", model, "--json"), "/dev/zero",
+               r"^not a regular file \(a pipe or a device\); use - to read standard input$")
     big_weights = tmp_path / "big.npz"
     with open(big_weights, "wb") as f:
         f.truncate(600 * 1024 * 1024)
-    failed(run("evaluate", "-w", big_weights, "--json"), big_weights, r"too large for a weight file$")
+    failed(run("evaluate", "-w", big_weights, "--json"), big_weights, r"^629,145,600 bytes is too large for a weight file \(limit 161,048,576\)$")
 
 
 def test_many_hostile_files_through_the_worker_pool(tmp_path, image_files, good, model):
@@ -448,7 +449,7 @@ def test_non_utf8_file_names(tmp_path, model, good):
         (["classify", d + b"/\xff-missing.png", "-w", model], "-missing.png: no such file"),
         (["evaluate", "--weights", d + b"/\xffw.npz"], "w.npz: weight file not found"),
         (["evaluate", "--data", d + b"/\xffdata", "-w", model], "data: data folder not found"),
-        (["train", "--out", d + b"/\xffnowhere/m.npz"], "nowhere/m.npz: folder"),
+        (["train", "--out", d + b"/\xffnowhere/m.npz"], "nowhere/m.npz: cannot write (folder"),
         (["inspect-layer", "1", "-w", model, "--png", d + b"/\xffnowhere/x.png"], "x.png: cannot write (folder"),
     ]:
         p = proc(*args)
@@ -616,7 +617,8 @@ WEIGHTS = [
      "npz", r"^array W1 has shape \(1000000, 1000000\): more than 20,000,000 parameters"),
     ("npy-version-3", lambda d, n: _member(d, "v3.npz", [("W1.npy", b"\x93NUMPY\x03\x00" + b"\0" * 60)]),
      "npz", r"^array W1 is corrupt \(unsupported \.npy version"),
-    ("encrypted-member", lambda d, n: _patched_zip(d, n, 8, 0x0001, "locked.npz"), "npz", r"^array \w+ is corrupt"),
+    ("encrypted-member", lambda d, n: _patched_zip(d, n, 8, 0x0001, "locked.npz"), "npz",
+     r"^(encrypted zip members are not supported|not a plain \.npz: a zip member's local header does not match the central directory)$"),
     ("unknown-compression", lambda d, n: _patched_zip(d, n, 10, 99, "method.npz"), "npz", r"^array \w+ is corrupt"),
     ("bad-crc", _bad_crc, "npz", r"^array W1 is corrupt \(Bad CRC-32 for file 'W1\.npy'\)$"),
     ("is-a-directory", lambda d, n: (d / "dir.npz").mkdir() or d / "dir.npz", "npz", r"^not a file$"),
@@ -759,9 +761,12 @@ DATA = [
     ("empty", "labels", lambda raw: b"", r"^not an IDX file \(only 0 bytes\)$"),
     ("value-type", "labels", lambda raw: raw[:2] + b"\x0d" + raw[3:], r"^unsupported IDX value type 0x0d"),
     ("labels-as-images", "images", lambda raw: _idx(np.zeros(5)), r"^expected an IDX image file with 3 dimension"),
-    ("huge-claim", "images", lambda raw: struct.pack(">HBBIII", 0, 8, 3, 4_000_000, 28, 28), r"too large$"),
+    ("huge-claim", "images", lambda raw: struct.pack(">HBBIII", 0, 8, 3, 4_000_000, 28, 28),
+     r"^header claims 4000000x28x28 \(3,136,000,000 bytes of data\), too large \(at most 1,000,000 items\)$"),
     ("overflowing-dims", "images",
-     lambda raw: struct.pack(">HBBIII", 0, 8, 3, 2**32 - 1, 2**32 - 1, 2**32 - 1), r"too large$"),
+     lambda raw: struct.pack(">HBBIII", 0, 8, 3, 2**32 - 1, 2**32 - 1, 2**32 - 1),
+     r"^header claims 4294967295x4294967295x4294967295 \(79,228,162,458,924,105,385,300,197,375 "
+     r"bytes of data\), too large \(at most 1,000,000 items\)$"),
 ]
 # Faults found only when the two files are compared (named: the labels file).
 PAIRS = [
@@ -918,7 +923,9 @@ def _download_failed(r, folder, fault):
     assert "Traceback" not in r.stderr
     assert all(not line.startswith("digitnet: ") for line in lines[:-1]), r.stderr
     one_error(lines[-1] + "\n", folder / next(n for n in mnist.SHA256 if not (folder / n).exists()), fault)
-    assert not [n for n in os.listdir(folder) if n.startswith(".")]
+    # The folder download created is removed again if nothing landed in it.
+    assert not folder.exists() or not [n for n in os.listdir(folder) if n.startswith(".")]
+    assert folder.exists() == any((folder / n).exists() for n in mnist.SHA256)
 
 
 @pytest.mark.parametrize("mode,fault", [
@@ -1032,7 +1039,7 @@ EXIT_CODES = [
      "pass --data DIR)"),
     (1, "the output's folder does not exist (train --out, inspect-layer --png)",
      ["train", "--out", "/nonexistent/model.npz"],
-     "digitnet: /nonexistent/model.npz: folder /nonexistent does not exist"),
+     "digitnet: /nonexistent/model.npz: cannot write (folder /nonexistent does not exist)"),
     (1, "training diverged (nothing is written)",
      ["train", "--data", "small", "--optimizer", "sgd", "--lr", "1e38", "--batch-size", "16",
       "--teacher", "none", "--no-augment", "--validation", "20", "--out", "new.npz", "-q"],
@@ -1143,9 +1150,6 @@ def test_readme_table_matches_the_code():
     """Once the table is in README.md, it must be exactly the one generated from EXIT_CODES."""
     readme = Path(__file__).resolve().parents[1] / "README.md"
     text = readme.read_text(encoding="utf-8") if readme.exists() else ""
-    header = exit_code_table().splitlines()[0]
-    if header not in text:
-        pytest.skip("README.md has no exit-code table yet")
     assert exit_code_table() in text, "README's exit-code table differs: run python tests/test_hostile.py"
 
 

@@ -4,7 +4,7 @@ Whatever the bytes -- random, or a valid file flipped, cut, stretched or with a 
 header -- each loader gives a usable result or its own clean error, never another
 exception:
 
-- ``digitnet.images.load_input``  -> (784,) float32 in 0..1, or ImageError
+- ``digitnet.batch.load_input``  -> (784,) float32 in 0..1, or ImageError
 - ``digitnet.weightfile.load``    -> a 784-...-10 network with finite outputs, or WeightFileError
 - ``digitnet.mnist.read_idx``     -> a uint8 array of the header's shape, or DataError
 
@@ -29,7 +29,8 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from digitnet import weightfile
-from digitnet.images import ImageError, load_input
+from digitnet.batch import load_input
+from digitnet.errors import ImageError
 from digitnet.mnist import DataError, read_idx
 from digitnet.network import Network
 from digitnet.weightfile import WeightFileError

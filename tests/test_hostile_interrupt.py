@@ -6,7 +6,7 @@ appears under its final name only complete and verified, and a good file already
 never touched.
 
 After SIGINT the process cleans up (no temporary files). SIGKILL cannot be caught: a
-temporary file (`.NAME.*.tmp` from train, `.NAME.*.part` from download) may be left
+temporary file (`.NAME.*.tmp` from train, `.NAME.*.tmp` from download) may be left
 behind -- acceptable, it is hidden and never read -- but the targets must be intact.
 (One window cannot be closed from inside: SIGKILL exactly between the two renames of
 a train save would leave the new npz beside the old card; `load` then refuses the pair
@@ -179,7 +179,7 @@ def test_download_interrupted_at_random_moments(slow_mirror, tmp_path):
     def check_folder(allow_part):
         for name in os.listdir(folder):
             if name.startswith("."):
-                assert allow_part and name.startswith(f".{images}.") and name.endswith(".part"), name
+                assert allow_part and name.startswith(f".{images}.") and name.endswith(".tmp"), name
             else:
                 assert name in (images, labels), name
                 assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == mnist.SHA256[name]

@@ -1,4 +1,4 @@
-"""Tests for digitnet.images: any image file -> the network's 784 inputs.
+"""Tests for digitnet.decode, .normalise and .batch: any image file -> the network's 784 inputs.
 
 Every image is built here with Pillow, in memory or in tmp_path. The one outside input
 is the MNIST test set bundled inside the package, used to check that normalising an
@@ -22,17 +22,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
-from digitnet import images
-from digitnet.images import (
-    IMAGE_EXTENSIONS,
-    MAX_PIXELS,
-    ImageError,
-    list_image_files,
-    load_input,
-    normalise,
-    raw_input,
-    read_image,
-)
+from digitnet import decode, normalise as normalise_module
+from digitnet.batch import IMAGE_EXTENSIONS, list_image_files, load_input
+from digitnet.decode import MAX_PIXELS, read_image
+from digitnet.errors import ImageError
+from digitnet.normalise import normalise, raw_input
 from helpers import mutated
 
 # --- helpers --------------------------------------------------------------------------------
@@ -381,7 +375,7 @@ def test_permission_denied(tmp_path, seven):
 
 def test_file_size_limit(monkeypatch, tmp_path, seven):
     data = encode(seven, "PNG")
-    monkeypatch.setattr(images, "MAX_FILE_BYTES", len(data) - 1)
+    monkeypatch.setattr(decode, "MAX_FILE_BYTES", len(data) - 1)
     path = tmp_path / "big.png"
     path.write_bytes(data)
     with pytest.raises(ImageError, match="file too large"):
@@ -414,7 +408,7 @@ def test_decompression_bomb_header_is_refused_before_decoding():
     ],
 )
 def test_dimension_limits(width, height, message):
-    assert width * height > MAX_PIXELS or max(width, height) > images.MAX_SIDE
+    assert width * height > MAX_PIXELS or max(width, height) > decode.MAX_SIDE
     with pytest.raises(ImageError, match=message):
         read_image(png_with_header(width, height))
 
@@ -436,8 +430,8 @@ def test_degenerate_sizes_give_a_result_or_image_error(size, content):
 def test_large_jpeg_is_reduced_while_decoding():
     im = draw_seven(size=(3000, 2000), box=(1000, 400, 1800, 1600), width=80)
     data = encode(im, "JPEG", quality=80)
-    gray = read_image(data, max_side=images.WORK_SIDE)
-    assert max(gray.shape) <= images.WORK_SIDE
+    gray = read_image(data, max_side=normalise_module.WORK_SIDE)
+    assert max(gray.shape) <= normalise_module.WORK_SIDE
     assert read_image(data).shape == (2000, 3000)
     x = load_input(data)
     assert ink_box_side(x) == 20
@@ -544,7 +538,7 @@ def test_other_formats_still_open_after_the_png_fast_path(tmp_path):
     ImageDraw.Draw(img).line([(20, 5), (20, 35)], fill=0, width=4)
     for ext in ("png", "bmp", "gif", "tiff"):
         img.save(tmp_path / f"d.{ext}")
-    code = ("import sys; from digitnet.images import load_input; from PIL import Image\n"
+    code = ("import sys; from digitnet.batch import load_input; from PIL import Image\n"
             "for ext in ('png', 'bmp', 'gif', 'tiff'):\n"
             "    assert load_input(sys.argv[1] + '/d.' + ext).shape == (784,), ext\n"
             "print(Image._initialized)")

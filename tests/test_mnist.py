@@ -129,7 +129,7 @@ def test_corrupted_transfer_leaves_no_file(http_files, tmp_path):
         mnist.download(tmp_path, mirrors=[url])
     names = [p.name for p in tmp_path.iterdir()]
     assert "t10k-labels-idx1-ubyte.gz" not in names
-    assert not [n for n in names if n.endswith(".part")]
+    assert not [n for n in names if n.startswith(".")]
 
 
 def test_bad_mirror_falls_back_to_next(http_files, tmp_path):

@@ -416,7 +416,7 @@ def test_png_failure_in_fsync_and_missing_dir(tmp_path, monkeypatch):
 
 def test_png_dir_refuses_temp_file(tmp_path, monkeypatch):
     # What an unwritable directory looks like even when running as root.
-    import tempfile
+    from digitnet import files
 
     path = tmp_path / "w.png"
     path.write_bytes(b"old")
@@ -424,7 +424,7 @@ def test_png_dir_refuses_temp_file(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError("read-only directory")
 
-    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(files, "_temporary", refuse)
     with pytest.raises(PermissionError):
         grids_png(_demo_grids(16), None, path, scale=0.5)
     assert path.read_bytes() == b"old" and os.listdir(tmp_path) == ["w.png"]

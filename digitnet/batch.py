@@ -1,0 +1,181 @@
+"""Many images: files to network inputs, in parallel worker processes, and folder listing.
+
+:func:`load_input` is one image's whole way in -- :func:`digitnet.decode.read_image`,
+then :func:`digitnet.normalise.normalise` (or ``raw_input`` for ``--raw``). For many
+files, :func:`load_inputs` spreads that per-file work over worker processes and hands the
+results back in order; :func:`list_image_files` says which files of a folder are images.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from . import decode
+from .errors import ImageError
+from .normalise import FIELD, WORK_SIDE, normalise, raw_input
+
+__all__ = ["load_input", "load_inputs", "list_image_files", "IMAGE_EXTENSIONS",
+           "PARALLEL_MIN_FILES"]
+
+
+def load_input(source, raw: bool = False) -> np.ndarray:
+    """One image (path, bytes, PIL image or numpy array) -> the network's (784,) float32 inputs.
+
+    ``raw=False``: full MNIST-style normalisation (:func:`~digitnet.normalise.normalise`).
+    ``raw=True``: the image must already be a 28x28 MNIST-style image (light ink on dark),
+    used as it is. Raises :class:`ImageError` on any bad input -- running out of memory
+    on one huge image included, so that a batch goes on with the others.
+    """
+    try:
+        if raw:
+            return raw_input(decode.read_image(source, require_size=(FIELD, FIELD)))
+        return normalise(decode.read_image(source, max_side=WORK_SIDE))
+    except MemoryError:
+        raise ImageError("out of memory processing this image") from None
+
+
+def _load_or_error(args):
+    """``load_input`` for a worker process: returns the array, or the error's message."""
+    source, raw = args
+    try:
+        return load_input(source, raw)
+    except ImageError as exc:
+        return str(exc)
+
+
+def _worker_init(parent, big_decode_lock):
+    """Set up a decoding worker: it dies with its parent, silently, whatever kills the parent.
+
+    Ctrl-C is left to the parent (which stops the pool). On Linux the kernel sends the
+    worker SIGKILL the moment its parent dies (``PR_SET_PDEATHSIG``), so neither a
+    SIGTERM nor a SIGKILL of the parent leaves orphans decoding on, or tracebacks from
+    workers whose pipe went away. Big decodes take turns through ``big_decode_lock``.
+    """
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):   # not Linux: workers still stop when the pool does
+        pass
+    if os.getppid() != parent:          # the parent died before the line above ran
+        os._exit(0)
+    decode.big_decode_lock = big_decode_lock
+
+
+# Below this many files a process pool costs more (start-up, shipping results) than it saves.
+PARALLEL_MIN_FILES = 200
+
+
+def load_inputs(sources, raw=False, jobs=1):
+    """``load_input`` for many sources; yields, in order, an array (784,) or an ImageError.
+
+    Decoding and normalising are pure per-file work, so with ``jobs > 1`` and at least
+    ``PARALLEL_MIN_FILES`` sources they are spread over ``jobs`` worker processes (each
+    returns its (784,) float32 array, 3 KiB, to this process); results still come back in
+    the order of ``sources`` and as they are ready. ``sources`` is a list of paths/bytes.
+    Memory: decodes needing more than ``decode.BIG_DECODE_BYTES`` run one at a time
+    across all workers, so ``-j N`` multiplies only the cost of ordinary images.
+    """
+    if jobs <= 1 or len(sources) < PARALLEL_MIN_FILES:
+        for source in sources:
+            try:
+                yield load_input(source, raw)
+            except ImageError as exc:
+                yield exc
+        return
+    import multiprocessing
+    import sys
+    # fork: the workers start instantly with digitnet and Pillow already imported. Output
+    # still buffered here would be inherited, and written again by every worker.
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(jobs, initializer=_worker_init,
+                  initargs=(os.getpid(), ctx.Lock())) as pool:
+        chunk = max(1, min(256, len(sources) // (4 * jobs)))
+        for result in pool.imap(_load_or_error, ((s, raw) for s in sources), chunk):
+            yield ImageError(result) if isinstance(result, str) else result
+
+
+# --- folders --------------------------------------------------------------------------------
+
+# Pillow formats whose files it can name but not decode.
+_UNREADABLE_FORMATS = {"MPEG", "EPS"}  # identify-only plugin; PostScript is refused
+
+
+def _image_extensions() -> frozenset[str]:
+    from PIL import ImageFile
+
+    registered = Image.registered_extensions()  # imports every plugin: do this first
+    readable = set(Image.OPEN) | {"MPO"}  # MPO (multi-picture JPEG) opens via the JPEG plugin
+    exts = set()
+    for ext, fmt in registered.items():
+        if fmt not in readable or fmt in _UNREADABLE_FORMATS:
+            continue  # save-only formats such as PDF and PALM
+        factory = Image.OPEN.get(fmt, (None,))[0]
+        if isinstance(factory, type) and issubclass(factory, ImageFile.StubImageFile):
+            continue  # stubs (HDF5, GRIB, BUFR, WMF) need handlers nobody installs
+        exts.add(ext.lower())
+    return frozenset(exts)
+
+
+_extensions_cache: frozenset[str] | None = None
+
+
+def __getattr__(name: str):
+    # IMAGE_EXTENSIONS needs every Pillow plugin imported (~80 ms), so it is computed on
+    # first use rather than at import time: classifying one file should not pay for it.
+    global _extensions_cache
+    if name == "IMAGE_EXTENSIONS":
+        if _extensions_cache is None:
+            _extensions_cache = _image_extensions()
+        return _extensions_cache
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# Extensions every Pillow build reads; checked before IMAGE_EXTENSIONS, so that listing a
+# folder of PNGs or JPEGs never has to import all of Pillow's plugins (~30-80 ms).
+_COMMON_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp"})
+
+
+def list_image_files(directory: str | os.PathLike[str]) -> list[Path]:
+    """The image files directly inside ``directory``, sorted by name.
+
+    An image file is a regular file (or a link to one) whose extension Pillow registers
+    as readable (:data:`IMAGE_EXTENSIONS`, compared case-insensitively: ``.PNG`` counts).
+    Hidden files (name starting with '.') and subdirectories are skipped; the search is
+    not recursive. May return an empty list -- the caller decides whether that is an error.
+    Raises :class:`ImageError` if the directory cannot be listed.
+    """
+    folder = Path(directory)
+    try:
+        entries = list(os.scandir(folder))
+    except OSError as exc:
+        raise decode._os_error(exc, "directory", "cannot list directory") from None
+    found = []
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        ext = os.path.splitext(entry.name)[1].lower()
+        # The common extensions first: the full list costs importing every Pillow plugin.
+        if ext not in _COMMON_EXTENSIONS and ext not in __getattr__("IMAGE_EXTENSIONS"):
+            continue
+        try:
+            if not entry.is_file():  # follows symlinks; a dangling link is not a file
+                continue
+        except OSError:
+            continue
+        found.append(folder / entry.name)
+    found.sort(key=lambda p: p.name)
+    return found

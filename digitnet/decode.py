@@ -1,0 +1,496 @@
+"""Decoding: any image (a file, its bytes, a PIL image, a numpy array) -> grayscale brightness.
+
+:func:`read_image` is the one way in. For files it is also the security boundary: every
+input is untrusted, so before a single pixel is decoded it checks the file's size, the
+dimensions in its header, what decoding would cost in memory, and -- for JPEG -- how many
+scans it holds (a progressive JPEG can repeat scans thousands of times, each one a full
+decoding pass). PostScript is never handed to Ghostscript. Whatever goes wrong, the caller
+gets an :class:`~digitnet.errors.ImageError` with one line for a human; Pillow's own zoo of
+exception types never escapes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import os
+import re
+import stat
+import warnings
+from typing import Union
+
+import numpy as np
+from PIL import Image
+
+from .errors import ImageError, one_line
+
+__all__ = ["ImageError", "MAX_FILE_BYTES", "MAX_PIXELS", "MAX_SIDE", "MAX_DECODED_BYTES",
+           "MAX_JPEG_SCANS", "read_image", "read_bytes", "resize"]
+
+Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, "Image.Image",
+               np.ndarray]
+
+# --- limits -----------------------------------------------------------------------------
+# A hostile or accidental input must fail fast and cheaply, not exhaust memory. The
+# dimensions are checked from the header, *before* any pixel is decoded: a few hundred
+# bytes of PNG can claim 100000x100000 pixels (40 GB once decoded).
+
+#: Largest file we read at all (bytes). Real photos are a few MB.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+#: Largest decoded image (width * height). 50 MP covers every phone camera.
+MAX_PIXELS = 50_000_000
+#: Largest width or height (pixels); also stops absurd strips such as 1,000,000x1.
+MAX_SIDE = 30_000
+#: Most memory Pillow may need for the decoded pixels (width x height x bytes per pixel
+#: of the mode it decodes to): 50 MP of RGB. A 49 MP float TIFF (4 bytes a pixel, from a
+#: file of a few hundred KB) is refused rather than decoded into gigabytes.
+MAX_DECODED_BYTES = 200 * 1024 * 1024
+#: Most start-of-scan markers a JPEG may hold. A progressive photo has about 10; each
+#: scan is a full pass over the image, so thousands of them are a decoding bomb.
+MAX_JPEG_SCANS = 100
+#: ... and at most this many pixel-scans (pixels x scans) in all: 50 MP x 20 scans.
+MAX_JPEG_WORK = 1_000_000_000
+
+#: Decodes needing more memory than this take turns across worker processes
+#: (:func:`digitnet.batch.load_inputs` sets :data:`big_decode_lock` in each worker), so
+#: that ``-j N`` multiplies only what ordinary images cost.
+BIG_DECODE_BYTES = 32 * 1024 * 1024
+big_decode_lock = None
+
+# Bytes per pixel of Pillow's decoded image, by mode (RGB is stored as 4 bytes).
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "LA": 2, "La": 2, "PA": 2, "I;16": 2, "I;16L": 2,
+               "I;16B": 2, "I;16N": 2, "RGB": 4, "RGBA": 4, "RGBa": 4, "RGBX": 4, "CMYK": 4,
+               "YCbCr": 4, "LAB": 4, "HSV": 4, "I": 4, "F": 4}
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def read_image(source: Source, *, max_side: int | None = None,
+               require_size: tuple[int, int] | None = None) -> np.ndarray:
+    """Grayscale brightness of an image, before any polarity decision.
+
+    ``source`` is a path (``str`` or ``os.PathLike``), the file's content as ``bytes``, a
+    PIL image, or a numpy array: (H, W) gray, (H, W, 3) RGB or (H, W, 4) RGBA, as uint8
+    (0..255), uint16 (0..65535), bool, or float in 0..1. Files are recognised by their
+    content (PNG, JPEG, GIF, BMP, TIFF, WebP, and everything else Pillow reads), never
+    their extension; multi-frame files (animated GIF/WebP/PNG, multi-page TIFF) give their
+    first frame.
+
+    Returns a float32 array of shape (H, W) -- rows first, as the image appears on screen
+    after its EXIF orientation is applied -- with brightness 0.0 = black .. 1.0 = white.
+    Colour is reduced to luma (ITU-R 601: 0.299 R + 0.587 G + 0.114 B). Transparent
+    pixels are composited onto paper: white paper normally; black paper when the only
+    opaque pixels are light ink (a white digit on a transparent canvas would otherwise
+    vanish); and, when most pixels are opaque, paper of the opaque pixels' own median
+    shade (a photo with transparent rounded corners keeps its paper colour).
+
+    ``max_side``: if given, images whose longer side exceeds it are reduced (area
+    averaging) to about that longer side -- JPEGs already while decoding (libjpeg's
+    "draft" mode), others right after, before any numpy copy is made. ``None`` (default)
+    keeps full resolution. ``require_size``: (width, height) the image must have (checked
+    from the header, before decoding), e.g. (28, 28) for ``--raw``.
+
+    Raises :class:`ImageError` for anything that is not a readable image of sane size.
+    """
+    if isinstance(source, np.ndarray):
+        gray = _array_to_gray(source, max_side)
+        _check_required(gray.shape[::-1], require_size)
+        return gray
+    if isinstance(source, Image.Image):
+        _check_required(source.size, require_size)
+        return _decoded_to_gray(source, max_side)
+    data = read_bytes(source)
+    try:
+        # Pillow reports suspicious sizes as a *warning*; a local filter turns it into an
+        # error without touching global state (Image.MAX_IMAGE_PIXELS stays as it is).
+        # Pillow's other warnings (odd EXIF, palette transparency...) mean nothing to a
+        # user of a digit classifier, so they are silenced here rather than printed.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=_formats_for(data)) as im:  # header only
+                if im.format in _REFUSED_FORMATS:
+                    raise ImageError(_REFUSED_FORMATS[im.format])
+                _check_dimensions(im.size)
+                _check_required(im.size, require_size)
+                if im.format == "JPEG":
+                    _check_jpeg_scans(data, im.size)
+                    if max_side and max(im.size) > max_side:
+                        # libjpeg decodes at 1/2, 1/4 or 1/8 scale almost for free; draft
+                        # picks the smallest scale still at least the requested size.
+                        scale = max_side / max(im.size)
+                        im.draft(None, (math.ceil(im.width * scale),
+                                        math.ceil(im.height * scale)))
+                need = _check_memory(im)
+                big = need > BIG_DECODE_BYTES and big_decode_lock is not None
+                with big_decode_lock if big else contextlib.nullcontext():
+                    im.load()  # the actual decoding
+                    return _decoded_to_gray(im, max_side)
+    except ImageError:
+        raise
+    except Image.UnidentifiedImageError:
+        raise ImageError(_unidentified_message(data)) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(_bomb_message(exc, data)) from None
+    except MemoryError:
+        raise ImageError("image too large to decode (out of memory)") from None
+    except Exception as exc:  # noqa: BLE001 - Pillow raises OSError, SyntaxError, struct.error, ...
+        raise ImageError(f"cannot decode image: {one_line(exc)}") from None
+
+
+def _decoded_to_gray(im: Image.Image, max_side: int | None) -> np.ndarray:
+    """A loaded PIL image -> float32 (H, W) brightness: turned upright, reduced to about
+    ``max_side`` in Pillow (cheap, before numpy copies it), reduced to luma."""
+    im = _apply_orientation(im)
+    if max_side and max(im.size) > max_side:
+        factor = max(im.size) // max_side
+        if factor >= 2:
+            # Integer box reduction in C: a 50 MP scan becomes a few MP before any float
+            # copy of it exists. The exact resize to max_side follows on the small image.
+            im = im.reduce(factor) if im.mode in _REDUCIBLE else im
+    gray = _to_gray(im)
+    if max_side and max(gray.shape) > max_side:
+        h, w = gray.shape
+        scale = max_side / max(h, w)
+        gray = resize(gray, max(1, round(w * scale)), max(1, round(h * scale)),
+                      Image.Resampling.BOX)
+    return gray
+
+
+# Modes Image.reduce() works on (palette and 1-bit images are converted by _to_gray first).
+_REDUCIBLE = frozenset({"L", "LA", "RGB", "RGBA", "RGBX", "CMYK", "I", "F", "I;16"})
+
+
+def _array_to_gray(a: np.ndarray, max_side: int | None) -> np.ndarray:
+    """A numpy image (H, W), (H, W, 3) or (H, W, 4) -> float32 (H, W) brightness 0..1."""
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (1, 3, 4)) or 0 in a.shape:
+        raise ImageError(f"expected an image array of shape (H, W), (H, W, 3) or (H, W, 4), "
+                         f"got {a.shape}")
+    if a.dtype == np.bool_:
+        v = a.astype(np.float32)
+    elif a.dtype.kind in "ui":
+        top = float(a.max())
+        if a.min() < 0 or top > 65535:
+            raise ImageError("integer image arrays hold 0..255 (uint8) or 0..65535 (uint16)")
+        full = 255.0 if a.dtype.itemsize == 1 or top <= 255 and a.dtype != np.uint16 else 65535.0
+        v = a.astype(np.float32) / np.float32(full)
+    elif a.dtype.kind == "f":
+        v = a.astype(np.float32)
+        if not np.isfinite(v).all():
+            raise ImageError("image contains non-finite values")
+        if v.min() < 0 or v.max() > 1:
+            raise ImageError("float image arrays hold brightness 0..1")
+    else:
+        raise ImageError(f"image arrays must be numbers, not {a.dtype}")
+    if v.ndim == 3:
+        if v.shape[2] == 1:
+            v = v[..., 0]
+        else:
+            lum = v[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
+            v = _composite(lum, v[..., 3]) if v.shape[2] == 4 else lum
+    v = np.ascontiguousarray(v, dtype=np.float32)
+    if max_side and max(v.shape) > max_side:
+        h, w = v.shape
+        scale = max_side / max(h, w)
+        v = resize(v, max(1, round(w * scale)), max(1, round(h * scale)), Image.Resampling.BOX)
+    return v
+
+
+def read_bytes(source) -> bytes:
+    """A file's content (a path, or bytes as they are), at most MAX_FILE_BYTES.
+
+    Only regular files are read: a FIFO or a device would block or never end. OS errors
+    become :class:`ImageError`.
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        if len(data) > MAX_FILE_BYTES:
+            raise ImageError(_too_big_file_message(len(data)))
+    elif isinstance(source, (str, os.PathLike)):
+        try:
+            st = os.stat(source)
+            if stat.S_ISDIR(st.st_mode):
+                raise ImageError("is a directory, not an image file")
+            if not stat.S_ISREG(st.st_mode):
+                raise ImageError("not a regular file (a pipe or a device); use - to read "
+                                 "standard input")
+            if st.st_size > MAX_FILE_BYTES:   # known too big: refuse without reading
+                raise ImageError(_too_big_file_message(st.st_size))
+            with open(source, "rb") as f:
+                # The size sizes the read (asking for 64 MiB at once would make Python
+                # allocate that for every small PNG); one byte more tells if it grew.
+                data = f.read(st.st_size + 1)
+                if len(data) > st.st_size:
+                    data += f.read(MAX_FILE_BYTES + 1 - len(data))
+        except ImageError:  # our own (a ValueError): not "cannot read file" below
+            raise
+        except (OSError, ValueError) as exc:  # ValueError: e.g. a path with a NUL byte
+            raise _os_error(exc, "file", "cannot read file") from None
+        if len(data) > MAX_FILE_BYTES:
+            raise ImageError(_too_big_file_message(None))
+    else:
+        raise TypeError("an image is a path, bytes, a PIL image or a numpy array, not "
+                        f"{type(source).__name__}")
+    if not data:
+        raise ImageError("empty file")
+    return data
+
+
+def _formats_for(data: bytes):
+    """("PNG",) or ("JPEG",) when the first bytes say so, else None (ask every plugin).
+
+    Naming the format spares Pillow asking each of its loaded plugins in turn whether it
+    recognises the file; any other format still opens by Pillow's own search.
+    """
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return ("PNG",)
+    if data.startswith(b"\xff\xd8\xff"):
+        return ("JPEG",)
+    return None
+
+
+def _check_jpeg_scans(data: bytes, size: tuple[int, int]) -> None:
+    """Refuse a JPEG whose scans would cost minutes to decode, before decoding it.
+
+    Each start-of-scan marker (FF DA) begins one pass over the image. Inside compressed
+    data every FF byte is followed by 00 (byte stuffing), so counting FF DA counts scans
+    (plus at most one of an embedded thumbnail): a cheap, safe upper bound.
+    """
+    scans = data.count(b"\xff\xda")
+    if scans > MAX_JPEG_SCANS:
+        raise ImageError(f"JPEG with {scans:,} scans (limit {MAX_JPEG_SCANS}): far more "
+                         "than any camera writes, refused as a decoding bomb")
+    work = scans * size[0] * size[1]
+    if work > MAX_JPEG_WORK:
+        raise ImageError(f"JPEG of {size[0]}x{size[1]} pixels with {scans} scans is too "
+                         f"costly to decode (limit {MAX_JPEG_WORK:,} pixel-scans); "
+                         "save it as a baseline (non-progressive) JPEG or PNG")
+
+
+def _check_required(size, require_size) -> None:
+    if require_size is not None and tuple(size) != tuple(require_size):
+        raise ImageError(f"--raw needs a {require_size[0]}x{require_size[1]} image, this one "
+                         f"is {size[0]}x{size[1]}")
+
+
+def _check_memory(im: Image.Image) -> None:
+    """Refuse an image whose decoded pixels would need more than MAX_DECODED_BYTES."""
+    need = im.width * im.height * _MODE_BYTES.get(im.mode, 8)
+    if need > MAX_DECODED_BYTES:
+        raise ImageError(f"image too large: {im.width}x{im.height} pixels of mode {im.mode} "
+                         f"need {need / 2**20:,.0f} MiB decoded (limit "
+                         f"{MAX_DECODED_BYTES // 2**20} MiB); save it smaller or as 8-bit")
+    return need
+
+
+# Formats Pillow recognises but must never decode here. EPS is PostScript, a programming
+# language: Pillow decodes it by running Ghostscript on the file, so a "digit.png" that
+# holds PostScript would hand untrusted code to an interpreter with a long record of
+# sandbox escapes. Refused on the content (checked before load(), which runs gs).
+_REFUSED_FORMATS = {
+    "EPS": "PostScript/EPS files are not supported (decoding them would run Ghostscript); "
+           "export it as PNG first",
+}
+
+
+def _os_error(exc: Exception, kind: str, doing: str) -> ImageError:
+    """One-line ImageError for an OS error on a file or directory (``kind``)."""
+    if isinstance(exc, FileNotFoundError):
+        return ImageError(f"no such {kind}")
+    if isinstance(exc, IsADirectoryError):
+        return ImageError("is a directory, not an image file")
+    if isinstance(exc, NotADirectoryError) and kind == "directory":
+        return ImageError("not a directory")
+    if isinstance(exc, PermissionError):
+        return ImageError("permission denied")
+    return ImageError(f"{doing}: {getattr(exc, 'strerror', None) or one_line(exc)}")
+
+
+def _too_big_file_message(size: int | None) -> str:
+    limit = f"limit {MAX_FILE_BYTES // (1024 * 1024)} MiB"
+    if size is None:
+        return f"file too large ({limit})"
+    return f"file too large: {size / (1024 * 1024):.1f} MiB ({limit})"
+
+
+def _check_dimensions(size: tuple[int, int]) -> None:
+    """Refuse absurd dimensions from the header alone, before decoding."""
+    width, height = size
+    if width < 1 or height < 1:
+        raise ImageError(f"image has no pixels ({width}x{height})")
+    if width * height > MAX_PIXELS:
+        raise ImageError(f"image too large: {width}x{height} pixels (limit {MAX_PIXELS:,})")
+    if max(width, height) > MAX_SIDE:
+        raise ImageError(
+            f"image too large: {width}x{height} pixels (limit {MAX_SIDE:,} pixels per side)"
+        )
+
+
+def _bomb_message(exc: BaseException, data: bytes) -> str:
+    """Pillow refuses the very largest images inside Image.open, before we see the size."""
+    size = _header_size(data)
+    if size is not None:
+        return f"image too large: {size[0]}x{size[1]} pixels (limit {MAX_PIXELS:,})"
+    match = re.search(r"\((\d+) pixels\)", str(exc))  # Pillow's message has the count
+    if match:
+        return f"image too large: {int(match.group(1)):,} pixels (limit {MAX_PIXELS:,})"
+    return f"image too large (limit {MAX_PIXELS:,} pixels)"
+
+
+def _header_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from the header alone, the way Image.open identifies a file but
+    without its size check; None if that fails. Only used to word an error message."""
+    prefix = data[:16]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for fmt in Image.ID:
+            factory, accept = Image.OPEN[fmt]
+            try:
+                if accept is not None and not accept(prefix):
+                    continue
+                return tuple(factory(io.BytesIO(data), None).size)
+            except Exception:  # noqa: BLE001 - wrong plugin or broken header: try the next
+                continue
+    return None
+
+
+def _unidentified_message(data: bytes) -> str:
+    """Say what the file seems to be, since 'cannot identify' helps nobody."""
+    head = data[:2048].lstrip()
+    low = head.lower()
+    if b"<svg" in low:
+        return "SVG (vector) images are not supported; export it as PNG first"
+    if head.startswith(b"%PDF"):
+        return "PDF documents are not supported; export the page as PNG first"
+    if data[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftyphevc", b"ftypmsf1"):
+        return "HEIC/HEIF images are not supported; convert it to JPEG or PNG first"
+    try:
+        text = data[:4096].decode("utf-8")
+    except UnicodeDecodeError:
+        # A multi-byte character cut at the 4096-byte boundary is still text.
+        try:
+            text = data[:4092].decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+    if text is not None and all(c.isprintable() or c in "\t\r\n\f" for c in text):
+        return "not an image: this looks like a text file"
+    return "not an image, or an image format this installation cannot read"
+
+
+_ORIENTATION_TAG = 0x0112  # EXIF "Orientation": how the camera was held
+
+
+def _apply_orientation(im: Image.Image) -> Image.Image:
+    """Turn the pixels the way the EXIF orientation tag says (phones rarely rotate data)."""
+    if im.format in _NO_EXIF_UNLESS_TAGGED and not _ORIENTATION_KEYS & im.info.keys():
+        # No EXIF or XMP block: nothing to turn. Asking Pillow anyway would import its
+        # TIFF machinery (and fractions, decimal...) -- milliseconds of every cold start.
+        return im
+    try:
+        orientation = im.getexif().get(_ORIENTATION_TAG, 1)
+    except Exception:  # noqa: BLE001 - broken EXIF must not make a readable image unreadable
+        return im
+    if orientation in (None, 1) or not isinstance(orientation, int) or not 2 <= orientation <= 8:
+        return im
+    from PIL import ImageOps  # only images that need it pay for the import
+
+    try:
+        return ImageOps.exif_transpose(im)
+    except MemoryError:
+        raise
+    except Exception:  # noqa: BLE001 - same reasoning: show the image unrotated
+        return im
+
+
+# Formats that carry an orientation only in an EXIF or XMP block, and the info keys under
+# which Pillow keeps those blocks (TIFF and others keep it in their own tags: always asked).
+_NO_EXIF_UNLESS_TAGGED = frozenset({"PNG", "JPEG", "GIF", "BMP", "WEBP"})
+_ORIENTATION_KEYS = frozenset({"exif", "xmp", "XML:com.adobe.xmp", "Raw profile type exif"})
+
+
+# Modes whose pixels numpy can take directly as grayscale, and the value that means white.
+_GRAY_SCALE = {"L": 255.0, "I;16": 65535.0, "I;16L": 65535.0, "I;16B": 65535.0, "I;16N": 65535.0}
+
+
+def _to_gray(im: Image.Image) -> np.ndarray:
+    """A decoded Pillow image of any mode -> float32 (H, W) brightness 0..1."""
+    mode = im.mode
+    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        "transparency" in im.info and mode in ("P", "L", "RGB", "1")
+    )
+    if has_alpha:
+        if mode == "P" or "transparency" in im.info:
+            # Palette transparency is an index (or a table of alphas); RGBA resolves it.
+            im = im.convert("RGBA")
+        la = np.asarray(im.convert("LA"), dtype=np.float32) * np.float32(1 / 255)
+        return _composite(la[..., 0], la[..., 1])
+    if mode in _GRAY_SCALE:
+        # 16-bit PNG/TIFF store 0..65535 for black..white.
+        return np.asarray(im, dtype=np.float32) / np.float32(_GRAY_SCALE[mode])
+    if mode == "I":
+        return _scale_unknown_range(np.asarray(im), integer=True)
+    if mode == "F":
+        return _scale_unknown_range(np.asarray(im), integer=False)
+    if mode == "LAB":
+        # Pillow cannot convert LAB to RGB; its L band is perceptual lightness 0..255.
+        return np.asarray(im.getchannel(0), dtype=np.float32) / np.float32(255)
+    try:
+        # '1', 'RGB', 'CMYK', 'YCbCr', 'P' (opaque), 'HSV', 'RGBX'... all convert to luma.
+        gray = im.convert("L")
+    except ValueError:
+        raise ImageError(f"unsupported image mode {mode!r}") from None
+    return np.asarray(gray, dtype=np.float32) / np.float32(255)
+
+
+def _composite(lum: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Lay a partly transparent image (luma, alpha: (H, W) 0..1) onto paper."""
+    if alpha.min() >= 1.0:
+        return np.ascontiguousarray(lum)  # fully opaque: nothing to composite
+    opaque = alpha > 0.5
+    n_opaque = int(np.count_nonzero(opaque))
+    if n_opaque == 0:
+        paper = 1.0  # nothing visible: white paper (normalise will report no digit)
+    elif n_opaque >= alpha.size // 2:
+        # Mostly opaque: the opaque part has its own paper, so continue it under the
+        # transparent margins instead of inventing a contrasting frame around it.
+        paper = float(np.median(lum[opaque]))
+    else:
+        # Mostly transparent: the opaque pixels are the ink. Lay it on the paper that
+        # contrasts with it -- white under dark ink (the usual case), black under light.
+        paper = 0.0 if float(np.median(lum[opaque])) > 0.5 else 1.0
+    return (lum * alpha + np.float32(paper) * (1.0 - alpha)).astype(np.float32)
+
+
+def _scale_unknown_range(values: np.ndarray, *, integer: bool) -> np.ndarray:
+    """32-bit int ('I') or float ('F') pixels: guess what their full scale is.
+
+    Worked in one float32 copy, in place: a big float TIFF must not cost several
+    float64 copies of itself.
+    """
+    a = np.array(values, dtype=np.float32)
+    bad = ~np.isfinite(a)
+    if bad.any():
+        a[bad] = 0.0
+    del bad
+    lo, hi = float(a.min()), float(a.max())
+    if lo >= 0.0:
+        # The usual conventions, checked smallest first: floats in 0..1, 8-bit, 16-bit.
+        for full in ((1.0,) if not integer else ()) + (255.0, 65535.0):
+            if hi <= full:
+                a *= np.float32(1.0 / full)
+                return a
+    # Anything else (negative values, 32-bit ranges): stretch what is there to 0..1.
+    if hi <= lo:
+        return np.zeros(a.shape, np.float32)
+    a -= np.float32(lo)
+    a *= np.float32(1.0 / (hi - lo))
+    return a
+
+
+def resize(a: np.ndarray, width: int, height: int, resample: int) -> np.ndarray:
+    """Resize a float32 (H, W) array to (height, width) with a Pillow filter."""
+    im = Image.fromarray(np.ascontiguousarray(a, dtype=np.float32))  # mode 'F'
+    # np.array, not asarray: the result must be writable, not a view of Pillow's buffer.
+    return np.array(im.resize((width, height), resample), dtype=np.float32)
