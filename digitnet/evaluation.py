@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["evaluate", "confusion_matrix"]
+__all__ = ["evaluate", "confusion_matrix", "batch_size"]
 
 
 def confusion_matrix(labels, predicted, n=10):
@@ -20,14 +20,32 @@ def confusion_matrix(labels, predicted, n=10):
                        minlength=n * n).reshape(n, n)
 
 
-def evaluate(net, x, labels, batch=10000):
+#: Memory a batch of activations may take (bytes): the batch size is chosen from it and
+#: the widest layer, so a wide network is evaluated in smaller batches, never all at once.
+BATCH_BYTES = 64 * 1024 * 1024
+
+
+def batch_size(net, budget=BATCH_BYTES):
+    """Images per forward pass so that one batch's widest activations fit ``budget``.
+
+    A layer's activations for N images take N x width x itemsize bytes, twice (z and a).
+    For the default network that is the whole test set at once; for 784-159000-10, 50.
+    """
+    widest = max(net.sizes)
+    return max(1, min(10000, budget // (2 * widest * net.dtype.itemsize)))
+
+
+def evaluate(net, x, labels, batch=None):
     """Run the network on ``x`` (N, 784) and compare with ``labels`` (N,).
+
+    ``batch``: images per forward pass (default :func:`batch_size`).
 
     Returns a JSON-ready dict: ``n``, ``correct``, ``accuracy`` (0..1), ``confusion``
     (10x10 list of counts), ``precision`` and ``recall`` (10 values each, 0..1; NaN-free:
     a digit never predicted gets precision 0), and ``most_confused``: up to 10 pairs
     ``{"true": t, "predicted": p, "count": c}``, most frequent first.
     """
+    batch = batch or batch_size(net)
     predicted = np.concatenate([net.predict(x[i:i + batch]) for i in range(0, len(x), batch)]) \
         if len(x) else np.zeros(0, np.int64)
     cm = confusion_matrix(labels, predicted)

@@ -302,7 +302,8 @@ def _fetch(response, out, digest, until, deadline):
     """Copy a response into ``out``, verifying size, time and SHA-256 (else :class:`_Failed`)."""
     h = hashlib.sha256()
     received = 0
-    for chunk in iter(lambda: response.read(1 << 16), b""):
+    # read1: whatever has arrived (up to 64 KiB), so the deadline is checked as bytes trickle in.
+    for chunk in iter(lambda: response.read1(1 << 16), b""):
         # A hostile or broken mirror could stream forever and fill the disk (the largest
         # MNIST file is under 10 MB), or trickle a byte at a time to hold us forever.
         received += len(chunk)

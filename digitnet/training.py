@@ -79,8 +79,10 @@ class TrainResult:
     interrupted: bool = False
 
 
-def accuracy(net, x, labels, batch=10000):
+def accuracy(net, x, labels, batch=None):
     """Fraction of images in ``x`` (N, 784) whose brightest output equals the label."""
+    from .evaluation import batch_size
+    batch = batch or batch_size(net)
     hits = 0
     for i in range(0, len(x), batch):
         hits += int(np.sum(net.predict(x[i:i + batch]) == labels[i:i + batch]))

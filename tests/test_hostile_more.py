@@ -1,0 +1,423 @@
+"""Hostile files and failing machines, part two: the holes an adversary found (issue 10).
+
+Bombs that cost memory or CPU (a weight file that inflates to a huge network, an IDX file
+claiming millions of images, a progressive JPEG with thousands of scans, an image that
+decodes to gigabytes), outputs that cannot be written (a full disk, a closed stdout, a
+folder where a file should go), signals that kill a command or its workers, names that
+would drive the terminal, and a mirror that trickles. Each ends in a clean refusal or the
+correct behaviour; files are built in the test and small.
+"""
+
+import gzip
+import http.server
+import io
+import json
+import os
+import resource
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from digitnet import decode, evaluation, files, mnist, training, weightfile
+from digitnet.cli import main as cli_main
+from digitnet.errors import DataError, ImageError, WeightFileError
+from digitnet.network import Network
+from helpers import DIGITNET, FileServer, run, serving
+
+
+def exe(*args, limit_memory=None, **kw):
+    """Run the installed command; ``limit_memory``: an address-space limit in bytes."""
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (limit_memory, limit_memory))
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", **kw.pop("env", {})}
+    return subprocess.run([DIGITNET, *map(str, args)], capture_output=True, timeout=120,
+                          env=env, preexec_fn=limit if limit_memory else None, **kw)
+
+
+def one_line(stderr, start):
+    """stderr is exactly one line, starting with ``start``, with no traceback."""
+    text = stderr.decode() if isinstance(stderr, bytes) else stderr
+    assert text.count("\n") == 1 and text.startswith(start), text
+    assert "Traceback" not in text and "internal error" not in text, text
+    return text
+
+
+def digit_png(path, size=96, digit="7"):
+    """A dark 7-ish stroke on white paper, as a phone or paint program would give it."""
+    im = Image.new("L", (size, size), 255)
+    d = ImageDraw.Draw(im)
+    s = size / 96
+    d.line([(25 * s, 20 * s), (70 * s, 20 * s), (40 * s, 80 * s)], fill=0, width=max(2, int(8 * s)))
+    im.save(path)
+    return path
+
+
+@pytest.fixture
+def good(tmp_path):
+    return digit_png(tmp_path / "good.png")
+
+
+# --------------------------------------------------------------------------------------
+# B2: a weight file that is a valid, huge network; evaluation batches sized by layer width
+
+def test_evaluation_batches_are_sized_by_the_widest_layer(monkeypatch, mnist_test):
+    x, y = mnist_test
+    small = Network.random([784, 16, 16, 10], rng=0)
+    wide = Network([np.zeros((159000, 784), np.float32), np.zeros((10, 159000), np.float32)],
+                   [np.zeros(159000, np.float32), np.zeros(10, np.float32)])
+    assert evaluation.batch_size(small) == 10000
+    # One batch of z and a for 159,000 neurons stays within the 64 MiB budget.
+    n = evaluation.batch_size(wide)
+    assert 1 <= n and 2 * n * 159000 * 4 <= evaluation.BATCH_BYTES
+    seen = []
+    real = Network.predict
+    monkeypatch.setattr(Network, "predict", lambda self, xb: seen.append(len(xb)) or real(self, xb))
+    report = evaluation.evaluate(wide, x[:300], y[:300])
+    assert report["n"] == 300 and max(seen) == n
+
+
+def test_a_network_too_large_to_save_is_refused_before_training(small_mnist_dir, tmp_path):
+    r = run("train", "--data", small_mnist_dir, "--layers", "30000", "--out", tmp_path / "m.npz")
+    assert r.exit_code == 2 and "23,850,010 parameters is more than a weight file may hold" in r.stderr
+    assert not os.listdir(tmp_path)
+
+
+# --------------------------------------------------------------------------------------
+# B3: an IDX gzip bomb
+
+def _idx_gz_claiming(path, count, zeros=1 << 20):
+    head = struct.pack(">HBBIII", 0, 8, 3, count, 28, 28)
+    path.write_bytes(gzip.compress(head + bytes(zeros)))
+    return path
+
+
+def test_idx_gzip_bomb_is_refused_before_inflating(tmp_path, mnist_test):
+    d = tmp_path / "bomb"
+    d.mkdir()
+    _idx_gz_claiming(d / "t10k-images-idx3-ubyte.gz", 2_739_137)
+    (d / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(struct.pack(">HBBI", 0, 8, 1, 5)
+                                                                + bytes(5)))
+    with pytest.raises(DataError, match=r"header claims 2739137x28x28 .* too large"):
+        mnist.read_idx(d / "t10k-images-idx3-ubyte.gz", 3)
+    # Within the item limit but claiming far more than the file could honestly hold.
+    _idx_gz_claiming(d / "t10k-images-idx3-ubyte.gz", 200_000)
+    with pytest.raises(DataError, match=r"from \d[\d,]* compressed bytes -- no real data set "
+                                        r"compresses like that \(a gzip bomb\?\)$"):
+        mnist.read_idx(d / "t10k-images-idx3-ubyte.gz", 3)
+    t0 = time.monotonic()
+    r = exe("evaluate", "--data", d, limit_memory=1 << 30)
+    assert r.returncode == 1
+    one_line(r.stderr, f"digitnet: {d / 't10k-images-idx3-ubyte.gz'}: header claims")
+    assert time.monotonic() - t0 < 30       # a hang guard, not a speed target
+    # The real MNIST test set, gzipped as distributed, still reads.
+    x, _ = mnist_test
+    assert len(x) == 10000
+
+
+# --------------------------------------------------------------------------------------
+# B4: a progressive JPEG with thousands of scans
+
+def _progressive_jpeg(size=64):
+    buf = io.BytesIO()
+    im = Image.new("L", (size, size), 255)
+    ImageDraw.Draw(im).line([(10, 10), (50, 10), (25, 55)], fill=0, width=6)
+    im.save(buf, "JPEG", progressive=True, quality=90)
+    return buf.getvalue()
+
+
+def test_jpeg_scan_bomb_is_refused_before_decoding(tmp_path):
+    good = _progressive_jpeg()
+    assert 2 <= good.count(b"\xff\xda") <= 20
+    # Repeat the last scan until there are thousands of them: each would be one more
+    # full decoding pass over the image.
+    last = good.rindex(b"\xff\xda")
+    bomb = good[:last] + good[last:-2] * 5000 + b"\xff\xd9"
+    with pytest.raises(ImageError, match=r"^JPEG with 5,\d{3} scans \(limit 100\): far more than "
+                                         r"any camera writes, refused as a decoding bomb$"):
+        decode.read_image(bomb)
+    # A plausible number of scans, but over an enormous image, is refused by its cost.
+    head = bytearray(good)
+    sof = head.index(b"\xff\xc2")
+    struct.pack_into(">HH", head, sof + 5, 29000, 29000)      # height, width in the SOF2 header
+    with pytest.raises(ImageError, match=r"^(JPEG of 29000x29000 pixels with \d+ scans is too "
+                                         r"costly to decode|image too large)"):
+        decode.read_image(bytes(head))
+    (tmp_path / "ok.jpg").write_bytes(good)
+    assert decode.read_image(tmp_path / "ok.jpg").shape == (64, 64)
+
+
+# --------------------------------------------------------------------------------------
+# B5 and the decoded-memory bound
+
+def test_out_of_memory_on_one_image_is_that_images_error(tmp_path, good):
+    big = tmp_path / "49mp.png"
+    im = Image.new("L", (7000, 7000), 255)
+    ImageDraw.Draw(im).line([(1000, 1000), (6000, 1000), (3000, 6000)], fill=0, width=300)
+    im.save(big, compress_level=1)
+    del im
+    r = exe("classify", good, big, good, "-q", limit_memory=500_000_000)
+    out = r.stdout.decode().splitlines()
+    assert [line.split("\t")[0] for line in out if str(big) not in line] == [str(good), str(good)]
+    assert "Traceback" not in r.stderr.decode() and "internal error" not in r.stderr.decode()
+    if r.returncode:       # the big one may fit after all; if not, one line says so
+        one_line(r.stderr, f"digitnet: {big}: ")
+
+
+def test_decoded_size_is_bounded_by_bytes_per_pixel(tmp_path, monkeypatch):
+    path = tmp_path / "float.tif"
+    Image.fromarray(np.zeros((1000, 1000), np.float32)).save(path, compression="tiff_deflate")
+    assert path.stat().st_size < 100_000          # tiny file, 4 MB once decoded
+    monkeypatch.setattr(decode, "MAX_DECODED_BYTES", 2_000_000)
+    with pytest.raises(ImageError, match=r"^image too large: 1000x1000 pixels of mode F need 4 MiB "
+                                         r"decoded \(limit 1 MiB\); save it smaller or as 8-bit$"):
+        decode.read_image(path)
+    Image.new("L", (1000, 1000), 255).save(tmp_path / "gray.png")     # 1 MB: fine
+    assert decode.read_image(tmp_path / "gray.png").shape == (1000, 1000)
+
+
+# --------------------------------------------------------------------------------------
+# B6: stdout that fails
+
+@pytest.mark.parametrize("args", [["classify", "{good}", "-q"], ["evaluate"], ["inspect-layer"],
+                                  ["inspect-layer", "1"], ["--help"], ["--version"],
+                                  ["classify", "--help"]])
+def test_stdout_that_cannot_be_written(args, good):
+    args = [a.replace("{good}", str(good)) for a in args]
+    if os.path.exists("/dev/full"):
+        with open("/dev/full", "w") as full:
+            r = subprocess.run([DIGITNET, *args], stdout=full, stderr=subprocess.PIPE, timeout=60)
+        assert r.returncode == 1
+        one_line(r.stderr, "digitnet: cannot write output: No space left on device")
+    # stdout closed altogether (`>&-`)
+    r = subprocess.run([DIGITNET, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       timeout=60, preexec_fn=lambda: os.close(1))
+    assert r.returncode == 1
+    one_line(r.stderr, "digitnet: cannot write output: standard output is closed")
+
+
+# --------------------------------------------------------------------------------------
+# B7: downloads that cannot be written
+
+def test_download_into_a_folder_where_nothing_can_be_created(http_files, tmp_path, monkeypatch):
+    url, _ = http_files
+
+    def no_inodes(path):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(files, "_temporary", no_inodes)
+    r = run("download", "--data", tmp_path / "new" / "mnist", env={"DIGITNET_MIRRORS": url})
+    assert r.exit_code == 1
+    one_line(r.stderr, f"digitnet: {tmp_path / 'new' / 'mnist' / 't10k-images-idx3-ubyte.gz'}: "
+                       "cannot write (No space left on device)")
+    assert not (tmp_path / "new").exists()     # the folders it created are gone again
+
+
+def test_slow_loris_mirror_hits_the_deadline(tmp_path, monkeypatch):
+    class Trickle(FileServer):
+        def send_body(self, body):
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            for b in body:
+                self.wfile.write(bytes([b]))
+                self.wfile.flush()
+                time.sleep(0.05)
+    files_ = {name: b"x" * 10000 for name in mnist.SHA256}
+    with serving(Trickle, files_) as (url, _):
+        t0 = time.monotonic()
+        with pytest.raises(DataError, match=r"could not download \(\S+: not complete after 1 s\)$"):
+            mnist.download(tmp_path / "d", mirrors=[url], timeout=5, deadline=1)
+        assert time.monotonic() - t0 < 30     # the deadline is the point: 500 s without it
+    assert not (tmp_path / "d").exists()
+
+
+# --------------------------------------------------------------------------------------
+# B8, B12: train's outputs
+
+def test_train_checks_every_target_before_replacing_anything(small_mnist_dir, tmp_path, old_model):
+    out, npz, card = old_model
+    out.with_suffix(".json").unlink()
+    out.with_suffix(".json").mkdir()
+    r = run("train", "--data", small_mnist_dir, "--epochs", 1, "--out", out, "-q")
+    assert r.exit_code == 1
+    one_line(r.stderr, f"digitnet: {out.with_suffix('.json')}: cannot write (is a folder, not a file)")
+    assert out.read_bytes() == npz                           # not replaced
+
+
+def test_atomic_pair_replaces_nothing_if_one_target_became_a_folder(tmp_path):
+    a, b = tmp_path / "a.npz", tmp_path / "a.json"
+    a.write_bytes(b"old")
+    with pytest.raises(IsADirectoryError):
+        with files.atomic_files(a, b) as (fa, fb):
+            fa.write(b"new")
+            fb.write(b"new")
+            b.mkdir()                     # appears while the files are being written
+    assert a.read_bytes() == b"old" and sorted(os.listdir(tmp_path)) == ["a.json", "a.npz"]
+
+
+def test_train_out_names_say_exactly_what_was_written(small_mnist_dir, tmp_path):
+    os.chdir(tmp_path)
+    r = run("train", "--data", small_mnist_dir, "--epochs", 1, "--validation", 300, "--out", "nox")
+    assert r.exit_code == 0, r.stderr
+    assert r.stderr.rstrip().endswith("wrote nox.npz and nox.json")
+    assert sorted(os.listdir(tmp_path)) == ["nox.json", "nox.npz"]
+    for bad in ("x.json", "x.bin"):
+        r = run("train", "--data", small_mnist_dir, "--epochs", 1, "--out", bad)
+        assert r.exit_code == 2 and "a weight file's name ends in .npz" in r.stderr
+    assert sorted(os.listdir(tmp_path)) == ["nox.json", "nox.npz"]
+
+
+# --------------------------------------------------------------------------------------
+# Signals: held between the two renames, restored afterwards; workers die with classify
+
+def test_stop_signals_are_held_between_the_two_renames(tmp_path, monkeypatch):
+    got = []
+    old = signal.signal(signal.SIGTERM, lambda *a: got.append("term"))
+    real_replace = os.replace
+    calls = []
+
+    def replace(src, dst):
+        real_replace(src, dst)
+        calls.append(dst)
+        if len(calls) == 1:
+            os.kill(os.getpid(), signal.SIGTERM)     # arrives between the two renames
+            assert got == []
+    monkeypatch.setattr(os, "replace", replace)
+    try:
+        with files.atomic_files(tmp_path / "m.npz", tmp_path / "m.json") as (a, b):
+            a.write(b"1")
+            b.write(b"2")
+        assert got == ["term"] and len(calls) == 2
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    assert signal.getsignal(signal.SIGTERM) is old
+
+
+def test_train_leaves_signal_handlers_as_it_found_them(small_mnist_dir, tmp_path):
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    assert run("train", "--data", small_mnist_dir, "--epochs", 1, "--validation", 300,
+               "--out", tmp_path / "m.npz", "-q").exit_code == 0
+    assert {s: signal.getsignal(s) for s in before} == before
+
+
+def test_ctrl_c_during_the_final_evaluation_keeps_the_model(small_mnist_dir, tmp_path, monkeypatch):
+    x, y = mnist.load_split(small_mnist_dir, "train")
+    real = evaluation.evaluate
+
+    def interrupted_evaluate(*a, **k):
+        os.kill(os.getpid(), signal.SIGINT)          # Ctrl-C after the last epoch
+        return real(*a, **k)
+    monkeypatch.setattr(evaluation, "evaluate", interrupted_evaluate)
+    cfg = training.TrainConfig(epochs=1, validation=300, augment=False)
+    done = training.train_and_save(cfg, str(tmp_path / "m.npz"), x, y, x[:500], y[:500],
+                                   command="test")
+    assert done.interrupted and done.report["n"] == 500
+    net, card = weightfile.load(tmp_path / "m.npz")     # complete and valid
+    assert card["evaluation"]["n"] == 500
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGKILL])
+def test_classify_workers_die_with_their_parent_silently(sig, tmp_path):
+    d = tmp_path / "many"
+    d.mkdir()
+    digit_png(d / "0000.png", size=28)
+    for i in range(1, 3000):
+        os.link(d / "0000.png", d / f"{i:04d}.png")
+    p = subprocess.Popen([DIGITNET, "classify", str(d), "-j", "2", "-q"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    p.stdout.readline()                               # the workers are at work
+    workers = open(f"/proc/{p.pid}/task/{p.pid}/children").read().split()
+    assert len(workers) == 2
+    p.send_signal(sig)
+    _, err = p.communicate(timeout=60)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.05)
+    assert not any(_alive(w) for w in workers)
+    assert b"Traceback" not in err
+    if sig in (signal.SIGTERM, signal.SIGHUP):       # stopped as by Ctrl-C: one line, 130
+        assert p.returncode == 130 and err == b"digitnet: interrupted\n"
+    else:
+        assert p.returncode == -sig and err == b""
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+# --------------------------------------------------------------------------------------
+# B11: names of shipped models; cards that exist but cannot be read
+
+def test_a_folder_or_fifo_never_shadows_a_shipped_model(tmp_path, good):
+    (tmp_path / "default").mkdir()
+    os.mkfifo(tmp_path / "wide")
+    for w in ("default", "wide"):
+        r = exe("classify", good, "-q", "--weights", w, cwd=tmp_path)
+        assert r.returncode == 0 and r.stdout.decode().strip().isdigit(), r.stderr
+    # A path says it is a path.
+    r = exe("classify", good, "--weights", "./default", cwd=tmp_path)
+    one_line(r.stderr, "digitnet: ./default: not a file")
+
+
+def test_a_card_that_cannot_be_read_is_an_error(tmp_path):
+    weightfile.save(tmp_path / "m.npz", Network.random([784, 4, 10], rng=1))
+    (tmp_path / "m.json").unlink()
+    (tmp_path / "m.json").symlink_to(tmp_path / "missing.json")
+    with pytest.raises(WeightFileError, match=r"m\.json: unreadable model card \(No such file or "
+                                              r"directory\)$"):
+        weightfile.load(tmp_path / "m.npz")
+    (tmp_path / "m.json").unlink()
+    (tmp_path / "m.json").symlink_to(tmp_path / "m.json")          # a loop
+    with pytest.raises(WeightFileError, match=r"m\.json: unreadable model card"):
+        weightfile.load(tmp_path / "m.npz")
+
+
+# --------------------------------------------------------------------------------------
+# FIFOs, terminal escapes
+
+def test_a_fifo_given_as_an_image_is_refused_not_waited_for(tmp_path, good):
+    os.mkfifo(tmp_path / "pipe.png")
+    r = exe("classify", tmp_path / "pipe.png", good, "-q")
+    assert r.returncode == 1 and r.stdout.decode().count("\n") == 1
+    one_line(r.stderr, f"digitnet: {tmp_path / 'pipe.png'}: not a regular file (a pipe or a device)")
+    r = exe("inspect-layer", "1", "--image", tmp_path / "pipe.png")
+    assert r.returncode == 1 and r.stdout == b""
+
+
+def test_control_characters_in_names_never_reach_the_terminal(tmp_path, good):
+    evil = tmp_path / "a\x1b]0;pwned\x07\nb.png"
+    evil.write_bytes(good.read_bytes())
+    missing = tmp_path / "m\x1b[2J.png"
+    r = exe("classify", evil, missing, "-q")
+    out, err = r.stdout.decode(), r.stderr.decode()
+    assert "\x1b" not in out + err and "\x07" not in out + err
+    assert out == f"{tmp_path}/a\\x1b]0;pwned\\x07\\nb.png\t7\n"
+    assert err == f"digitnet: {tmp_path}/m\\x1b[2J.png: no such file\n"
+
+
+def test_a_mirrors_reason_phrase_is_escaped(tmp_path):
+    class Evil(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(500, "Oops \x1b]0;title\x07")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Evil)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        r = run("download", "--data", tmp_path / "d",
+                env={"DIGITNET_MIRRORS": f"http://127.0.0.1:{httpd.server_address[1]}/"})
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert r.exit_code == 1 and "\x1b" not in r.stderr and "\\x1b]0;title\\x07" in r.stderr
