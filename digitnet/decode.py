@@ -110,7 +110,7 @@ def read_image(source: Source, *, max_side: int | None = None,
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=_formats_for(data)) as im:  # header only
+            with _open(data) as im:  # lazy: reads the header only
                 if im.format in _REFUSED_FORMATS:
                     raise ImageError(_REFUSED_FORMATS[im.format])
                 _check_dimensions(im.size)
@@ -238,17 +238,21 @@ def read_bytes(source) -> bytes:
     return data
 
 
-def _formats_for(data: bytes):
-    """("PNG",) or ("JPEG",) when the first bytes say so, else None (ask every plugin).
+def _open(data: bytes) -> Image.Image:
+    """Open an image lazily (header only) from its bytes.
 
-    Naming the format spares Pillow asking each of its loaded plugins in turn whether it
-    recognises the file; any other format still opens by Pillow's own search.
+    PNG and JPEG -- nearly every input -- are recognised by their first bytes and opened
+    by their own plugin's image class: there is nothing to search for, so Pillow need not
+    first import its other common plugins and ask each whether it knows the file. Anything
+    else goes through ``Image.open``, which recognises every format Pillow reads.
     """
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return ("PNG",)
+        from PIL import PngImagePlugin
+        return PngImagePlugin.PngImageFile(io.BytesIO(data))
     if data.startswith(b"\xff\xd8\xff"):
-        return ("JPEG",)
-    return None
+        from PIL import JpegImagePlugin
+        return JpegImagePlugin.JpegImageFile(io.BytesIO(data))
+    return Image.open(io.BytesIO(data))
 
 
 def _check_jpeg_scans(data: bytes, size: tuple[int, int]) -> None:

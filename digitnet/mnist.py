@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError, one_line, printable
-from .files import atomic_files
 
 __all__ = ["DataError", "FILES", "SHA256", "read_idx", "load_split", "data_dir",
            "bundled_dir", "find_split", "download"]
@@ -262,6 +261,8 @@ class _LocalError(Exception):
 def _download_all(folder, mirrors, say, timeout, deadline):
     import http.client
     import urllib.request
+
+    from .files import atomic_files
 
     paths = []
     for name, digest in SHA256.items():

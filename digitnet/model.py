@@ -94,26 +94,32 @@ class Model:
         return batch.load_input(image, raw)
 
     def classify(self, image, raw: bool = False, sums: bool = False) -> Result:
-        """Classify one image (see :meth:`inputs` for what ``image`` may be)."""
-        return self.classify_many([image], raw=raw, sums=sums)[0]
+        """Classify one image (see :meth:`inputs` for what ``image`` may be).
+
+        An image that cannot be read raises :class:`~digitnet.errors.ImageError`, its
+        message prefixed with the path when ``image`` is one.
+        """
+        return self.results(self._named_inputs(image, raw)[None], sums=sums)[0]
 
     def classify_many(self, images, raw: bool = False, sums: bool = False) -> list:
         """Classify several images: one :class:`Result` each, in order.
 
         All of them go through the network together, one matrix product per layer. The
         first image that cannot be read raises :class:`~digitnet.errors.ImageError`
-        naming it (its path, or its position in ``images``).
+        naming it (its path, or its position: ``image 3: no digit found``).
         """
-        rows = []
-        for i, image in enumerate(images):
-            try:
-                rows.append(self.inputs(image, raw))
-            except ImageError as e:
-                name = image if isinstance(image, (str, os.PathLike)) else f"image {i}"
-                raise ImageError(f"{printable(os.fspath(name))}: {e}") from None
-        if not rows:
-            return []
-        return self.results(np.stack(rows), sums=sums)
+        rows = [self._named_inputs(image, raw, i) for i, image in enumerate(images)]
+        return self.results(np.stack(rows), sums=sums) if rows else []
+
+    def _named_inputs(self, image, raw, index=None):
+        try:
+            return self.inputs(image, raw)
+        except ImageError as e:
+            if isinstance(image, (str, os.PathLike)):
+                raise ImageError(f"{printable(os.fspath(image))}: {e}") from None
+            if index is not None:
+                raise ImageError(f"image {index}: {e}") from None
+            raise
 
     def results(self, x: np.ndarray, sums: bool = False) -> list:
         """Results for inputs that already are the network's: ``x`` (N, 784) in 0..1.

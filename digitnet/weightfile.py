@@ -36,7 +36,6 @@ import zipfile
 import numpy as np
 
 from .errors import WeightFileError, one_line, printable
-from .files import atomic_files
 from .network import Network
 
 __all__ = ["WeightFileError", "SHIPPED", "MAX_PARAMETERS", "shipped_dir", "resolve", "npz_path",
@@ -402,6 +401,8 @@ def save(path, net, card=None):
     then renamed over them together (:func:`digitnet.files.atomic_files`), so an existing
     good pair is never left half-overwritten. Returns ``(npz_path, card_path, card)``.
     """
+    from .files import atomic_files   # only saving needs it, never a classify
+
     path = npz_path(path)
     arrays = {}
     for l, (w, b) in enumerate(zip(net.weights, net.biases), start=1):
