@@ -124,6 +124,7 @@ def read_image(source: Source, *, max_side: int | None = None,
                         im.draft(None, (math.ceil(im.width * scale),
                                         math.ceil(im.height * scale)))
                 need = _check_memory(im)
+                _check_slow_decoder(im)
                 big = need > BIG_DECODE_BYTES and big_decode_lock is not None
                 with big_decode_lock if big else contextlib.nullcontext():
                     im.load()  # the actual decoding
@@ -271,6 +272,18 @@ def _check_jpeg_scans(data: bytes, size: tuple[int, int]) -> None:
         raise ImageError(f"JPEG of {size[0]}x{size[1]} pixels with {scans} scans is too "
                          f"costly to decode (limit {MAX_JPEG_WORK:,} pixel-scans); "
                          "save it as a baseline (non-progressive) JPEG or PNG")
+
+
+#: Most pixels of an image whose decoder Pillow implements in Python (RLE-compressed BMP),
+#: which decodes a pixel at a time: a 32 MB RLE bitmap would take tens of seconds.
+MAX_PY_DECODER_PIXELS = 4_000_000
+
+
+def _check_slow_decoder(im: Image.Image) -> None:
+    slow = any(tile[0] == "bmp_rle" for tile in getattr(im, "tile", None) or ())
+    if slow and im.width * im.height > MAX_PY_DECODER_PIXELS:
+        raise ImageError(f"RLE-compressed BMP of {im.width}x{im.height} pixels is too slow to "
+                         f"decode (limit {MAX_PY_DECODER_PIXELS:,} pixels); save it as PNG")
 
 
 def _check_required(size, require_size) -> None:

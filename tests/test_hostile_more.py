@@ -421,3 +421,18 @@ def test_a_mirrors_reason_phrase_is_escaped(tmp_path):
         httpd.shutdown()
         httpd.server_close()
     assert r.exit_code == 1 and "\x1b" not in r.stderr and "\\x1b]0;title\\x07" in r.stderr
+
+
+def test_big_rle_bitmaps_are_refused_before_slow_decoding(monkeypatch):
+    # An 8-bit RLE BMP: header (14) + info (40) + palette (256 x 4) + a few RLE runs.
+    w = h = 64
+    pixels = (b"\x40\x00" + b"\x00\x00") * h + b"\x00\x01"      # runs of 64 black, end of line
+    info = struct.pack("<IiiHHIIiiII", 40, w, h, 1, 8, 1, len(pixels), 2835, 2835, 256, 0)
+    palette = b"".join(bytes([i, i, i, 0]) for i in range(256))
+    offset = 14 + len(info) + len(palette)
+    bmp = b"BM" + struct.pack("<IHHI", offset + len(pixels), 0, 0, offset) + info + palette + pixels
+    assert decode.read_image(bmp).shape == (64, 64)               # small: decoded as usual
+    monkeypatch.setattr(decode, "MAX_PY_DECODER_PIXELS", 1000)
+    with pytest.raises(ImageError, match=r"^RLE-compressed BMP of 64x64 pixels is too slow to "
+                                         r"decode \(limit 1,000 pixels\); save it as PNG$"):
+        decode.read_image(bmp)
