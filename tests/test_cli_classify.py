@@ -2,7 +2,8 @@
 what only a real process shows (exit codes through main(), pipes, terminals, stdin).
 
 The network is a small one trained here in a second (784-16-16-10, 2 epochs on bundled
-MNIST test images); a few tests also use the shipped `--weights default` when it exists.
+MNIST test images); a few tests also use the shipped `--weights default` (`default_model`
+in conftest.py).
 """
 
 import csv
@@ -10,9 +11,6 @@ import io
 import json
 import os
 import re
-import struct
-import subprocess
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +20,7 @@ from PIL import Image, ImageDraw
 import digitnet.cli.main as main_module
 from digitnet import batch, normalise, weightfile
 from digitnet.network import Network
-from helpers import DIGITNET, run
+from helpers import draw_seven, encode, on_tty, png_header, proc, run, to_image
 
 ESC = "\x1b"
 LINE = re.compile(r"^digitnet: (.+?): (.+)$")
@@ -30,37 +28,6 @@ LINE = re.compile(r"^digitnet: (.+?): (.+)$")
 
 # --------------------------------------------------------------------------------------
 # helpers
-
-def proc(*args, input=None, env=None):
-    """The installed executable as a real process (stdout a pipe, not a terminal)."""
-    full_env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
-    full_env.update(env or {})
-    return subprocess.run([DIGITNET, *map(str, args)], input=input, capture_output=True,
-                          timeout=120, env=full_env)
-
-
-def on_tty(*args, env=None):
-    """Run the executable with stdout on a pseudo-terminal; returns (exit code, stdout text)."""
-    pty = pytest.importorskip("pty")
-    master, slave = pty.openpty()
-    full_env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
-    full_env.update({"COLUMNS": "80", **(env or {})})
-    p = subprocess.Popen([DIGITNET, *map(str, args)], stdout=slave, stderr=subprocess.PIPE,
-                         stdin=subprocess.DEVNULL, env=full_env)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    p.wait(timeout=60)
-    return p.returncode, b"".join(chunks).decode()
-
 
 def json_lines(text):
     """stdout of --json: every line one JSON object, nothing else."""
@@ -76,34 +43,17 @@ def error_lines(stderr):
     return [(m.group(1), m.group(2)) for m in parsed]
 
 
-def to_image(x28, side=112, pad=24, dark_ink=True):
-    """An MNIST digit as a bigger picture: upscaled, padded, dark ink on white by default."""
-    im = Image.fromarray(np.round(x28.reshape(28, 28) * 255).astype(np.uint8))
-    im = im.resize((side, side), Image.Resampling.BICUBIC)
-    canvas = Image.new("L", (side + 2 * pad, side + 2 * pad), 0)
-    canvas.paste(im, (pad, pad))
-    return Image.eval(canvas, lambda v: 255 - v) if dark_ink else canvas
-
-
 def save_raw(path, x28):
     """An MNIST digit (0..1 floats that are k/255) as its exact 28x28 8-bit PNG."""
     Image.fromarray(np.round(x28.reshape(28, 28) * 255).astype(np.uint8)).save(path)
     return path
 
 
-def png_header(width, height):
-    """A tiny PNG that claims width x height pixels (a decompression bomb's header)."""
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    return (b"\x89PNG\r\n\x1a\n"
-            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\0" * 4096)) + chunk(b"IEND", b""))
-
-
 # --------------------------------------------------------------------------------------
 # fixtures
 
-# `model` (a small trained network and its path) is in conftest.py.
+# `model` (a small trained network and its path) and `default_model` (the shipped one)
+# are in conftest.py.
 
 
 @pytest.fixture(scope="session")
@@ -131,14 +81,6 @@ def digit_png(tmp_path, mnist_test, sure):
     return path, int(y[sure])
 
 
-@pytest.fixture(scope="session")
-def default_model():
-    path = weightfile.resolve("default")
-    if not os.path.exists(path):
-        pytest.skip("the shipped default model is not there yet")
-    return weightfile.load("default")[0]
-
-
 # --------------------------------------------------------------------------------------
 # formats, polarity, transparency, orientation
 
@@ -146,11 +88,6 @@ def _encode_all(x28):
     """The same digit in every format and mode Pillow reads; name -> (file name, bytes)."""
     dark = to_image(x28)
     light = to_image(x28, dark_ink=False)
-
-    def enc(im, fmt, **kw):
-        buf = io.BytesIO()
-        im.save(buf, fmt, **kw)
-        return buf.getvalue()
 
     alpha = np.asarray(light)
     black_ink = np.zeros(alpha.shape + (4,), np.uint8)
@@ -160,26 +97,26 @@ def _encode_all(x28):
     other = Image.new("L", dark.size, 255)
     ImageDraw.Draw(other).rectangle((40, 40, 120, 60), fill=0)  # a different second frame
     files = {
-        "png": ("a.png", enc(dark, "PNG")),
-        "png-light-on-dark": ("b.png", enc(light, "PNG")),
-        "png-rgb": ("c.png", enc(dark.convert("RGB"), "PNG")),
-        "png-1bit": ("d.png", enc(dark.convert("1"), "PNG")),
-        "png-16bit": ("e.png", enc(Image.fromarray(np.asarray(dark).astype(np.uint16) * 257),
-                                   "PNG")),
-        "png-palette": ("f.png", enc(dark.convert("RGB").convert("P", palette=Image.Palette.ADAPTIVE),
-                                     "PNG")),
-        "png-rgba-black-ink": ("g.png", enc(Image.fromarray(black_ink, "RGBA"), "PNG")),
-        "png-rgba-white-ink": ("h.png", enc(Image.fromarray(white_ink, "RGBA"), "PNG")),
-        "jpeg": ("i.jpg", enc(dark.convert("RGB"), "JPEG", quality=90)),
-        "jpeg-cmyk": ("j.jpg", enc(dark.convert("CMYK"), "JPEG", quality=95)),
-        "gif-first-frame": ("k.gif", enc(dark, "GIF", save_all=True, append_images=[other])),
-        "bmp": ("l.bmp", enc(dark, "BMP")),
-        "tiff": ("m.tif", enc(dark, "TIFF")),
-        "tiff-cmyk": ("n.tif", enc(dark.convert("CMYK"), "TIFF")),
-        "webp": ("o.webp", enc(dark.convert("RGB"), "WEBP", lossless=True)),
-        "webp-lossy": ("p.webp", enc(dark.convert("RGB"), "WEBP", quality=85)),
-        "png-named-jpg": ("q.jpg", enc(dark, "PNG")),    # recognised by content, not name
-        "bmp-no-extension": ("r", enc(dark, "BMP")),
+        "png": ("a.png", encode(dark, "PNG")),
+        "png-light-on-dark": ("b.png", encode(light, "PNG")),
+        "png-rgb": ("c.png", encode(dark.convert("RGB"), "PNG")),
+        "png-1bit": ("d.png", encode(dark.convert("1"), "PNG")),
+        "png-16bit": ("e.png", encode(Image.fromarray(np.asarray(dark).astype(np.uint16) * 257),
+                                      "PNG")),
+        "png-palette": ("f.png", encode(dark.convert("RGB").convert("P", palette=Image.Palette.ADAPTIVE),
+                                        "PNG")),
+        "png-rgba-black-ink": ("g.png", encode(Image.fromarray(black_ink, "RGBA"), "PNG")),
+        "png-rgba-white-ink": ("h.png", encode(Image.fromarray(white_ink, "RGBA"), "PNG")),
+        "jpeg": ("i.jpg", encode(dark.convert("RGB"), "JPEG", quality=90)),
+        "jpeg-cmyk": ("j.jpg", encode(dark.convert("CMYK"), "JPEG", quality=95)),
+        "gif-first-frame": ("k.gif", encode(dark, "GIF", save_all=True, append_images=[other])),
+        "bmp": ("l.bmp", encode(dark, "BMP")),
+        "tiff": ("m.tif", encode(dark, "TIFF")),
+        "tiff-cmyk": ("n.tif", encode(dark.convert("CMYK"), "TIFF")),
+        "webp": ("o.webp", encode(dark.convert("RGB"), "WEBP", lossless=True)),
+        "webp-lossy": ("p.webp", encode(dark.convert("RGB"), "WEBP", quality=85)),
+        "png-named-jpg": ("q.jpg", encode(dark, "PNG")),    # recognised by content, not name
+        "bmp-no-extension": ("r", encode(dark, "BMP")),
     }
     return files
 
@@ -225,16 +162,6 @@ def test_both_polarities_give_the_same_digit(tmp_path, model, mnist_test):
         np.testing.assert_allclose(dark["layers"][0], light["layers"][0], atol=1e-5)
 
 
-def seven():
-    """An asymmetric '7' drawn upright: any flip or turn of it looks different."""
-    im = Image.new("L", (120, 160), 255)
-    d = ImageDraw.Draw(im)
-    d.line((20, 25, 100, 25), fill=0, width=12)
-    d.line((100, 25, 45, 140), fill=0, width=12)
-    d.line((50, 80, 90, 80), fill=0, width=8)
-    return im
-
-
 # How to store the upright picture so that the EXIF orientation tag turns it back:
 # the inverse of the transpose Pillow's exif_transpose applies for each tag.
 STORE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
@@ -244,7 +171,7 @@ STORE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
 
 
 def test_exif_orientation_is_honoured(tmp_path, model):
-    upright = seven()
+    upright = draw_seven()
     upright.save(tmp_path / "upright.png")
     args = [tmp_path / "upright.png"]
     for tag, how in STORE.items():
@@ -350,7 +277,7 @@ def test_raw_gives_exactly_the_networks_activations(tmp_path, model, mnist_test)
     np.testing.assert_allclose(raw_doc["layers"][0], shifted, rtol=1e-6)
     assert np.abs(np.array(norm_doc["layers"][0]) - shifted).max() > 0.5
     # --raw refuses anything that is not 28x28, naming the size.
-    seven().save(tmp_path / "big.png")
+    draw_seven().save(tmp_path / "big.png")
     r3 = run("classify", tmp_path / "big.png", "--raw", "--weights", model[0])
     assert r3.exit_code == 1 and r3.stdout == ""
     assert error_lines(r3.stderr) == [(str(tmp_path / "big.png"),
@@ -541,10 +468,10 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(digit_png, model, mon
         p = proc("classify", path, "--weights", model[0], *fmt)
         assert p.returncode == 0 and b"\x1b" not in p.stdout + p.stderr
     # A real terminal: colour; with NO_COLOR, none.
-    code, out = on_tty("classify", path, "--weights", model[0])
-    assert code == 0 and "\x1b[38;2;" in out
-    code, out = on_tty("classify", path, "--weights", model[0], env={"NO_COLOR": "1"})
-    assert code == 0 and ESC not in out and "answer:" in out
+    r = on_tty("classify", path, "--weights", model[0])
+    assert r.returncode == 0 and "\x1b[38;2;" in r.stdout
+    r = on_tty("classify", path, "--weights", model[0], env={"NO_COLOR": "1"})
+    assert r.returncode == 0 and ESC not in r.stdout and "answer:" in r.stdout
 
 
 # --------------------------------------------------------------------------------------

@@ -1,18 +1,14 @@
 """Details a demanding user hits: closed pipes, a terminal on stdin, odd options."""
 
 import json
-import os
-import pty
 import subprocess
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from digitnet import weightfile
 from digitnet.cli import main as cli_main
-from helpers import DIGITNET, run
-
+from helpers import DIGITNET, on_tty, run
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +35,7 @@ def test_closed_pipe_exits_141_quietly(digits):
 
 
 def test_terminal_on_stdin_is_refused_not_waited_for(tmp_path):
-    master, slave = pty.openpty()
-    try:
-        r = subprocess.run([DIGITNET, "classify", "-"], stdin=slave, capture_output=True,
-                           text=True, timeout=30)
-    finally:
-        os.close(master)
-        os.close(slave)
+    r = on_tty("classify", "-", stdin=True, timeout=30)
     assert r.returncode == 1 and r.stdout == ""
     assert r.stderr == "digitnet: -: standard input is a terminal: pipe an image into -\n"
 
@@ -77,8 +67,8 @@ def test_no_validation_set_writes_valid_json(small_mnist_dir, tmp_path):
     assert card["training"]["best_epoch"] == 2
 
 
-def test_small_layer_neuron_lists_its_inputs(digits):
-    net = weightfile.load("default")[0]
+def test_small_layer_neuron_lists_its_inputs(digits, default_model):
+    net = default_model
     r = run("inspect-layer", "2", "--neuron", "5", "--image", digits / "007.png")
     assert r.exit_code == 0, r.stderr
     table = r.stdout.split("neuron 5's inputs (neurons of layer 1):")[1].strip().splitlines()

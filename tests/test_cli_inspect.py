@@ -3,11 +3,11 @@
 
 Models: a small trained 784-16-16-10 net (2 epochs on bundled MNIST test images), a
 hand-built 784-2-10 net whose weights have a known sign pattern (to check that colour
-follows sign), random nets of other sizes, and the shipped default model when it exists.
+follows sign), random nets of other sizes, and the shipped default model (`default_model`
+in conftest.py).
 """
 
 import json
-import os
 import re
 import subprocess
 
@@ -18,7 +18,7 @@ from PIL import Image
 import digitnet.cli.main as main_module
 from digitnet import batch, weightfile
 from digitnet.network import Network
-from helpers import DIGITNET, run
+from helpers import DIGITNET, decode_halfblocks, on_tty, proc, run, to_image
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -44,7 +44,7 @@ def assert_fits(text, width=80, path=None):
             assert len(visible(line)) <= width, (len(visible(line)), visible(line))
 
 
-def parse_grids(out, cols, rows, color, decode=None):
+def parse_grids(out, cols, rows, color):
     """The weight grids of an inspect-layer text report: neuron -> rows x cols pixels.
 
     Colour: each pixel is an (r, g, b) tuple (None = terminal default, i.e. blank).
@@ -61,7 +61,7 @@ def parse_grids(out, cols, rows, color, decode=None):
             pixels = []
             for line in body:
                 if color:
-                    cells = decode(line)[col:col + cols]
+                    cells = decode_halfblocks(line)[col:col + cols]
                     cells += [(None, None)] * (cols - len(cells))
                     pixels.append([c[0] for c in cells])
                     pixels.append([c[1] for c in cells])
@@ -83,19 +83,11 @@ def sign_of_colour(rgb):
     return 1 if g else -1 if r else 0
 
 
-def to_image(x28, side=112, pad=24):
-    """An MNIST digit drawn large, dark on light."""
-    im = Image.fromarray(np.round(x28.reshape(28, 28) * 255).astype(np.uint8))
-    im = im.resize((side, side), Image.Resampling.BICUBIC)
-    canvas = Image.new("L", (side + 2 * pad, side + 2 * pad), 0)
-    canvas.paste(im, (pad, pad))
-    return Image.eval(canvas, lambda v: 255 - v)
-
-
 # --------------------------------------------------------------------------------------
 # fixtures
 
-# `model` (a small trained network and its path) is in conftest.py.
+# `model` (a small trained network and its path) and `default_model` (the shipped one)
+# are in conftest.py.
 
 
 def sign_pattern():
@@ -144,13 +136,6 @@ def digit_png(tmp_path, mnist_test):
     path = tmp_path / "digit.png"
     to_image(x[7777]).save(path)
     return path
-
-
-@pytest.fixture(scope="session")
-def default_model():
-    if not os.path.exists(weightfile.resolve("default")):
-        pytest.skip("the shipped default model is not there yet")
-    return weightfile.load("default")[0]
 
 
 # --------------------------------------------------------------------------------------
@@ -212,24 +197,24 @@ def test_json_holds_exactly_the_stored_weights(model, layer):
 # --------------------------------------------------------------------------------------
 # the terminal pictures
 
-def test_colour_follows_the_sign_of_each_weight(signed, colour, halfblocks):
+def test_colour_follows_the_sign_of_each_weight(signed, colour):
     path, net = signed
     r = run("inspect-layer", 1, "--weights", path, env=colour)
     assert r.exit_code == 0
-    grids = parse_grids(r.stdout, cols=28, rows=28, color=True, decode=halfblocks)
+    grids = parse_grids(r.stdout, cols=28, rows=28, color=True)
     assert sorted(grids) == [0, 1]
     for k, want in enumerate(sign_pattern()):
         got = np.array([[sign_of_colour(p) for p in row] for row in grids[k]])
         assert np.array_equal(got, want), k
     # Layer 2: ten 2-weight grids (1 row of 2); even digits (+, -), odd (-, +).
     r = run("inspect-layer", 2, "--weights", path, env=colour)
-    grids = parse_grids(r.stdout, cols=2, rows=1, color=True, decode=halfblocks)
+    grids = parse_grids(r.stdout, cols=2, rows=1, color=True)
     assert sorted(grids) == list(range(10))
     for d in range(10):
         assert [sign_of_colour(p) for p in grids[d][0]] == ([1, -1] if d % 2 == 0 else [-1, 1])
     # Brighter for larger |w|: neuron 0's weights cycle through 7 magnitudes.
     r = run("inspect-layer", 1, "-n", 0, "--per-neuron-scale", "--weights", path, env=colour)
-    row = parse_grids(r.stdout, cols=28, rows=28, color=True, decode=halfblocks)[0][10]
+    row = parse_grids(r.stdout, cols=28, rows=28, color=True)[0][10]
     size = np.abs(net.weights[0][0].reshape(28, 28)[10, :14])    # a positive stretch
     green = np.array([p[1] for p in row[:14]])
     order = np.argsort(size)
@@ -282,33 +267,13 @@ def test_grids_side_by_side_in_a_wider_terminal(model, colour):
 
 def test_no_escapes_through_a_pipe_or_with_no_color(model, tmp_path):
     path, _ = model
-    p = subprocess.run([DIGITNET, "inspect-layer", "1", "--weights", str(path)],
-                       capture_output=True, timeout=60)
+    p = proc("inspect-layer", "1", "--weights", path)
     assert p.returncode == 0 and b"\x1b" not in p.stdout and b"n0 b=" in p.stdout
-    pty = pytest.importorskip("pty")
-    for no_color, want_escapes in ((None, True), ("1", False)):
-        env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
-        env["COLUMNS"] = "80"
-        if no_color:
-            env["NO_COLOR"] = no_color
-        master, slave = pty.openpty()
-        proc = subprocess.Popen([DIGITNET, "inspect-layer", "2", "--weights", str(path)],
-                                stdout=slave, stderr=subprocess.PIPE, env=env)
-        os.close(slave)
-        chunks = []
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:
-                break
-            if not data:
-                break
-            chunks.append(data)
-        os.close(master)
-        assert proc.wait(timeout=60) == 0
-        out = b"".join(chunks).decode()
-        assert ("\x1b[" in out) == want_escapes
-        assert_fits(out)
+    for env, want_escapes in (({}, True), ({"NO_COLOR": "1"}, False)):
+        r = on_tty("inspect-layer", "2", "--weights", path, env=env)
+        assert r.returncode == 0
+        assert ("\x1b[" in r.stdout) == want_escapes
+        assert_fits(r.stdout)
 
 
 # --------------------------------------------------------------------------------------
@@ -418,7 +383,7 @@ def test_png_unwritable_is_one_line(model, tmp_path):
 # --------------------------------------------------------------------------------------
 # other layer sizes
 
-def test_other_layer_sizes(other_sizes, digit_png, tmp_path, colour, halfblocks):
+def test_other_layer_sizes(other_sizes, digit_png, tmp_path, colour):
     path, net = other_sizes["784-30-10"]
     doc = json.loads(run("inspect-layer", 2, "--weights", path, "--json").stdout)
     assert doc["shape"] == [10, 30]
@@ -427,7 +392,7 @@ def test_other_layer_sizes(other_sizes, digit_png, tmp_path, colour, halfblocks)
     r = run("inspect-layer", 2, "--weights", path, env=colour)
     assert r.exit_code == 0
     assert_fits(r.stdout)
-    grids = parse_grids(r.stdout, cols=6, rows=5, color=True, decode=halfblocks)
+    grids = parse_grids(r.stdout, cols=6, rows=5, color=True)
     assert sorted(grids) == list(range(10))
     for d in range(10):
         got = np.array([sign_of_colour(p) for row in grids[d] for p in row])
@@ -443,7 +408,7 @@ def test_other_layer_sizes(other_sizes, digit_png, tmp_path, colour, halfblocks)
     # 7 inputs -> 3x3 grids with the last two cells blank.
     path, net = other_sizes["784-7-10"]
     r = run("inspect-layer", 2, "--weights", path, env=colour)
-    grids = parse_grids(r.stdout, cols=3, rows=3, color=True, decode=halfblocks)
+    grids = parse_grids(r.stdout, cols=3, rows=3, color=True)
     for d in range(10):
         got = [sign_of_colour(p) for row in grids[d] for p in row]
         assert got[:7] == np.sign(net.weights[1][d]).tolist() and got[7:] == [None, None]

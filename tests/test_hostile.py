@@ -38,7 +38,6 @@ import tempfile
 import threading
 import time
 import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +46,8 @@ from PIL import Image, ImageDraw
 
 from digitnet import mnist, weightfile
 from digitnet.network import Network
-from helpers import DIGITNET, FileServer, run, serving
+from helpers import (DIGITNET, FileServer, draw_seven, encode, idx_bytes, net_arrays, png_header, proc,
+                     run, serving, write_idx, write_mnist_dir, write_npz)
 
 # Forged zips name a member twice on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore:Duplicate name:UserWarning")
@@ -56,15 +56,6 @@ ROOT = os.name == "posix" and os.geteuid() == 0
 
 # --------------------------------------------------------------------------------------
 # helpers
-
-def proc(*args, input=None, cwd=None, env=None, timeout=60):
-    """The installed executable as a real process; args may be bytes (non-UTF-8 names)."""
-    full_env = {**os.environ, **(env or {})}
-    args = [a if isinstance(a, bytes) else str(a) for a in args]
-    return subprocess.run([DIGITNET, *args], input=input, capture_output=True, cwd=cwd,
-                          env=full_env, timeout=timeout,
-                          stdin=None if input is not None else subprocess.DEVNULL)
-
 
 def one_error(stderr, file, fault):
     """stderr is exactly one ``digitnet: FILE: fault`` line; ``fault`` is a regex."""
@@ -94,56 +85,24 @@ def usage_error(r, fragment):
     assert err.splitlines()[-1].startswith("Error: ") and fragment in err, err
 
 
-def encode(im, fmt, **kw):
-    buf = io.BytesIO()
-    im.save(buf, fmt, **kw)
-    return buf.getvalue()
-
-
-def png_chunk(kind, data):
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def png_header(width, height):
-    """A tiny PNG that claims width x height pixels (a decompression bomb's header)."""
-    return (b"\x89PNG\r\n\x1a\n"
-            + png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-            + png_chunk(b"IDAT", zlib.compress(b"\0" * 4096)) + png_chunk(b"IEND", b""))
-
-
-def seven(size=(64, 64), mode="L"):
-    """A dark 7 on white paper."""
-    im = Image.new("L", size, 255)
-    w, h = size
-    ImageDraw.Draw(im).line((w // 4, h // 5, 3 * w // 4, h // 5, 2 * w // 5, 4 * h // 5),
-                            fill=0, width=max(2, min(size) // 12))
-    return im.convert(mode)
-
-
-def net_arrays(net):
-    arrays = {}
-    for l, (w, b) in enumerate(zip(net.weights, net.biases), start=1):
-        arrays[f"W{l}"], arrays[f"b{l}"] = w, b
-    return arrays
-
-
 # --------------------------------------------------------------------------------------
 # fixtures
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    """A valid 784-16-16-10 weight file (random weights: these tests need no accuracy)."""
+def random_weights(tmp_path_factory):
+    """The path of a valid 784-16-16-10 weight file with random weights (these tests need no
+    accuracy; conftest's `model` is a trained (path, network) pair)."""
     path = tmp_path_factory.mktemp("model") / "m.npz"
     weightfile.save(path, Network.random([784, 16, 16, 10], rng=1))
     return path
 
 
 @pytest.fixture(scope="module")
-def good(tmp_path_factory, model):
-    """(path, the digit the model says) of a plain PNG that classifies."""
+def good(tmp_path_factory, random_weights):
+    """(path, the digit random_weights says) of a plain PNG that classifies."""
     path = tmp_path_factory.mktemp("good") / "good.png"
-    seven((96, 96)).save(path)
-    r = run("classify", path, "-w", model, "-q")
+    draw_seven((96, 96)).save(path)
+    r = run("classify", path, "-w", random_weights, "-q")
     assert r.exit_code == 0
     return path, int(r.stdout)
 
@@ -152,18 +111,18 @@ def good(tmp_path_factory, model):
 # images: (file name, content maker, expected fault regex or None = classified)
 
 def _animated(fmt, **kw):
-    frames = [seven((64, 64), "RGB"), Image.new("RGB", (64, 64), "white")]
+    frames = [draw_seven((64, 64), mode="RGB"), Image.new("RGB", (64, 64), "white")]
     return encode(frames[0], fmt, save_all=True, append_images=frames[1:], duration=50, **kw)
 
 
 def _exif(orientation):
     exif = Image.Exif()
     exif[0x0112] = orientation
-    return encode(seven((64, 48), "RGB"), "JPEG", exif=exif)
+    return encode(draw_seven((64, 48), mode="RGB"), "JPEG", exif=exif)
 
 
 def _sixteen_bit():
-    a = np.asarray(seven(), dtype=np.uint16) * 257
+    a = np.asarray(draw_seven((64, 64)), dtype=np.uint16) * 257
     return encode(Image.fromarray(a), "PNG")
 
 
@@ -180,7 +139,7 @@ def _gif_bomb():
 
 
 def _nan_tiff():
-    a = np.asarray(seven(), np.float32) / 255
+    a = np.asarray(draw_seven((64, 64)), np.float32) / 255
     return encode(Image.fromarray(np.where(a < 0.5, np.nan, a).astype(np.float32), "F"), "TIFF")
 
 
@@ -188,8 +147,8 @@ POSTSCRIPT = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 28 28\n(pwned) print 
 
 IMAGES = [
     ("empty.png", lambda: b"", r"^empty file$"),
-    ("truncated.png", lambda: encode(seven(), "PNG")[:150], r"^cannot decode image: "),
-    ("truncated.jpg", lambda: encode(seven(), "JPEG")[:400], r"^cannot decode image: "),
+    ("truncated.png", lambda: encode(draw_seven((64, 64)), "PNG")[:150], r"^cannot decode image: "),
+    ("truncated.jpg", lambda: encode(draw_seven((64, 64)), "JPEG")[:400], r"^cannot decode image: "),
     ("random.png", lambda: random.Random(5).randbytes(4096),
      r"^not an image, or an image format this installation cannot read$"),
     ("notes.png", lambda: b"7\nremember to buy milk\n", r"^not an image: this looks like a text file$"),
@@ -211,17 +170,17 @@ IMAGES = [
     # Odd but valid: each must classify (exit 0, one complete output line).
     ("wide-ink.png", _wide_ink, None),
     ("sixteen-bit.png", _sixteen_bit, None),
-    ("cmyk.jpg", lambda: encode(seven(mode="CMYK"), "JPEG"), None),
-    ("cmyk.tif", lambda: encode(seven(mode="CMYK"), "TIFF"), None),
-    ("palette.png", lambda: encode(seven(mode="P"), "PNG"), None),
-    ("palette.gif", lambda: encode(seven(mode="P"), "GIF", transparency=255), None),
+    ("cmyk.jpg", lambda: encode(draw_seven((64, 64), mode="CMYK"), "JPEG"), None),
+    ("cmyk.tif", lambda: encode(draw_seven((64, 64), mode="CMYK"), "TIFF"), None),
+    ("palette.png", lambda: encode(draw_seven((64, 64), mode="P"), "PNG"), None),
+    ("palette.gif", lambda: encode(draw_seven((64, 64), mode="P"), "GIF", transparency=255), None),
     ("animated.gif", lambda: _animated("GIF", loop=0), None),
     ("animated.webp", lambda: _animated("WEBP"), None),
     ("animated.png", lambda: _animated("PNG"), None),
     ("exif-rotated.jpg", lambda: _exif(6), None),
     ("exif-nonsense.jpg", lambda: _exif(99), None),
     ("nan-pixels.tif", _nan_tiff, None),
-    ("jpeg-named.png", lambda: encode(seven(), "JPEG"), None),
+    ("jpeg-named.png", lambda: encode(draw_seven((64, 64)), "JPEG"), None),
 ]
 
 
@@ -236,11 +195,11 @@ def image_files(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", [name for name, _, _ in IMAGES])
-def test_classify_hostile_image(name, image_files, good, model):
+def test_classify_hostile_image(name, image_files, good, random_weights):
     """Between two good images: the good ones still come out, complete and in order."""
     path, fault = image_files[name]
     g, digit = good
-    r = run("classify", g, path, g, "-w", model, "-q")
+    r = run("classify", g, path, g, "-w", random_weights, "-q")
     if fault is None:
         assert r.exit_code == 0 and r.stderr == "", r.stderr
         lines = r.stdout.splitlines()
@@ -250,16 +209,16 @@ def test_classify_hostile_image(name, image_files, good, model):
     assert r.stdout == f"{g}\t{digit}\n" * 2
     one_error(r.stderr, path, fault)
     # JSON Lines: only complete objects, one per good image.
-    r = run("classify", g, path, "-w", model, "--json")
+    r = run("classify", g, path, "-w", random_weights, "--json")
     assert r.exit_code == 1 and [json.loads(line)["file"] for line in r.stdout.splitlines()] == [str(g)]
 
 
 @pytest.mark.parametrize("name", [name for name, _, _ in IMAGES])
-def test_inspect_layer_hostile_image(name, image_files, model, tmp_path):
+def test_inspect_layer_hostile_image(name, image_files, random_weights, tmp_path):
     """inspect-layer --image: all or nothing -- no JSON, no PNG when the image is bad."""
     path, fault = image_files[name]
     png = tmp_path / "contributions.png"
-    r = run("inspect-layer", "1", "--image", path, "-w", model, "--json", "--png", png)
+    r = run("inspect-layer", "1", "--image", path, "-w", random_weights, "--json", "--png", png)
     if fault is None:
         assert r.exit_code == 0
         assert json.loads(r.stdout)["image"]["file"] == str(path) and png.exists()
@@ -268,7 +227,7 @@ def test_inspect_layer_hostile_image(name, image_files, model, tmp_path):
     assert not png.exists() and os.listdir(tmp_path) == []
 
 
-def test_postscript_never_runs_ghostscript(tmp_path, model):
+def test_postscript_never_runs_ghostscript(tmp_path, random_weights):
     """A .png holding PostScript: Pillow would run `gs` on it. A fake gs on PATH must not run."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -281,10 +240,10 @@ def test_postscript_never_runs_ghostscript(tmp_path, model):
     (tmp_path / "digit.eps.jpg").write_bytes(dos + POSTSCRIPT)
     env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     for name in ("digit.png", "digit.eps.jpg"):
-        p = proc("classify", name, "-w", model, cwd=tmp_path, env=env)
+        p = proc("classify", name, "-w", random_weights, cwd=tmp_path, env=env)
         assert p.returncode == 1 and p.stdout == b""
         one_error(p.stderr, name, r"^PostScript/EPS files are not supported")
-        p = proc("inspect-layer", "1", "--image", name, "-w", model, cwd=tmp_path, env=env)
+        p = proc("inspect-layer", "1", "--image", name, "-w", random_weights, cwd=tmp_path, env=env)
         assert p.returncode == 1 and p.stdout == b""
     assert not marker.exists()
     # Control: Pillow on its own does run the fake gs on this file.
@@ -293,7 +252,7 @@ def test_postscript_never_runs_ghostscript(tmp_path, model):
     assert marker.exists()
 
 
-def test_directories(tmp_path, model, good):
+def test_directories(tmp_path, random_weights, good):
     """A directory of junk: one line per bad image file, other files ignored, exit 1."""
     g, digit = good
     junk = tmp_path / "junk"
@@ -306,7 +265,7 @@ def test_directories(tmp_path, model, good):
     (junk / ".hidden.png").write_bytes(b"junk")      # hidden: skipped
     os.symlink(tmp_path / "nowhere.png", junk / "e.png")   # dangling link: skipped
     os.symlink(junk / "f.png", junk / "f.png")              # a link to itself: skipped
-    r = run("classify", junk, "-w", model, "-q")
+    r = run("classify", junk, "-w", random_weights, "-q")
     assert r.exit_code == 1
     assert r.stdout == f"{junk / 'c.png'}\t{digit}\n"
     lines = r.stderr.splitlines()
@@ -315,13 +274,13 @@ def test_directories(tmp_path, model, good):
                      "installation cannot read"]
     empty = tmp_path / "empty"
     empty.mkdir()
-    failed(run("classify", empty, "-w", model, "--json"), empty, r"^no image files in this directory$")
+    failed(run("classify", empty, "-w", random_weights, "--json"), empty, r"^no image files in this directory$")
     # A directory where inspect-layer wants one image.
-    failed(run("inspect-layer", "1", "--image", junk, "-w", model), junk,
+    failed(run("inspect-layer", "1", "--image", junk, "-w", random_weights), junk,
            r"^is a directory, not an image file$")
 
 
-def test_files_that_are_not_plain_images(tmp_path, model):
+def test_files_that_are_not_plain_images(tmp_path, random_weights):
     """Too big (sparse: no disk used), a link to itself, a device: refused without reading."""
     big = tmp_path / "huge.png"
     with open(big, "wb") as f:
@@ -330,10 +289,10 @@ def test_files_that_are_not_plain_images(tmp_path, model):
     os.symlink(loop, loop)
     for path, fault in [(big, r"^file too large: 100\.0 MiB \(limit 64 MiB\)$"),
                         (loop, r"^cannot read file: Too many levels of symbolic links$")]:
-        failed(run("classify", path, "-w", model), path, fault)
-        failed(run("inspect-layer", "1", "--image", path, "-w", model, "--json"), path, fault)
+        failed(run("classify", path, "-w", random_weights), path, fault)
+        failed(run("inspect-layer", "1", "--image", path, "-w", random_weights, "--json"), path, fault)
     if os.path.exists("/dev/zero"):            # endless: read up to the limit, then refused
-        failed(run("classify", "/dev/zero", "-w", model, "--json"), "/dev/zero",
+        failed(run("classify", "/dev/zero", "-w", random_weights, "--json"), "/dev/zero",
                r"^not a regular file \(a pipe or a device\); use - to read standard input$")
     big_weights = tmp_path / "big.npz"
     with open(big_weights, "wb") as f:
@@ -341,7 +300,7 @@ def test_files_that_are_not_plain_images(tmp_path, model):
     failed(run("evaluate", "-w", big_weights, "--json"), big_weights, r"^629,145,600 bytes is too large for a weight file \(limit 161,048,576\)$")
 
 
-def test_many_hostile_files_through_the_worker_pool(tmp_path, image_files, good, model):
+def test_many_hostile_files_through_the_worker_pool(tmp_path, image_files, good, random_weights):
     """From 200 files on, classify decodes in worker processes: same lines, same order."""
     g, digit = good
     folder = tmp_path / "many"
@@ -350,8 +309,8 @@ def test_many_hostile_files_through_the_worker_pool(tmp_path, image_files, good,
     for i in range(220):
         src = bad[i % len(bad)] if i % 3 == 0 else g
         (folder / f"{i:03d}{src.suffix}").write_bytes(src.read_bytes())
-    serial = proc("classify", folder, "-w", model, "-q", "-j", "1")
-    pooled = proc("classify", folder, "-w", model, "-q", "-j", "2")
+    serial = proc("classify", folder, "-w", random_weights, "-q", "-j", "1")
+    pooled = proc("classify", folder, "-w", random_weights, "-q", "-j", "2")
     assert pooled.returncode == serial.returncode == 1
     assert pooled.stdout == serial.stdout and pooled.stderr == serial.stderr
     assert len(pooled.stderr.splitlines()) == 74 and b"Traceback" not in pooled.stderr
@@ -359,15 +318,15 @@ def test_many_hostile_files_through_the_worker_pool(tmp_path, image_files, good,
 
 
 @pytest.mark.skipif(ROOT or os.name != "posix", reason="root reads files whatever their permissions")
-def test_unreadable_image(tmp_path, model, good):
+def test_unreadable_image(tmp_path, random_weights, good):
     path = tmp_path / "secret.png"
     path.write_bytes(good[0].read_bytes())
     path.chmod(0)
-    failed(run("classify", path, "-w", model), path, r"^permission denied$")
-    failed(run("inspect-layer", "1", "--image", path, "-w", model), path, r"^permission denied$")
+    failed(run("classify", path, "-w", random_weights), path, r"^permission denied$")
+    failed(run("inspect-layer", "1", "--image", path, "-w", random_weights), path, r"^permission denied$")
 
 
-def test_every_hostile_image_in_one_real_process(image_files, good, model):
+def test_every_hostile_image_in_one_real_process(image_files, good, random_weights):
     """All of them in one run, each output format: exit 1, one stderr line per bad file in
     input order, and stdout holds complete results for exactly the good ones, in order."""
     g, digit = good
@@ -375,7 +334,7 @@ def test_every_hostile_image_in_one_real_process(image_files, good, model):
     bad = [p for p, fault in image_files.values() if fault]
     ok = [g] + [p for p, fault in image_files.values() if not fault] + [g]
     for fmt in ("-q", "--json", "--csv"):
-        p = proc("classify", *paths, "-w", model, fmt)
+        p = proc("classify", *paths, "-w", random_weights, fmt)
         assert p.returncode == 1
         err = p.stderr.decode()
         assert "Traceback" not in err
@@ -402,25 +361,25 @@ def test_every_hostile_image_in_one_real_process(image_files, good, model):
     (POSTSCRIPT, r"^PostScript/EPS files are not supported"),
     (png_header(100_000, 100_000), r"^image too large"),
 ])
-def test_junk_on_stdin(data, fault, model):
+def test_junk_on_stdin(data, fault, random_weights):
     for args in (["classify", "-"], ["classify", "-", "--json"], ["inspect-layer", "2", "--image", "-"]):
-        p = proc(*args, "-w", model, input=data)
+        p = proc(*args, "-w", random_weights, input=data)
         assert p.returncode == 1 and p.stdout == b"", (args, p.stdout)
         one_error(p.stderr, "-", fault)
 
 
-def test_stdin_closed_or_read_twice(model, good):
+def test_stdin_closed_or_read_twice(random_weights, good):
     g, digit = good
-    p = subprocess.run(["sh", "-c", 'exec "$0" classify - -w "$1" <&-', DIGITNET, str(model)],
+    p = subprocess.run(["sh", "-c", 'exec "$0" classify - -w "$1" <&-', DIGITNET, str(random_weights)],
                        capture_output=True, timeout=60)
     assert p.returncode == 1 and p.stdout == b""
     one_error(p.stderr, "-", r"^no standard input$")
-    p = proc("classify", "-", "-", "-w", model, "-q", input=g.read_bytes())
+    p = proc("classify", "-", "-", "-w", random_weights, "-q", input=g.read_bytes())
     assert p.returncode == 1 and p.stdout == f"-\t{digit}\n".encode()
     one_error(p.stderr, "-", r"standard input was already read")
 
 
-def test_non_utf8_file_names(tmp_path, model, good):
+def test_non_utf8_file_names(tmp_path, random_weights, good):
     g, digit = good
     d = os.fsencode(tmp_path)
     name = d + b"/\xff\xfe-digit.png"
@@ -430,27 +389,27 @@ def test_non_utf8_file_names(tmp_path, model, good):
     with open(junk, "wb") as f:
         f.write(b"not a picture\n")
     # -q carries the name back byte for byte; the junk one is named (escaped) on stderr.
-    p = proc("classify", name, junk, name, "-w", model, "-q")
+    p = proc("classify", name, junk, name, "-w", random_weights, "-q")
     assert p.returncode == 1
     assert p.stdout == (name + f"\t{digit}\n".encode()) * 2
     err = p.stderr.decode("ascii")          # escaped: the line itself is plain ASCII
     assert err.count("\n") == 1 and err.startswith("digitnet: ") and "t\\udce9.png: not an image" in err
     # CSV keeps the bytes too; JSON escapes them and stays valid JSON.
-    p = proc("classify", name, "-w", model, "--csv")
+    p = proc("classify", name, "-w", random_weights, "--csv")
     assert p.returncode == 0 and p.stdout.splitlines()[1].startswith(name + b",")
-    p = proc("classify", name, junk, "-w", model, "--json")
+    p = proc("classify", name, junk, "-w", random_weights, "--json")
     assert p.returncode == 1 and json.loads(p.stdout)["digit"] == digit
     # inspect-layer with a non-UTF-8 image and PNG name; the file name is in the picture's title.
     out_png = d + b"/\xfflayer.png"
-    p = proc("inspect-layer", "1", "--image", name, "--png", out_png, "-w", model)
+    p = proc("inspect-layer", "1", "--image", name, "--png", out_png, "-w", random_weights)
     assert p.returncode == 0 and os.path.exists(out_png) and b"\xff\xfe-digit.png" in p.stdout
     # Every command names a non-UTF-8 path it cannot use, on one line.
     for args, fragment in [
-        (["classify", d + b"/\xff-missing.png", "-w", model], "-missing.png: no such file"),
+        (["classify", d + b"/\xff-missing.png", "-w", random_weights], "-missing.png: no such file"),
         (["evaluate", "--weights", d + b"/\xffw.npz"], "w.npz: weight file not found"),
-        (["evaluate", "--data", d + b"/\xffdata", "-w", model], "data: data folder not found"),
+        (["evaluate", "--data", d + b"/\xffdata", "-w", random_weights], "data: data folder not found"),
         (["train", "--out", d + b"/\xffnowhere/m.npz"], "nowhere/m.npz: cannot write (folder"),
-        (["inspect-layer", "1", "-w", model, "--png", d + b"/\xffnowhere/x.png"], "x.png: cannot write (folder"),
+        (["inspect-layer", "1", "-w", random_weights, "--png", d + b"/\xffnowhere/x.png"], "x.png: cannot write (folder"),
     ]:
         p = proc(*args)
         assert p.returncode == 1 and p.stdout == b"", args
@@ -470,11 +429,6 @@ class Explode:
 
     def __reduce__(self):
         return (os.mkdir, (str(Explode.marker),))
-
-
-def _npz(path, **arrays):
-    np.savez(path, **arrays)
-    return path
 
 
 def _with(net, **changes):
@@ -498,7 +452,7 @@ def _set(value, index=(0, 0)):
 def _patched_zip(d, net, offset_in_central, value, name):
     """A valid npz with one byte pair of the central directory patched (flags, method)."""
     path = d / name
-    _npz(path, **net_arrays(net))
+    write_npz(path, **net_arrays(net))
     data = bytearray(path.read_bytes())
     for m in re.finditer(b"PK\x01\x02", data):
         struct.pack_into("<H", data, m.start() + offset_in_central, value)
@@ -555,7 +509,7 @@ def _card(d, net, name, edit=None, text=None):
 
 def _card_dir(d, net):
     path = d / "carddir.npz"
-    _npz(path, **net_arrays(net))
+    write_npz(path, **net_arrays(net))
     path.with_suffix(".json").mkdir()
     return path
 
@@ -570,44 +524,44 @@ def _other_weights(d, net):
 
 
 WEIGHTS = [
-    ("pickled-object", lambda d, n: _npz(d / "evil.npz", **_with(n, W1=np.array([Explode()], dtype=object))),
+    ("pickled-object", lambda d, n: write_npz(d / "evil.npz", **_with(n, W1=np.array([Explode()], dtype=object))),
      "npz", r"^array W1 holds Python objects \(pickled data is never loaded\)$"),
     ("pickle-as-npy", lambda d, n: _member(d, "pkl.npz", [("W1.npy", pickle.dumps(Explode()))]),
      "npz", r"^array W1 is corrupt"),
     ("raw-pickle", lambda d, n: (d / "raw.npz").write_bytes(pickle.dumps(Explode())) and d / "raw.npz",
      "npz", r"^not a valid \.npz \(zip\) file -- truncated or corrupt\?$"),
-    ("nan", lambda d, n: _npz(d / "nan.npz", **_with(n, W2=_set(np.nan))), "npz", r"^W2 holds NaN or infinite values$"),
-    ("inf", lambda d, n: _npz(d / "inf.npz", **_with(n, b1=_set(-np.inf, 3))), "npz", r"^b1 holds NaN or infinite values$"),
+    ("nan", lambda d, n: write_npz(d / "nan.npz", **_with(n, W2=_set(np.nan))), "npz", r"^W2 holds NaN or infinite values$"),
+    ("inf", lambda d, n: write_npz(d / "inf.npz", **_with(n, b1=_set(-np.inf, 3))), "npz", r"^b1 holds NaN or infinite values$"),
     # Finite but huge: the weighted sums overflow float32 and every output becomes NaN.
-    ("huge-finite", lambda d, n: _npz(d / "overflow.npz", **_with(n, W1=lambda a: np.where(a > 0, 3e38, -3e38).astype(np.float32))),
+    ("huge-finite", lambda d, n: write_npz(d / "overflow.npz", **_with(n, W1=lambda a: np.where(a > 0, 3e38, -3e38).astype(np.float32))),
      "npz", r"^W1 and b1 are so large that a weighted sum would overflow float32"),
-    ("wrong-shape", lambda d, n: _npz(d / "shape.npz", **_with(n, W1=lambda a: a[:, :700])),
+    ("wrong-shape", lambda d, n: write_npz(d / "shape.npz", **_with(n, W1=lambda a: a[:, :700])),
      "npz", r"^W1 has shape \(16, 700\), expected \(n_out, 784\)$"),
-    ("bias-shape", lambda d, n: _npz(d / "bias.npz", **_with(n, b2=lambda a: a[:5])),
+    ("bias-shape", lambda d, n: write_npz(d / "bias.npz", **_with(n, b2=lambda a: a[:5])),
      "npz", r"^b2 has shape \(5,\), expected \(16,\) to match W2$"),
-    ("nine-outputs", lambda d, n: _npz(d / "nine.npz", **_with(n, W3=lambda a: a[:9], b3=lambda a: a[:9])),
+    ("nine-outputs", lambda d, n: write_npz(d / "nine.npz", **_with(n, W3=lambda a: a[:9], b3=lambda a: a[:9])),
      "npz", r"^last layer has 9 outputs, expected 10"),
-    ("int-dtype", lambda d, n: _npz(d / "int.npz", **_with(n, W1=lambda a: a.astype(np.int32))),
+    ("int-dtype", lambda d, n: write_npz(d / "int.npz", **_with(n, W1=lambda a: a.astype(np.int32))),
      "npz", r"^array W1 has dtype int32, expected float32 or float64$"),
-    ("float16", lambda d, n: _npz(d / "half.npz", **_with(n, b3=lambda a: a.astype(np.float16))),
+    ("float16", lambda d, n: write_npz(d / "half.npz", **_with(n, b3=lambda a: a.astype(np.float16))),
      "npz", r"^array b3 has dtype float16"),
-    ("complex", lambda d, n: _npz(d / "complex.npz", **_with(n, W2=lambda a: a.astype(np.complex64))),
+    ("complex", lambda d, n: write_npz(d / "complex.npz", **_with(n, W2=lambda a: a.astype(np.complex64))),
      "npz", r"^array W2 has dtype complex64"),
-    ("mixed-dtypes", lambda d, n: _npz(d / "mixed.npz", **_with(n, W1=lambda a: a.astype(np.float64))),
+    ("mixed-dtypes", lambda d, n: write_npz(d / "mixed.npz", **_with(n, W1=lambda a: a.astype(np.float64))),
      "npz", r"^arrays mix float32 and float64"),
-    ("renamed", lambda d, n: _npz(d / "renamed.npz", **{("weights" if k == "W1" else k): v for k, v in net_arrays(n).items()}),
+    ("renamed", lambda d, n: write_npz(d / "renamed.npz", **{("weights" if k == "W1" else k): v for k, v in net_arrays(n).items()}),
      "npz", r"^unexpected array 'weights'"),
-    ("missing-bias", lambda d, n: _npz(d / "nob3.npz", **_with(n, b3=None)), "npz", r"^array b3 is missing$"),
-    ("missing-first", lambda d, n: _npz(d / "now1.npz", **_with(n, W1=None)), "npz", r"^array W1 is missing$"),
-    ("extra-array", lambda d, n: _npz(d / "extra.npz", **_with(n, notes=np.zeros(3, np.float32))),
+    ("missing-bias", lambda d, n: write_npz(d / "nob3.npz", **_with(n, b3=None)), "npz", r"^array b3 is missing$"),
+    ("missing-first", lambda d, n: write_npz(d / "now1.npz", **_with(n, W1=None)), "npz", r"^array W1 is missing$"),
+    ("extra-array", lambda d, n: write_npz(d / "extra.npz", **_with(n, notes=np.zeros(3, np.float32))),
      "npz", r"^unexpected array 'notes'"),
-    ("extra-layer", lambda d, n: _npz(d / "w4.npz", **_with(n, W4=np.zeros((10, 10), np.float32))),
+    ("extra-layer", lambda d, n: write_npz(d / "w4.npz", **_with(n, W4=np.zeros((10, 10), np.float32))),
      "npz", r"^array b4 is missing$"),
     ("duplicate", lambda d, n: _member(d, "dup.npz", [("W1.npy", _npy_header((1,)) + b"\0" * 4)] * 2),
      "npz", r"^array W1 appears twice$"),
     ("empty-zip", lambda d, n: _member(d, "nothing.npz", []), "npz", r"^no arrays"),
     ("truncated-zip", lambda d, n: (d / "cut.npz").write_bytes(
-        (_npz(d / "full.npz", **net_arrays(n))).read_bytes()[:30000]) and d / "cut.npz",
+        (write_npz(d / "full.npz", **net_arrays(n))).read_bytes()[:30000]) and d / "cut.npz",
      "npz", r"^not a valid \.npz \(zip\) file -- truncated or corrupt\?$"),
     ("random-bytes", lambda d, n: (d / "rand.npz").write_bytes(random.Random(3).randbytes(2000)) and d / "rand.npz",
      "npz", r"^not a valid \.npz \(zip\) file"),
@@ -715,23 +669,11 @@ def test_odd_but_valid_weight_files_load(tmp_path, good):
 # --------------------------------------------------------------------------------------
 # MNIST files
 
-def _idx(array):
-    array = np.asarray(array, np.uint8)
-    return (struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-            + array.tobytes())
-
-
 @pytest.fixture(scope="module")
 def small_data(tmp_path_factory, mnist_test):
     """A tiny complete data folder: 200 training and 100 test images (gzipped IDX)."""
-    x, y = mnist_test
-    d = tmp_path_factory.mktemp("data")
-    imgs = np.round(x[:300] * 255).astype(np.uint8).reshape(-1, 28, 28)
-    for split, sl in (("train", slice(0, 200)), ("test", slice(200, 300))):
-        img_name, lbl_name = mnist.FILES[split]
-        (d / img_name).write_bytes(gzip.compress(_idx(imgs[sl]), mtime=0))
-        (d / lbl_name).write_bytes(gzip.compress(_idx(y[sl]), mtime=0))
-    return d
+    return write_mnist_dir(tmp_path_factory.mktemp("data"), *mnist_test,
+                           train=slice(0, 200), test=slice(200, 300))
 
 
 def _gz_bomb_with_bad_magic():
@@ -760,7 +702,7 @@ DATA = [
     ("short-header", "images", lambda raw: raw[:7], r"^truncated IDX header$"),
     ("empty", "labels", lambda raw: b"", r"^not an IDX file \(only 0 bytes\)$"),
     ("value-type", "labels", lambda raw: raw[:2] + b"\x0d" + raw[3:], r"^unsupported IDX value type 0x0d"),
-    ("labels-as-images", "images", lambda raw: _idx(np.zeros(5)), r"^expected an IDX image file with 3 dimension"),
+    ("labels-as-images", "images", lambda raw: idx_bytes(np.zeros(5)), r"^expected an IDX image file with 3 dimension"),
     ("huge-claim", "images", lambda raw: struct.pack(">HBBIII", 0, 8, 3, 4_000_000, 28, 28),
      r"^header claims 4000000x28x28 \(3,136,000,000 bytes of data\), too large \(at most 1,000,000 items\)$"),
     ("overflowing-dims", "images",
@@ -781,8 +723,8 @@ def _hostile_folder(base, dest, split, which, content=None, pair=None):
     img_name, lbl_name = mnist.FILES[split]
     if pair is not None:
         imgs, lbls = pair
-        (dest / img_name).write_bytes(gzip.compress(_idx(imgs), mtime=0))
-        (dest / lbl_name).write_bytes(gzip.compress(_idx(lbls), mtime=0))
+        write_idx(dest / img_name, imgs)
+        write_idx(dest / lbl_name, lbls)
         return dest / lbl_name
     name = img_name if which == "images" else lbl_name
     raw = gzip.decompress((dest / name).read_bytes())
@@ -802,11 +744,11 @@ def _untouched(old_model):
 
 @pytest.mark.parametrize("name,which,content,fault", DATA, ids=[d[0] for d in DATA])
 @pytest.mark.parametrize("split", ["test", "train"])
-def test_hostile_mnist_file(name, which, content, fault, split, small_data, tmp_path, model, old_model):
+def test_hostile_mnist_file(name, which, content, fault, split, small_data, tmp_path, random_weights, old_model):
     data = tmp_path / "data"
     bad = _hostile_folder(small_data, data, split, which, content=content)
     if split == "test":
-        failed(run("evaluate", "--data", data, "--weights", model, "--json"), bad, fault)
+        failed(run("evaluate", "--data", data, "--weights", random_weights, "--json"), bad, fault)
     out = old_model[0]
     failed(run("train", "--data", data, "--epochs", 1, "--validation", 50, "--out", out, "-q"), bad, fault)
     _untouched(old_model)
@@ -814,21 +756,21 @@ def test_hostile_mnist_file(name, which, content, fault, split, small_data, tmp_
 
 @pytest.mark.parametrize("name,make,fault", PAIRS, ids=[p[0] for p in PAIRS])
 @pytest.mark.parametrize("split", ["test", "train"])
-def test_mnist_files_that_disagree(name, make, fault, split, small_data, tmp_path, model, old_model):
+def test_mnist_files_that_disagree(name, make, fault, split, small_data, tmp_path, random_weights, old_model):
     data = tmp_path / "data"
     named = _hostile_folder(small_data, data, split, None, pair=make(50))
     if name == "wrong-image-size":
         named = named.with_name(mnist.FILES[split][0])   # the image file is the one at fault
     if split == "test":
-        failed(run("evaluate", "--data", data, "--weights", model, "--json"), named, fault)
+        failed(run("evaluate", "--data", data, "--weights", random_weights, "--json"), named, fault)
     failed(run("train", "--data", data, "--validation", 10, "--out", old_model[0], "-q"), named, fault)
     _untouched(old_model)
 
 
-def test_missing_and_misplaced_data(small_data, tmp_path, model, old_model):
+def test_missing_and_misplaced_data(small_data, tmp_path, random_weights, old_model):
     out = old_model[0]
     nowhere = tmp_path / "nowhere"
-    failed(run("evaluate", "--data", nowhere, "-w", model, "--json"), nowhere, r"^data folder not found")
+    failed(run("evaluate", "--data", nowhere, "-w", random_weights, "--json"), nowhere, r"^data folder not found")
     empty = tmp_path / "empty"
     empty.mkdir()
     failed(run("train", "--data", empty, "--out", out), empty / mnist.FILES["train"][0],
@@ -837,18 +779,18 @@ def test_missing_and_misplaced_data(small_data, tmp_path, model, old_model):
     shutil.copytree(small_data, tmp_path / "dirs")
     (tmp_path / "dirs" / mnist.FILES["test"][0]).unlink()
     (tmp_path / "dirs" / mnist.FILES["test"][0]).mkdir()
-    failed(run("evaluate", "--data", tmp_path / "dirs", "-w", model), tmp_path / "dirs" / mnist.FILES["test"][0],
+    failed(run("evaluate", "--data", tmp_path / "dirs", "-w", random_weights), tmp_path / "dirs" / mnist.FILES["test"][0],
            r"^file not found")
     # --data naming a file is a usage error.
-    usage_error(run("evaluate", "--data", model, "-w", model), "is a file")
-    usage_error(run("train", "--data", model, "--out", out), "is a file")
+    usage_error(run("evaluate", "--data", random_weights, "-w", random_weights), "is a file")
+    usage_error(run("train", "--data", random_weights, "--out", out), "is a file")
     _untouched(old_model)
 
 
 # --------------------------------------------------------------------------------------
 # train: --out and other failures leave an existing model alone
 
-def test_train_failures_leave_out_alone(small_data, tmp_path, old_model, model):
+def test_train_failures_leave_out_alone(small_data, tmp_path, old_model, random_weights):
     out = old_model[0]
     usage_error(run("train", "--data", small_data, "--out", out.parent), "is a directory")
     usage_error(run("train", "--data", small_data, "--epochs", 0, "--out", out), "--epochs")
@@ -993,7 +935,7 @@ def test_download_into_a_folder_that_cannot_be(tmp_path):
 # the README's table of exit codes: every example message is what a real run prints
 
 # (exit code, when, command, stderr's last line). Commands run in a folder prepared by
-# _table_folder; "{model}" is a good weight file there.
+# _table_folder; "m.npz" is a good weight file there.
 EXIT_CODES = [
     (0, "success: every image classified, the model trained, the files downloaded", None, None),
     (1, "an input image cannot be read (classify, inspect-layer --image); classify goes on "
@@ -1082,11 +1024,8 @@ def _table_folder(d, mnist_test):
     weightfile.save(d / "changed.npz", net)
     np.savez(d / "changed.npz", **_with(net, b1=_set(1.0, 0)))
     x, y = mnist_test
-    imgs = np.round(x[:300] * 255).astype(np.uint8).reshape(-1, 28, 28)
-    (d / "small").mkdir()
-    for split, sl in (("train", slice(0, 200)), ("test", slice(200, 250))):
-        (d / "small" / mnist.FILES[split][0]).write_bytes(gzip.compress(_idx(imgs[sl]), mtime=0))
-        (d / "small" / mnist.FILES[split][1]).write_bytes(gzip.compress(_idx(y[sl]), mtime=0))
+    write_mnist_dir(d / "small", x, y, train=slice(0, 200), test=slice(200, 250))
+    imgs = np.round(x[:50] * 255).astype(np.uint8).reshape(-1, 28, 28)
     _hostile_folder(d / "small", d / "magic", "test", "images", lambda raw: b"\x12\x34" + raw[2:])
     _hostile_folder(d / "small", d / "cut", "train", "images", lambda raw: raw[: len(raw) // 2])
     _hostile_folder(d / "small", d / "counts", "test", None, pair=(imgs[:50], y[:49]))
@@ -1147,9 +1086,8 @@ def exit_code_table():
 
 
 def test_readme_table_matches_the_code():
-    """Once the table is in README.md, it must be exactly the one generated from EXIT_CODES."""
-    readme = Path(__file__).resolve().parents[1] / "README.md"
-    text = readme.read_text(encoding="utf-8") if readme.exists() else ""
+    """README.md holds exactly the table generated from EXIT_CODES."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     assert exit_code_table() in text, "README's exit-code table differs: run python tests/test_hostile.py"
 
 

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from digitnet import weightfile
 from digitnet.batch import load_input
@@ -34,7 +34,7 @@ from digitnet.errors import ImageError
 from digitnet.mnist import DataError, read_idx
 from digitnet.network import Network
 from digitnet.weightfile import WeightFileError
-from helpers import mutated
+from helpers import draw_seven, encode, idx_bytes, mutated, npz_bytes
 
 # Forged zips name a member twice on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore:Duplicate name:UserWarning")
@@ -49,28 +49,21 @@ SCRATCH = Path(tempfile.mkdtemp(prefix="digitnet-fuzz-"))
 # --------------------------------------------------------------------------------------
 # images
 
-def _encode(im, fmt, **kw):
-    buf = io.BytesIO()
-    im.save(buf, fmt, **kw)
-    return buf.getvalue()
-
-
 def _image_seeds():
-    im = Image.new("L", (20, 24), 255)
-    ImageDraw.Draw(im).line((4, 4, 16, 4, 8, 20), fill=0, width=3)
+    im = draw_seven((20, 24), box=(4, 4, 16, 20), width=3)
     exif = Image.Exif()
     exif[0x0112] = 6
     a = np.asarray(im)
     return [
-        _encode(Image.fromarray(a.astype(np.uint16) * 257), "PNG"),
-        _encode(im.convert("CMYK"), "JPEG"),
-        _encode(im.convert("CMYK"), "TIFF"),
-        _encode(Image.fromarray(a.astype(np.float32) / 255, "F"), "TIFF"),
-        _encode(im, "GIF", save_all=True, append_images=[im.rotate(90)], loop=0),
-        _encode(im.convert("RGB"), "JPEG", exif=exif),
-        _encode(im.convert("RGBA"), "ICO"),
-        _encode(im.convert("P"), "PNG", transparency=0),
-        _encode(im.resize((28, 28)), "PNG"),      # for raw=True
+        encode(Image.fromarray(a.astype(np.uint16) * 257), "PNG"),
+        encode(im.convert("CMYK"), "JPEG"),
+        encode(im.convert("CMYK"), "TIFF"),
+        encode(Image.fromarray(a.astype(np.float32) / 255, "F"), "TIFF"),
+        encode(im, "GIF", save_all=True, append_images=[im.rotate(90)], loop=0),
+        encode(im.convert("RGB"), "JPEG", exif=exif),
+        encode(im.convert("RGBA"), "ICO"),
+        encode(im.convert("P"), "PNG", transparency=0),
+        encode(im.resize((28, 28)), "PNG"),      # for raw=True
         b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 20 24\nshowpage\n",
     ]
 
@@ -93,18 +86,9 @@ def test_load_input_gives_inputs_or_image_error(data, raw):
 # --------------------------------------------------------------------------------------
 # weight files
 
-def _npz_bytes(net, compressed=False):
-    arrays = {}
-    for l, (w, b) in enumerate(zip(net.weights, net.biases), start=1):
-        arrays[f"W{l}"], arrays[f"b{l}"] = w, b
-    buf = io.BytesIO()
-    (np.savez_compressed if compressed else np.savez)(buf, **arrays)
-    return buf.getvalue()
-
-
 SMALL = Network.random([784, 3, 10], rng=0)
-NPZ_SEEDS = [_npz_bytes(SMALL), _npz_bytes(SMALL, compressed=True),
-             _npz_bytes(Network.random([784, 2, 2, 10], rng=1, dtype=np.float64))]
+NPZ_SEEDS = [npz_bytes(SMALL), npz_bytes(SMALL, compressed=True),
+             npz_bytes(Network.random([784, 2, 2, 10], rng=1, dtype=np.float64))]
 
 
 @st.composite
@@ -179,15 +163,9 @@ def test_any_model_card_gives_network_or_weight_file_error(card):
 # --------------------------------------------------------------------------------------
 # IDX (MNIST) files
 
-def _idx(array):
-    array = np.asarray(array, np.uint8)
-    return (struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-            + array.tobytes())
-
-
 _rng = np.random.default_rng(0)
-IDX_SEEDS = [_idx(_rng.integers(0, 256, (3, 28, 28))), _idx(_rng.integers(0, 10, 12)),
-             _idx(_rng.integers(0, 256, (2, 5, 4)))]
+IDX_SEEDS = [idx_bytes(_rng.integers(0, 256, (3, 28, 28))), idx_bytes(_rng.integers(0, 10, 12)),
+             idx_bytes(_rng.integers(0, 256, (2, 5, 4)))]
 IDX_SEEDS += [gzip.compress(s, mtime=0) for s in IDX_SEEDS]
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from digitnet import mnist
 from digitnet.mnist import DataError, load_split, read_idx
+from helpers import write_idx
 
 
 def test_bundled_test_set_loads(mnist_test):
@@ -16,7 +17,7 @@ def test_bundled_test_set_loads(mnist_test):
     assert y.shape == (10000,) and set(np.unique(y)) == set(range(10))
 
 
-def test_gzipped_and_plain_idx_agree(tmp_path, write_idx):
+def test_gzipped_and_plain_idx_agree(tmp_path):
     a = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
     write_idx(tmp_path / "a.gz", a, gz=True)
     write_idx(tmp_path / "a", a, gz=False)
@@ -39,7 +40,7 @@ def test_bad_magic(tmp_path):
     err(p, "magic")
 
 
-def test_wrong_kind_of_file(tmp_path, write_idx):
+def test_wrong_kind_of_file(tmp_path):
     p = write_idx(tmp_path / "labels", np.zeros(5, np.uint8))
     err(p, "expected an IDX image file", ndim=3)
 
@@ -50,7 +51,7 @@ def test_unsupported_type(tmp_path):
     err(p, "unsupported IDX value type")
 
 
-def test_truncated_header_and_body(tmp_path, write_idx):
+def test_truncated_header_and_body(tmp_path):
     p = tmp_path / "h"
     p.write_bytes(b"\0\0\x08\x03\0\0")
     err(p, "truncated")
@@ -62,7 +63,7 @@ def test_truncated_header_and_body(tmp_path, write_idx):
     err(tmp_path / "long", "unexpected bytes")
 
 
-def test_truncated_gzip(tmp_path, write_idx):
+def test_truncated_gzip(tmp_path):
     data = write_idx(tmp_path / "g.gz", np.zeros((10, 28, 28), np.uint8)).read_bytes()
     (tmp_path / "g.gz").write_bytes(data[:20])
     err(tmp_path / "g.gz", "cannot read")
@@ -74,14 +75,14 @@ def test_too_short_and_missing(tmp_path):
     err(tmp_path / "nothing", "not found")
 
 
-def test_label_image_count_mismatch(tmp_path, write_idx):
+def test_label_image_count_mismatch(tmp_path):
     write_idx(tmp_path / "train-images-idx3-ubyte.gz", np.zeros((5, 28, 28), np.uint8))
     write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.zeros(4, np.uint8))
     with pytest.raises(DataError, match="4 labels for 5 images"):
         load_split(tmp_path, "train")
 
 
-def test_bad_label_and_image_size(tmp_path, write_idx):
+def test_bad_label_and_image_size(tmp_path):
     write_idx(tmp_path / "train-images-idx3-ubyte.gz", np.zeros((2, 28, 28), np.uint8))
     write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.array([3, 12], np.uint8))
     with pytest.raises(DataError, match="label 12"):

@@ -32,6 +32,7 @@ from digitnet.render import (
     truncate_visible,
     visible_len,
 )
+from helpers import decode_halfblocks
 
 TRUECOLOR = re.compile(r"\x1b\[(38|48);2;\d{1,3};\d{1,3};\d{1,3}m")
 
@@ -181,14 +182,14 @@ def test_legend_text():
 # ----------------------------------------------------------------------------- image
 
 
-def test_image_to_text_colour_and_plain(halfblocks):
+def test_image_to_text_colour_and_plain():
     img = np.zeros((28, 28))
     img[4:24, 13:15] = 1.0
     coloured = image_to_text(img, True)
     ls = lines_of(coloured)
     assert len(ls) == 14 and all(visible_len(x) == 28 for x in ls)
     assert TRUECOLOR.search(coloured)
-    cells = halfblocks(ls[5])  # pixel rows 10 and 11
+    cells = decode_halfblocks(ls[5])  # pixel rows 10 and 11
     assert cells[13] == ((255, 255, 255), (255, 255, 255))
     assert all(c in ((0, 0, 0), None) for c in cells[0])
 
@@ -241,12 +242,12 @@ def test_halfblock_rows(n_in):
 
 
 @pytest.mark.parametrize("n_in", [784, 16, 10, 7])
-def test_colour_grid_decodes_to_signed_rgb(n_in, halfblocks):
+def test_colour_grid_decodes_to_signed_rgb(n_in):
     w = rng(1).normal(0, 1, n_in)
     w[0], w[-1] = 5.0, -5.0
     rows, cols = grid_shape(n_in)
     text = grids_to_text([w], ["n"], 1.0, color=True)
-    decoded = [halfblocks(line) for line in lines_of(text)[1:]]
+    decoded = [decode_halfblocks(line) for line in lines_of(text)[1:]]
     expect = signed_rgb(w, 1.0).tolist()
     for i in range(rows * cols):
         r, c = divmod(i, cols)
@@ -283,14 +284,11 @@ def test_grids_per_grid_scales():
     assert lines_of(text)[1] == "##  .."  # same weights, darker under the larger scale
 
 
-def test_grids_fast():
-    import time
-
+def test_grids_of_a_256_neuron_layer():
+    # (How fast this is, is for benchmarks/.)
     W = rng().normal(size=(256, 784))
-    t = time.perf_counter()
-    grids_to_text(W, None, 1.0, color=True)
-    grids_to_text(W, None, 1.0, color=False)
-    assert time.perf_counter() - t < 3.0
+    assert_fits(grids_to_text(W, None, 1.0, color=True), 80)
+    assert_fits(grids_to_text(W, None, 1.0, color=False), 80)
 
 
 # ----------------------------------------------------------------------------- PNG

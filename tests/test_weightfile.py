@@ -13,6 +13,7 @@ import pytest
 from digitnet import weightfile
 from digitnet.network import Network
 from digitnet.weightfile import WeightFileError, load, save
+from helpers import net_arrays, write_npz
 
 
 @pytest.fixture
@@ -61,15 +62,6 @@ def test_shipped_names_resolve():
     assert os.path.dirname(weightfile.resolve("wide")) == weightfile.shipped_dir()
 
 
-def _npz(path, **arrays):
-    np.savez(path, **arrays)
-    return path
-
-
-def _good_arrays(net):
-    return {f"{k}{l}": a for l, (w, b) in enumerate(zip(net.weights, net.biases), 1) for k, a in (("W", w), ("b", b))}
-
-
 def expect_error(path, *fragments):
     with pytest.raises(WeightFileError) as e:
         load(path)
@@ -102,7 +94,7 @@ def test_pickled_object_array_is_never_unpickled(tmp_path, net):
     class Evil:
         def __reduce__(self):
             return (os.system, ("touch " + str(tmp_path / "PWNED"),))
-    arrays = _good_arrays(net)
+    arrays = net_arrays(net)
     arrays["W1"] = np.array([Evil()], dtype=object)
     p = tmp_path / "evil.npz"
     np.savez(p, **arrays)   # numpy pickles object arrays on save
@@ -118,52 +110,52 @@ def test_raw_pickle_file_refused(tmp_path):
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_non_finite_values(tmp_path, net, bad):
-    arrays = _good_arrays(net)
+    arrays = net_arrays(net)
     arrays["b2"] = arrays["b2"].copy()
     arrays["b2"][3] = bad
-    expect_error(_npz(tmp_path / "nan.npz", **arrays), "b2", "NaN or infinite")
+    expect_error(write_npz(tmp_path / "nan.npz", **arrays), "b2", "NaN or infinite")
 
 
 def test_wrong_shapes(tmp_path, net):
-    arrays = _good_arrays(net)
+    arrays = net_arrays(net)
     arrays["W2"] = np.zeros((16, 15), np.float32)
-    expect_error(_npz(tmp_path / "a.npz", **arrays), "W2", "(16, 15)")
-    arrays = _good_arrays(net)
+    expect_error(write_npz(tmp_path / "a.npz", **arrays), "W2", "(16, 15)")
+    arrays = net_arrays(net)
     arrays["b1"] = np.zeros(15, np.float32)
-    expect_error(_npz(tmp_path / "b.npz", **arrays), "b1")
-    arrays = _good_arrays(net)
+    expect_error(write_npz(tmp_path / "b.npz", **arrays), "b1")
+    arrays = net_arrays(net)
     arrays["W1"] = np.zeros((16, 100), np.float32)
-    expect_error(_npz(tmp_path / "c.npz", **arrays), "W1", "784")
+    expect_error(write_npz(tmp_path / "c.npz", **arrays), "W1", "784")
 
 
 def test_wrong_output_count(tmp_path):
     net = Network.random([784, 16, 9], rng=0)
-    expect_error(_npz(tmp_path / "o.npz", **_good_arrays(net)), "9 outputs")
+    expect_error(write_npz(tmp_path / "o.npz", **net_arrays(net)), "9 outputs")
 
 
 def test_wrong_dtypes(tmp_path, net):
-    arrays = _good_arrays(net)
+    arrays = net_arrays(net)
     arrays["W1"] = arrays["W1"].astype(np.float16)
-    expect_error(_npz(tmp_path / "f16.npz", **arrays), "W1", "dtype")
-    arrays = _good_arrays(net)
+    expect_error(write_npz(tmp_path / "f16.npz", **arrays), "W1", "dtype")
+    arrays = net_arrays(net)
     arrays["b3"] = np.zeros(10, np.int64)
-    expect_error(_npz(tmp_path / "int.npz", **arrays), "b3", "dtype")
-    arrays = _good_arrays(net)
+    expect_error(write_npz(tmp_path / "int.npz", **arrays), "b3", "dtype")
+    arrays = net_arrays(net)
     arrays["W1"] = arrays["W1"].astype(np.float64)
-    expect_error(_npz(tmp_path / "mix.npz", **arrays), "mix")
+    expect_error(write_npz(tmp_path / "mix.npz", **arrays), "mix")
 
 
 def test_missing_extra_and_misnamed_arrays(tmp_path, net):
-    arrays = _good_arrays(net)
+    arrays = net_arrays(net)
     del arrays["b2"]
-    expect_error(_npz(tmp_path / "missing.npz", **arrays), "b2", "missing")
-    arrays = _good_arrays(net)
+    expect_error(write_npz(tmp_path / "missing.npz", **arrays), "b2", "missing")
+    arrays = net_arrays(net)
     arrays["notes"] = np.zeros(3, np.float32)
-    expect_error(_npz(tmp_path / "extra.npz", **arrays), "notes")
-    arrays = _good_arrays(net)
+    expect_error(write_npz(tmp_path / "extra.npz", **arrays), "notes")
+    arrays = net_arrays(net)
     arrays["W5"], arrays["b5"] = arrays.pop("W3"), arrays.pop("b3")
-    expect_error(_npz(tmp_path / "gap.npz", **arrays), "missing")
-    expect_error(_npz(tmp_path / "empty.npz"), "no arrays")
+    expect_error(write_npz(tmp_path / "gap.npz", **arrays), "missing")
+    expect_error(write_npz(tmp_path / "empty.npz"), "no arrays")
 
 
 def test_huge_header_is_refused_before_allocating(tmp_path):
@@ -182,7 +174,7 @@ def test_huge_header_is_refused_before_allocating(tmp_path):
     expect_error(p, "W1", "truncated")
 
 
-def test_card_must_agree_with_npz(tmp_path, net):
+def test_card_must_agree_withwrite_npz(tmp_path, net):
     save(tmp_path / "m.npz", net)
     card = json.loads((tmp_path / "m.json").read_text())
     # Hash mismatch: the weights were swapped under the card.
@@ -204,7 +196,7 @@ def test_card_must_agree_with_npz(tmp_path, net):
 
 
 def test_card_is_optional(tmp_path, net):
-    _npz(tmp_path / "bare.npz", **_good_arrays(net))
+    write_npz(tmp_path / "bare.npz", **net_arrays(net))
     loaded, card = load(tmp_path / "bare.npz")
     assert card is None and loaded.sizes == [784, 16, 16, 10]
 
@@ -218,7 +210,7 @@ def test_same_weights_same_bytes(tmp_path, net):
 def test_numpy_written_npz_files_load_plain_and_compressed(tmp_path, net):
     # Our small zip reader must read what NumPy writes: np.savez (ZIP64 local headers) and
     # np.savez_compressed (deflate).
-    arrays = _good_arrays(net)
+    arrays = net_arrays(net)
     np.savez(tmp_path / "plain.npz", **arrays)
     np.savez_compressed(tmp_path / "packed.npz", **arrays)
     for name in ("plain.npz", "packed.npz"):
