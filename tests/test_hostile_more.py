@@ -29,7 +29,7 @@ from digitnet import decode, evaluation, files, mnist, training, weightfile
 from digitnet.cli import main as cli_main
 from digitnet.errors import DataError, ImageError, WeightFileError
 from digitnet.network import Network
-from helpers import DIGITNET, FileServer, run, serving
+from helpers import DIGITNET, FileServer, draw_seven, run, serving
 
 
 def exe(*args, limit_memory=None, **kw):
@@ -49,13 +49,9 @@ def one_line(stderr, start):
     return text
 
 
-def digit_png(path, size=96, digit="7"):
-    """A dark 7-ish stroke on white paper, as a phone or paint program would give it."""
-    im = Image.new("L", (size, size), 255)
-    d = ImageDraw.Draw(im)
-    s = size / 96
-    d.line([(25 * s, 20 * s), (70 * s, 20 * s), (40 * s, 80 * s)], fill=0, width=max(2, int(8 * s)))
-    im.save(path)
+def digit_png(path, size=96):
+    """A dark 7 on white paper, as a PNG file."""
+    draw_seven((size, size)).save(path)
     return path
 
 
