@@ -274,16 +274,19 @@ def _check_jpeg_scans(data: bytes, size: tuple[int, int]) -> None:
                          "save it as a baseline (non-progressive) JPEG or PNG")
 
 
-#: Most pixels of an image whose decoder Pillow implements in Python (RLE-compressed BMP),
-#: which decodes a pixel at a time: a 32 MB RLE bitmap would take tens of seconds.
+#: Most pixels of an image whose decoder Pillow implements in Python (RLE bitmaps, BLP,
+#: QOI, plain-text PPM...: Pillow's ``Image.DECODERS``), which decodes a pixel or a byte at
+#: a time: a few MB of such a file would take minutes.
 MAX_PY_DECODER_PIXELS = 4_000_000
 
 
 def _check_slow_decoder(im: Image.Image) -> None:
-    slow = any(tile[0] == "bmp_rle" for tile in getattr(im, "tile", None) or ())
+    tiles = getattr(im, "tile", None) or ()
+    slow = [tile[0] for tile in tiles if tile[0] in Image.DECODERS]
     if slow and im.width * im.height > MAX_PY_DECODER_PIXELS:
-        raise ImageError(f"RLE-compressed BMP of {im.width}x{im.height} pixels is too slow to "
-                         f"decode (limit {MAX_PY_DECODER_PIXELS:,} pixels); save it as PNG")
+        what = "RLE-compressed BMP" if slow[0] == "bmp_rle" else f"{im.format} ({slow[0]})"
+        raise ImageError(f"{what} of {im.width}x{im.height} pixels is too slow to decode "
+                         f"(limit {MAX_PY_DECODER_PIXELS:,} pixels); save it as PNG")
 
 
 def _check_required(size, require_size) -> None:

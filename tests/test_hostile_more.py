@@ -432,3 +432,11 @@ def test_big_rle_bitmaps_are_refused_before_slow_decoding(monkeypatch):
     with pytest.raises(ImageError, match=r"^RLE-compressed BMP of 64x64 pixels is too slow to "
                                          r"decode \(limit 1,000 pixels\); save it as PNG$"):
         decode.read_image(bmp)
+
+
+def test_images_that_only_a_python_decoder_reads_are_bounded(monkeypatch):
+    plain_pgm = b"P2\n64 64\n255\n" + b"255 " * (64 * 64)         # text PGM: decoded in Python
+    assert decode.read_image(plain_pgm).shape == (64, 64)
+    monkeypatch.setattr(decode, "MAX_PY_DECODER_PIXELS", 1000)
+    with pytest.raises(ImageError, match=r"^PPM \(ppm_plain\) of 64x64 pixels is too slow to decode"):
+        decode.read_image(plain_pgm)
