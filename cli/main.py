@@ -18,12 +18,12 @@ import os
 import signal
 import sys
 
-# Started as the `digitnet` executable: a Ctrl-C while the modules below still load (nothing
+# Started as the `digitnet` executable (or `python -m digitnet`): a Ctrl-C while the modules below still load (nothing
 # has been done yet) ends like any later one -- one line, exit 130 -- not with a traceback
 # through click's import. main() puts Python's handler back before any work begins. (An
 # ignored SIGINT, as in `digitnet train &` from a script, stays ignored.)
 _STARTUP_SIGINT = None
-if (os.path.basename(sys.argv[0] if sys.argv else "") == "digitnet"
+if (os.path.basename(sys.argv[0] if sys.argv else "") in ("digitnet", "__main__.py")
         and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
     def _interrupted_while_starting(signum, frame):
         os.write(2, b"digitnet: interrupted\n")
@@ -382,7 +382,7 @@ class ResultPrinter:
             buf = io.StringIO()
             w = csv.writer(buf, lineterminator="\n")
             for n, r in zip(names, results):
-                w.writerow([n, r.digit, f"{r.activation:.6f}", f"{r.margin:.6f}"]
+                w.writerow([printable(n), r.digit, f"{r.activation:.6f}", f"{r.margin:.6f}"]
                            + [f"{v:.6f}" for v in r.outputs])
             return buf.getvalue()
         from digitnet import render
@@ -910,6 +910,10 @@ def main():
     except OutputFailed as e:
         _stop_quietly_on_stdout()
         click.echo(f"digitnet: cannot write output: {e}", err=True)
+        sys.exit(EXIT_FAILED)
+    except MemoryError:
+        click.echo("digitnet: out of memory (the data or the network is too large for this "
+                   "machine)", err=True)
         sys.exit(EXIT_FAILED)
     except (BrokenPipeError, PipeClosed):
         # The reader went away (e.g. `| head`): stop quietly, and keep Python from

@@ -38,13 +38,15 @@ def load_input(source, raw: bool = False) -> np.ndarray:
         raise ImageError("out of memory processing this image") from None
 
 
-def _load_or_error(args):
-    """``load_input`` for a worker process: returns the array, or the error's message."""
-    source, raw = args
-    try:
-        return load_input(source, raw)
-    except ImageError as exc:
-        return str(exc)
+def _load_chunk(sources, raw):
+    """``load_input`` for a worker process: per source, the array or the error's message."""
+    out = []
+    for source in sources:
+        try:
+            out.append(load_input(source, raw))
+        except ImageError as exc:
+            out.append(str(exc))
+    return out
 
 
 def _worker_init(parent, big_decode_lock):
@@ -84,7 +86,8 @@ def load_inputs(sources, raw=False, jobs=1):
     returns its (784,) float32 array, 3 KiB, to this process); results still come back in
     the order of ``sources`` and as they are ready. ``sources`` is a list of paths/bytes.
     Memory: decodes needing more than ``decode.BIG_DECODE_BYTES`` run one at a time
-    across all workers, so ``-j N`` multiplies only the cost of ordinary images.
+    across all workers, so ``-j N`` multiplies only the cost of ordinary images. A worker
+    that dies costs only the image that killed it (see :func:`_in_workers`).
     """
     if jobs <= 1 or len(sources) < PARALLEL_MIN_FILES:
         for source in sources:
@@ -93,25 +96,70 @@ def load_inputs(sources, raw=False, jobs=1):
             except ImageError as exc:
                 yield exc
         return
+    yield from _in_workers(sources, raw, jobs)
+
+
+#: Files per task sent to a worker: enough to keep the round trips cheap, few enough that
+#: results (and a Ctrl-C's partial output) flow at once.
+CHUNK_FILES = 64
+#: What a source whose worker died is told (the kernel's OOM killer, a crash in a decoder).
+WORKER_DIED = "the process decoding this image died (out of memory, or a crash in a decoder)"
+
+
+def _in_workers(sources, raw, jobs):
+    """:func:`load_inputs` over worker processes, in order, surviving workers that die.
+
+    Chunks of sources go to a pool of ``jobs`` processes, at most ``4 * jobs`` at a time.
+    If a worker dies, every chunk then in flight is lost with it; those sources are
+    retried one at a time in a new pool, so that the one that kills a worker again is
+    reported as failed (:data:`WORKER_DIED`) and every other is still decoded.
+    """
+    import collections
     import multiprocessing
     import sys
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     # fork: the workers start instantly with digitnet and Pillow already imported. Output
     # still buffered here would be inherited, and written again by every worker.
     for stream in (sys.stdout, sys.stderr):
         if stream is not None:
             stream.flush()
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(jobs, initializer=_worker_init,
-                  initargs=(os.getpid(), ctx.Lock())) as pool:
-        chunk = max(1, min(256, len(sources) // (4 * jobs)))
-        for result in pool.imap(_load_or_error, ((s, raw) for s in sources), chunk):
-            yield ImageError(result) if isinstance(result, str) else result
+    size = max(1, min(CHUNK_FILES, len(sources) // (4 * jobs)))
+    pending = collections.deque(sources[i:i + size] for i in range(0, len(sources), size))
+    window = 4 * jobs
+    while pending:
+        pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init,
+                                   initargs=(os.getpid(), ctx.Lock()))
+        try:
+            in_flight = collections.deque()
+            while pending or in_flight:
+                try:
+                    while pending and len(in_flight) < window:
+                        in_flight.append((pending[0], pool.submit(_load_chunk, pending[0], raw)))
+                        pending.popleft()
+                    results = in_flight[0][1].result()
+                except BrokenProcessPool:
+                    lost = [c for c, _ in in_flight]
+                    if window == 1 and len(lost) == 1 and len(lost[0]) == 1:
+                        yield ImageError(WORKER_DIED)     # retried alone: it is the one
+                        lost = []
+                    pending.extendleft(reversed([[s] for c in lost for s in c]))
+                    window = 1                            # retry one at a time: exact blame
+                    break
+                in_flight.popleft()
+                for result in results:
+                    yield ImageError(result) if isinstance(result, str) else result
+        finally:
+            # Never wait for work nobody will read (Ctrl-C, a closed pipe, a dead worker).
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 # --- folders --------------------------------------------------------------------------------
 
 # Pillow formats whose files it can name but not decode.
-_UNREADABLE_FORMATS = {"MPEG", "EPS"}  # identify-only plugin; PostScript is refused
+_UNREADABLE_FORMATS = {"MPEG", "EPS", "BLP"}  # identify-only plugin; refused formats
 
 
 def _image_extensions() -> frozenset[str]:

@@ -100,7 +100,17 @@ def read_image(source: Source, *, max_side: int | None = None,
         return gray
     if isinstance(source, Image.Image):
         _check_required(source.size, require_size)
-        return _decoded_to_gray(source, max_side)
+        try:   # a lazily opened image is decoded here: the same checks and translation
+            _check_dimensions(source.size)
+            _check_memory(source)
+            source.load()
+            return _decoded_to_gray(source, max_side)
+        except ImageError:
+            raise
+        except MemoryError:
+            raise ImageError("image too large to decode (out of memory)") from None
+        except Exception as exc:  # noqa: BLE001 - truncated, closed, a broken decoder...
+            raise ImageError(f"cannot decode image: {one_line(exc)}") from None
     data = read_bytes(source)
     try:
         # Pillow reports suspicious sizes as a *warning*; a local filter turns it into an
@@ -125,8 +135,8 @@ def read_image(source: Source, *, max_side: int | None = None,
                                         math.ceil(im.height * scale)))
                 need = _check_memory(im)
                 _check_slow_decoder(im)
-                big = need > BIG_DECODE_BYTES and big_decode_lock is not None
-                with big_decode_lock if big else contextlib.nullcontext():
+                _check_tiles(im)
+                with _big_decode_turn(need):
                     im.load()  # the actual decoding
                     return _decoded_to_gray(im, max_side)
     except ImageError:
@@ -150,6 +160,11 @@ def _decoded_to_gray(im: Image.Image, max_side: int | None) -> np.ndarray:
         if factor >= 2:
             # Integer box reduction in C: a 50 MP scan becomes a few MP before any float
             # copy of it exists. The exact resize to max_side follows on the small image.
+            if im.mode in ("P", "PA", "1"):
+                # Palette and 1-bit images cannot be reduced as they are: expand them
+                # first (to what _to_gray would make of them), not to floats at full size.
+                transparent = im.mode == "PA" or "transparency" in im.info
+                im = im.convert("RGBA" if transparent else "L")
             im = im.reduce(factor) if im.mode in _REDUCIBLE else im
     gray = _to_gray(im)
     if max_side and max(gray.shape) > max_side:
@@ -161,7 +176,7 @@ def _decoded_to_gray(im: Image.Image, max_side: int | None) -> np.ndarray:
 
 
 # Modes Image.reduce() works on (palette and 1-bit images are converted by _to_gray first).
-_REDUCIBLE = frozenset({"L", "LA", "RGB", "RGBA", "RGBX", "CMYK", "I", "F", "I;16"})
+_REDUCIBLE = frozenset({"L", "LA", "RGB", "RGBA", "RGBX", "CMYK", "I", "F"})
 
 
 def _array_to_gray(a: np.ndarray, max_side: int | None) -> np.ndarray:
@@ -289,15 +304,42 @@ def _check_slow_decoder(im: Image.Image) -> None:
                          f"(limit {MAX_PY_DECODER_PIXELS:,} pixels); save it as PNG")
 
 
+@contextlib.contextmanager
+def _big_decode_turn(need):
+    """Wait for this worker's turn at a big decode (see BIG_DECODE_BYTES). A worker that
+    died holding the turn cannot release it: after a minute the others go on anyway."""
+    lock = big_decode_lock if need > BIG_DECODE_BYTES else None
+    got = lock.acquire(timeout=60) if lock is not None else False
+    try:
+        yield
+    finally:
+        if got:
+            lock.release()
+
+
+def _check_tiles(im: Image.Image) -> None:
+    """Refuse an image cut into absurdly many pieces (a 28x28 TIFF with millions of strips
+    costs a decoder call and memory per strip): at most one per row, or 4096."""
+    tiles = len(getattr(im, "tile", None) or ())
+    if tiles > max(4096, im.height):
+        raise ImageError(f"image of {im.width}x{im.height} pixels stored in {tiles:,} pieces "
+                         "(strips or tiles): refused as a decoding bomb")
+
+
 def _check_required(size, require_size) -> None:
     if require_size is not None and tuple(size) != tuple(require_size):
         raise ImageError(f"--raw needs a {require_size[0]}x{require_size[1]} image, this one "
                          f"is {size[0]}x{size[1]}")
 
 
+# Decoders that need several times the decoded image while they work (OpenJPEG keeps
+# every component as 32-bit integers, and more): their images count that much more.
+_FORMAT_FACTOR = {"JPEG2000": 4}
+
+
 def _check_memory(im: Image.Image) -> None:
     """Refuse an image whose decoded pixels would need more than MAX_DECODED_BYTES."""
-    need = im.width * im.height * _MODE_BYTES.get(im.mode, 8)
+    need = im.width * im.height * _MODE_BYTES.get(im.mode, 8) * _FORMAT_FACTOR.get(im.format, 1)
     if need > MAX_DECODED_BYTES:
         raise ImageError(f"image too large: {im.width}x{im.height} pixels of mode {im.mode} "
                          f"need {need / 2**20:,.0f} MiB decoded (limit "
@@ -310,6 +352,9 @@ def _check_memory(im: Image.Image) -> None:
 # holds PostScript would hand untrusted code to an interpreter with a long record of
 # sandbox escapes. Refused on the content (checked before load(), which runs gs).
 _REFUSED_FORMATS = {
+    # Game textures: a BLP file can wrap a JPEG (with any number of scans) or palette data
+    # that Pillow decodes in Python, whatever size its header claims.
+    "BLP": "BLP textures are not supported; export it as PNG first",
     "EPS": "PostScript/EPS files are not supported (decoding them would run Ghostscript); "
            "export it as PNG first",
 }

@@ -114,7 +114,8 @@ def atomic_files(*paths):
     finally:
         with signals_held():
             for f in files:
-                f.close()
+                with contextlib.suppress(OSError):   # a full disk fails the flush again
+                    f.close()
             for tmp in created:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)

@@ -91,6 +91,10 @@ def npz_path(path):
     than the user gave.
     """
     path = os.fspath(path)
+    name = os.path.basename(path)
+    if name.lower() in ("", ".", "..", ".npz", ".json"):
+        raise WeightFileError(f"{printable(path) or repr(path)}: a weight file needs a name "
+                              "(NAME.npz)")
     suffix = os.path.splitext(path)[1]
     if suffix == ".npz":
         return path
@@ -231,10 +235,11 @@ def _check_layout(fail, data, infos):
                        "central directory")
         if flags & 0x41:   # bit 0: encrypted; bit 6: strong encryption
             raise fail("encrypted zip members are not supported")
+        extra = data[pos + _LOCAL.size + name_len:pos + _LOCAL.size + name_len + extra_len]
         pos += _LOCAL.size + name_len + extra_len + info.compress_size
         if flags & 0x08:   # sizes in a data descriptor after the data (streamed writers)
             pos += 4 if data[pos:pos + 4] == b"PK\x07\x08" else 0
-            pos += 20 if info.file_size > 0xFFFFFFFF or info.compress_size > 0xFFFFFFFF else 12
+            pos += 20 if _has_zip64_field(extra) else 12     # 8-byte sizes with ZIP64
     end = len(data) - 22
     if end < pos or data[end:end + 4] != b"PK\x05\x06":
         raise fail("not a plain .npz: something other than one end record follows its zip "
@@ -242,6 +247,17 @@ def _check_layout(fail, data, infos):
     _, _, _, here, count, cd_size, cd_offset, comment = struct.unpack_from("<4s4H2IH", data, end)
     if (here, count, cd_offset, cd_offset + cd_size, comment) != (len(infos), len(infos), pos, end, 0):
         raise fail("not a plain .npz: its end record does not describe its central directory")
+
+
+def _has_zip64_field(extra):
+    """Whether a local header's extra field holds a ZIP64 record (tag 0x0001)."""
+    p = 0
+    while p + 4 <= len(extra):
+        tag, length = struct.unpack_from("<HH", extra, p)
+        if tag == 0x0001:
+            return True
+        p += 4 + length
+    return False
 
 
 def _raw_name(info):

@@ -440,3 +440,99 @@ def test_images_that_only_a_python_decoder_reads_are_bounded(monkeypatch):
     monkeypatch.setattr(decode, "MAX_PY_DECODER_PIXELS", 1000)
     with pytest.raises(ImageError, match=r"^PPM \(ppm_plain\) of 64x64 pixels is too slow to decode"):
         decode.read_image(plain_pgm)
+
+
+def test_a_worker_that_dies_costs_no_other_image(tmp_path):
+    d = tmp_path / "many"
+    d.mkdir()
+    digit_png(d / "0000.png", size=28)
+    for i in range(1, 3000):
+        os.link(d / "0000.png", d / f"{i:04d}.png")
+    p = subprocess.Popen([DIGITNET, "classify", str(d), "-j", "2", "-q"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    first = p.stdout.readline()
+    worker = open(f"/proc/{p.pid}/task/{p.pid}/children").read().split()[0]
+    os.kill(int(worker), signal.SIGKILL)               # as the kernel's OOM killer would
+    out = first + p.stdout.read()
+    assert p.wait(timeout=120) == 0 and p.stderr.read() == b""
+    names = [line.split(b"\t")[0].decode() for line in out.splitlines()]
+    assert names == [str(d / f"{i:04d}.png") for i in range(3000)]   # all, in order, once
+
+
+def test_npz_streamed_by_numpy_loads(tmp_path):
+    """np.savez to a pipe writes ZIP64 data descriptors after each member."""
+    class Pipe(io.RawIOBase):          # a writable stream that cannot seek
+        def __init__(self):
+            self.data = bytearray()
+
+        def writable(self):
+            return True
+
+        def write(self, b):
+            self.data += b
+            return len(b)
+    net = Network.random([784, 4, 10], rng=3)
+    for savez in (np.savez, np.savez_compressed):
+        pipe = Pipe()
+        savez(pipe, W1=net.weights[0], b1=net.biases[0], W2=net.weights[1], b2=net.biases[1])
+        (tmp_path / "piped.npz").write_bytes(bytes(pipe.data))
+        loaded, _ = weightfile.load(tmp_path / "piped.npz")
+        assert all(np.array_equal(a, b) for a, b in zip(loaded.weights, net.weights))
+
+
+def test_a_full_disk_leaves_no_temporary_file(tmp_path, monkeypatch):
+    class Full(io.RawIOBase):
+        def __init__(self, fd):
+            self.fd = fd
+
+        def writable(self):
+            return True
+
+        def write(self, b):
+            raise OSError(28, "No space left on device")
+
+        def fileno(self):
+            return self.fd
+
+        def close(self):
+            os.close(self.fd)
+            super().close()
+    monkeypatch.setattr(files.os, "fdopen", lambda fd, mode: io.BufferedWriter(Full(fd)))
+    (tmp_path / "m.npz").write_bytes(b"old")
+    with pytest.raises(OSError, match="No space left"):
+        weightfile.save(tmp_path / "m.npz", Network.random([784, 4, 10], rng=3))
+    assert sorted(os.listdir(tmp_path)) == ["m.npz"] and (tmp_path / "m.npz").read_bytes() == b"old"
+
+
+def test_sixteen_bit_images_larger_than_the_work_size(tmp_path):
+    a = np.full((3000, 3000), 65535, np.uint16)
+    a[300:2700, 1400:1600] = 0
+    Image.fromarray(a).save(tmp_path / "i16.png")
+    assert decode.read_image(tmp_path / "i16.png", max_side=1280).shape == (1280, 1280)
+
+
+def test_weight_file_names_without_a_name_are_refused(small_mnist_dir, tmp_path):
+    os.chdir(tmp_path)
+    for bad in ("", ".npz", "sub/.npz"):
+        r = run("train", "--data", small_mnist_dir, "--epochs", 1, "--out", bad)
+        assert r.exit_code == 2 and "a weight file needs a name" in r.stderr, r.stderr
+    assert os.listdir(tmp_path) == []
+
+
+def test_lazy_and_closed_pil_images_give_image_errors(tmp_path):
+    buf = io.BytesIO()
+    draw_seven((96, 96)).save(buf, "JPEG")
+    cut = Image.open(io.BytesIO(buf.getvalue()[:len(buf.getvalue()) // 2]))   # opens; decoding fails
+    with pytest.raises(ImageError, match=r"^cannot decode image: "):
+        decode.read_image(cut)
+    im = Image.open(io.BytesIO(buf.getvalue()))
+    im.close()
+    with pytest.raises(ImageError, match=r"^cannot decode image: "):
+        decode.read_image(im)
+
+
+def test_blp_textures_are_refused(tmp_path):
+    from PIL import BlpImagePlugin  # noqa: F401 - registers the format
+    draw_seven((64, 64)).convert("P").save(tmp_path / "t.blp")
+    with pytest.raises(ImageError, match=r"^BLP textures are not supported; export it as PNG first$"):
+        decode.read_image(tmp_path / "t.blp")
