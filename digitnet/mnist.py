@@ -18,7 +18,6 @@ import hashlib
 import math
 import os
 import struct
-import time
 import zlib
 from pathlib import Path
 
@@ -250,6 +249,58 @@ def download(folder, mirrors=None, progress=None, timeout=30, deadline=600):
         raise
 
 
+class _Deadline:
+    """An opener whose connections are cut when ``seconds`` have passed, whatever stage
+    the transfer is in: a mirror that trickles its status line or headers a byte at a
+    time is never waited for longer than a body would be."""
+
+    def __init__(self, seconds):
+        import http.client
+        import ssl
+        import threading
+        import urllib.request
+
+        self.expired, self.sockets = False, []
+        self.timer = threading.Timer(seconds, self._expire)
+        self.timer.daemon = True
+        watch = self
+
+        def watched(base):
+            class Connection(base):
+                def connect(self):
+                    super().connect()
+                    watch.sockets.append(self.sock)
+            return Connection
+
+        class HTTP(urllib.request.HTTPHandler):
+            def http_open(self, req):
+                return self.do_open(watched(http.client.HTTPConnection), req)
+
+        class HTTPS(urllib.request.HTTPSHandler):
+            def https_open(self, req):
+                return self.do_open(watched(http.client.HTTPSConnection), req,
+                                    context=ssl.create_default_context())
+
+        self.opener = urllib.request.build_opener(HTTP, HTTPS)
+
+    def _expire(self):
+        import socket
+        self.expired = True
+        for sock in self.sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)   # a blocked read returns at once
+            except OSError:
+                pass
+
+    def __enter__(self):
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.timer.cancel()
+        return False
+
+
 class _Failed(Exception):
     """One mirror failed for one file (the message says how)."""
 
@@ -275,15 +326,16 @@ def _download_all(folder, mirrors, say, timeout, deadline):
         for base in mirrors:
             url = base.rstrip("/") + "/" + name
             try:
-                with atomic_files(target) as out:
+                with atomic_files(target) as out, _Deadline(deadline) as watch:
                     try:
-                        with urllib.request.urlopen(url, timeout=timeout) as response:
-                            _fetch(response, out, digest, time.monotonic() + deadline,
-                                   deadline)
+                        with watch.opener.open(url, timeout=timeout) as response:
+                            _fetch(response, out, digest, watch, deadline)
                     # http.client.HTTPException: a server that answers with garbage
                     # (BadStatusLine, IncompleteRead...) is a failed mirror like any other.
                     except (OSError, http.client.HTTPException, ValueError) as e:
                         # URLError, timeouts, resets, TLS errors; ValueError: a bad URL
+                        if watch.expired:
+                            raise _Failed(f"not complete after {deadline} s") from None
                         raise _Failed(one_line(str(getattr(e, "reason", None) or e))) from None
             except _Failed as e:
                 errors.append(f"{printable(url)}: {e}")
@@ -299,7 +351,7 @@ def _download_all(folder, mirrors, say, timeout, deadline):
     return paths
 
 
-def _fetch(response, out, digest, until, deadline):
+def _fetch(response, out, digest, watch, deadline):
     """Copy a response into ``out``, verifying size, time and SHA-256 (else :class:`_Failed`)."""
     h = hashlib.sha256()
     received = 0
@@ -310,12 +362,14 @@ def _fetch(response, out, digest, until, deadline):
         received += len(chunk)
         if received > MAX_DOWNLOAD_BYTES:
             raise _Failed(f"more than {MAX_DOWNLOAD_BYTES // 2**20} MiB, not an MNIST file")
-        if time.monotonic() > until:
+        if watch.expired:
             raise _Failed(f"not complete after {deadline} s")
         h.update(chunk)
         try:
             out.write(chunk)
         except OSError as e:
             raise _LocalError() from e
+    if watch.expired:                     # the cut connection looked like a normal end
+        raise _Failed(f"not complete after {deadline} s")
     if h.hexdigest() != digest:
         raise _Failed("checksum mismatch")

@@ -8,6 +8,7 @@ import io
 import os
 import re
 import shutil
+import socket
 import struct
 import subprocess
 import sys
@@ -139,6 +140,35 @@ def serving(handler, files, **attributes):
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@contextlib.contextmanager
+def tcp_server(answer):
+    """A TCP server on 127.0.0.1, in a thread, that reads each connection's request and
+    calls ``answer(conn)`` to reply (anything but HTTP, or HTTP a byte at a time).
+    Yields the base URL ``http://127.0.0.1:PORT/``."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+
+    def serve():
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(4096)
+                try:
+                    answer(conn)
+                except OSError:       # the client hung up: fine
+                    pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/"
+    finally:
+        sock.close()
 
 
 @st.composite

@@ -46,7 +46,7 @@ from PIL import Image, ImageDraw
 
 from digitnet import mnist, weightfile
 from digitnet.network import Network
-from helpers import (DIGITNET, FileServer, draw_seven, encode, idx_bytes, net_arrays, png_header, proc,
+from helpers import (DIGITNET, FileServer, tcp_server, draw_seven, encode, idx_bytes, net_arrays, png_header, proc,
                      run, serving, write_idx, write_mnist_dir, write_npz)
 
 # Forged zips name a member twice on purpose.
@@ -837,24 +837,9 @@ def server(monkeypatch):
         yield url, handler
 
 
-def _garbage_server():
-    """A TCP server whose every answer is not HTTP at all (with a newline in it)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(8)
-
-    def serve():
-        while True:
-            try:
-                conn, _ = sock.accept()
-            except OSError:
-                return
-            with conn:
-                conn.recv(4096)
-                conn.sendall(b"SSH-2.0-OpenSSH\r\nwho are you?\r\n\r\n")
-
-    threading.Thread(target=serve, daemon=True).start()
-    return sock, f"http://127.0.0.1:{sock.getsockname()[1]}/"
+def _not_http(conn):
+    """Every answer is not HTTP at all (with a newline in it)."""
+    conn.sendall(b"SSH-2.0-OpenSSH\r\nwho are you?\r\n\r\n")
 
 
 def _download_failed(r, folder, fault):
@@ -890,11 +875,8 @@ def test_download_from_a_broken_server(mode, fault, server, tmp_path):
 
 
 def test_download_from_a_server_that_does_not_speak_http(tmp_path):
-    sock, url = _garbage_server()
-    try:
+    with tcp_server(_not_http) as url:
         p = proc("download", "--data", tmp_path, env={"DIGITNET_MIRRORS": url})
-    finally:
-        sock.close()
     assert p.returncode == 1 and p.stdout == b""
     one_error(p.stderr, tmp_path / "t10k-images-idx3-ubyte.gz",
               r"^could not download \(\S+: .*SSH-2\.0-OpenSSH.*\)$")

@@ -29,7 +29,7 @@ from digitnet import decode, evaluation, files, mnist, training, weightfile
 from digitnet.cli import main as cli_main
 from digitnet.errors import DataError, ImageError, WeightFileError
 from digitnet.network import Network
-from helpers import DIGITNET, FileServer, draw_seven, run, serving
+from helpers import DIGITNET, FileServer, draw_seven, run, serving, tcp_server
 
 
 def exe(*args, limit_memory=None, **kw):
@@ -317,17 +317,22 @@ def test_ctrl_c_during_the_final_evaluation_keeps_the_model(small_mnist_dir, tmp
     assert card["evaluation"]["n"] == 500
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGKILL])
-def test_classify_workers_die_with_their_parent_silently(sig, tmp_path):
+def classify_many_files(tmp_path, n=3000):
+    """``classify -j 2 -q`` started on n small PNGs: (process, folder, first line, worker pids)."""
     d = tmp_path / "many"
     d.mkdir()
     digit_png(d / "0000.png", size=28)
-    for i in range(1, 3000):
+    for i in range(1, n):
         os.link(d / "0000.png", d / f"{i:04d}.png")
     p = subprocess.Popen([DIGITNET, "classify", str(d), "-j", "2", "-q"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
-    p.stdout.readline()                               # the workers are at work
-    workers = open(f"/proc/{p.pid}/task/{p.pid}/children").read().split()
+    first = p.stdout.readline()                       # the workers are at work
+    return p, d, first, open(f"/proc/{p.pid}/task/{p.pid}/children").read().split()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGKILL])
+def test_classify_workers_die_with_their_parent_silently(sig, tmp_path):
+    p, _, _, workers = classify_many_files(tmp_path)
     assert len(workers) == 2
     p.send_signal(sig)
     _, err = p.communicate(timeout=60)
@@ -443,16 +448,8 @@ def test_images_that_only_a_python_decoder_reads_are_bounded(monkeypatch):
 
 
 def test_a_worker_that_dies_costs_no_other_image(tmp_path):
-    d = tmp_path / "many"
-    d.mkdir()
-    digit_png(d / "0000.png", size=28)
-    for i in range(1, 3000):
-        os.link(d / "0000.png", d / f"{i:04d}.png")
-    p = subprocess.Popen([DIGITNET, "classify", str(d), "-j", "2", "-q"], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)
-    first = p.stdout.readline()
-    worker = open(f"/proc/{p.pid}/task/{p.pid}/children").read().split()[0]
-    os.kill(int(worker), signal.SIGKILL)               # as the kernel's OOM killer would
+    p, d, first, workers = classify_many_files(tmp_path)
+    os.kill(int(workers[0]), signal.SIGKILL)               # as the kernel's OOM killer would
     out = first + p.stdout.read()
     assert p.wait(timeout=120) == 0 and p.stderr.read() == b""
     names = [line.split(b"\t")[0].decode() for line in out.splitlines()]
@@ -536,3 +533,15 @@ def test_blp_textures_are_refused(tmp_path):
     draw_seven((64, 64)).convert("P").save(tmp_path / "t.blp")
     with pytest.raises(ImageError, match=r"^BLP textures are not supported; export it as PNG first$"):
         decode.read_image(tmp_path / "t.blp")
+
+
+def test_a_mirror_trickling_its_headers_hits_the_deadline(tmp_path):
+    def trickle(conn):
+        for b in b"HTTP/1.0 200 OK\r\nX-Slow: " + b"a" * 1000:
+            conn.sendall(bytes([b]))
+            time.sleep(0.05)
+    with tcp_server(trickle) as url:
+        t0 = time.monotonic()
+        with pytest.raises(DataError, match=r"could not download \(\S+: not complete after 1 s\)$"):
+            mnist.download(tmp_path / "d", mirrors=[url], timeout=5, deadline=1)
+        assert time.monotonic() - t0 < 30      # the deadline is the point: 50 s without it
