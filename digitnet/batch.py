@@ -111,8 +111,9 @@ def _in_workers(sources, raw, jobs):
 
     Chunks of sources go to a pool of ``jobs`` processes, at most ``4 * jobs`` at a time.
     If a worker dies, every chunk then in flight is lost with it; those sources are
-    retried one at a time in a new pool, so that the one that kills a worker again is
-    reported as failed (:data:`WORKER_DIED`) and every other is still decoded.
+    retried file by file in a new pool, and a file lost a second time is retried alone,
+    so that the one that kills a worker is reported as failed (:data:`WORKER_DIED`) and
+    every other is still decoded.
     """
     import collections
     import multiprocessing
@@ -127,8 +128,8 @@ def _in_workers(sources, raw, jobs):
             stream.flush()
     ctx = multiprocessing.get_context("fork")
     size = max(1, min(CHUNK_FILES, len(sources) // (4 * jobs)))
-    pending = collections.deque(sources[i:i + size] for i in range(0, len(sources), size))
-    window = 4 * jobs
+    # Each task: (sources, strikes) -- how many worker deaths it was in flight for.
+    pending = collections.deque((sources[i:i + size], 0) for i in range(0, len(sources), size))
     while pending:
         pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init,
                                    initargs=(os.getpid(), ctx.Lock()))
@@ -136,17 +137,20 @@ def _in_workers(sources, raw, jobs):
             in_flight = collections.deque()
             while pending or in_flight:
                 try:
-                    while pending and len(in_flight) < window:
-                        in_flight.append((pending[0], pool.submit(_load_chunk, pending[0], raw)))
-                        pending.popleft()
+                    # A task lost twice goes alone, so that a third death points at it.
+                    while pending and len(in_flight) < (1 if pending[0][1] >= 2 else 4 * jobs):
+                        if in_flight and pending[0][1] >= 2:
+                            break
+                        task = pending.popleft()
+                        in_flight.append((task, pool.submit(_load_chunk, task[0], raw)))
                     results = in_flight[0][1].result()
                 except BrokenProcessPool:
-                    lost = [c for c, _ in in_flight]
-                    if window == 1 and len(lost) == 1 and len(lost[0]) == 1:
-                        yield ImageError(WORKER_DIED)     # retried alone: it is the one
+                    lost = [task for task, _ in in_flight]
+                    if len(lost) == 1 and lost[0][1] >= 2:
+                        yield ImageError(WORKER_DIED)     # it ran alone: it is the one
                         lost = []
-                    pending.extendleft(reversed([[s] for c in lost for s in c]))
-                    window = 1                            # retry one at a time: exact blame
+                    # Lost work is retried file by file, the others still in parallel.
+                    pending.extendleft(reversed([([s], k + 1) for c, k in lost for s in c]))
                     break
                 in_flight.popleft()
                 for result in results:

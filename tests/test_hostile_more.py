@@ -545,3 +545,22 @@ def test_a_mirror_trickling_its_headers_hits_the_deadline(tmp_path):
         with pytest.raises(DataError, match=r"could not download \(\S+: not complete after 1 s\)$"):
             mnist.download(tmp_path / "d", mirrors=[url], timeout=5, deadline=1)
         assert time.monotonic() - t0 < 30      # the deadline is the point: 50 s without it
+
+
+def test_an_image_that_kills_its_worker_is_the_only_failure(monkeypatch):
+    from digitnet import batch
+    buf = io.BytesIO()
+    draw_seven((28, 28)).save(buf, "PNG")
+    png = buf.getvalue()
+    real = batch.load_input
+
+    def load_input(source, raw=False):
+        if source == b"poison":                       # a crash in a native decoder
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(source, raw)
+    monkeypatch.setattr(batch, "load_input", load_input)     # inherited by the forked workers
+    sources = [png] * 150 + [b"poison"] + [png] * 150
+    results = list(batch.load_inputs(sources, jobs=2))
+    assert len(results) == 301
+    assert isinstance(results[150], ImageError) and str(results[150]) == batch.WORKER_DIED
+    assert all(isinstance(r, np.ndarray) for i, r in enumerate(results) if i != 150)
