@@ -141,8 +141,8 @@ def _in_workers(sources, raw, jobs):
                     while pending and len(in_flight) < (1 if pending[0][1] >= 2 else 4 * jobs):
                         if in_flight and pending[0][1] >= 2:
                             break
-                        task = pending.popleft()
-                        in_flight.append((task, pool.submit(_load_chunk, task[0], raw)))
+                        future = pool.submit(_load_chunk, pending[0][0], raw)  # may raise
+                        in_flight.append((pending.popleft(), future))
                     results = in_flight[0][1].result()
                 except BrokenProcessPool:
                     lost = [task for task, _ in in_flight]
