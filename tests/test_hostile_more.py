@@ -564,3 +564,19 @@ def test_an_image_that_kills_its_worker_is_the_only_failure(monkeypatch):
     assert len(results) == 301
     assert isinstance(results[150], ImageError) and str(results[150]) == batch.WORKER_DIED
     assert all(isinstance(r, np.ndarray) for i, r in enumerate(results) if i != 150)
+
+
+def test_a_tiff_cut_into_too_many_strips_is_refused_before_opening(tmp_path):
+    buf = io.BytesIO()
+    draw_seven((28, 28)).save(buf, "TIFF")
+    data = bytearray(buf.getvalue())
+    assert decode.read_image(bytes(data)).shape == (28, 28)
+    e = "<" if data[:2] == b"II" else ">"
+    ifd = struct.unpack_from(e + "I", data, 4)[0]
+    for i in range(struct.unpack_from(e + "H", data, ifd)[0]):
+        at = ifd + 2 + 12 * i
+        if struct.unpack_from(e + "H", data, at)[0] == 273:          # StripOffsets
+            struct.pack_into(e + "I", data, at + 4, 8_000_000)          # its count
+    with pytest.raises(ImageError, match=r"^TIFF cut into 8,000,000 strips or tiles \(limit "
+                                         r"100,000\): refused as a decoding bomb$"):
+        decode.read_image(bytes(data))
