@@ -27,12 +27,10 @@ import argparse
 import gzip
 import io
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import zipfile
 from pathlib import Path
 

@@ -651,7 +651,9 @@ def train(data, layers, epochs, batch_size, lr, optimizer, momentum, loss, sched
       digitnet train --data ~/mnist --teacher none --no-augment --epochs 30 --out plain.npz
       digitnet train --data ~/mnist --layers 32,16 --optimizer sgd --lr 0.5 --teacher none
     """
-    from digitnet import mnist, training
+    import shlex
+
+    from digitnet import mnist, training, weightfile
     from digitnet.errors import DataError, WeightFileError
 
     if teacher and teacher.lower() == "none":
@@ -663,8 +665,7 @@ def train(data, layers, epochs, batch_size, lr, optimizer, momentum, loss, sched
                                teacher_weight=teacher_weight if teacher else 0.0,
                                teacher_temperature=teacher_temperature,
                                seed=seed, validation=validation)
-    card = os.path.splitext(out)[0] + ".json"
-    for target in (out, card):    # checked now: never train for hours, then fail to save
+    for target in (out, weightfile.card_path(out)):   # now: never train, then fail to save
         writable_or_fail(target)
     folder = mnist.data_dir(data)
     try:
@@ -682,7 +683,7 @@ def train(data, layers, epochs, batch_size, lr, optimizer, momentum, loss, sched
     threads = {k: os.environ[k] for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
                if os.environ.get(k)}
     command = " ".join([*(f"{k}={v}" for k, v in threads.items()),
-                        shlex_join(["digitnet"] + sys.argv[1:])])
+                        shlex.join(["digitnet"] + sys.argv[1:])])
     progress = TrainProgress(epochs, quiet)
 
     def started(n_train, n_val):
@@ -707,19 +708,13 @@ def train(data, layers, epochs, batch_size, lr, optimizer, momentum, loss, sched
                           f"to {printable(out)}") from None
     r = done.result
     chosen = (f"best epoch {r.best_epoch} (validation {100 * r.best_val_accuracy:.2f}%)"
-              if r.history and r.history[0]["val_accuracy"] == r.history[0]["val_accuracy"]
-              else f"last epoch {r.best_epoch} (no validation set)")
+              if validation else f"last epoch {r.best_epoch} (no validation set)")
     summary = (f"{chosen}, test accuracy {100 * done.report['accuracy']:.2f}% on "
                f"{done.report['n']:,} images; {r.seconds:.1f}s; wrote "
                f"{printable(done.npz)} and {printable(done.card)}")
     if done.interrupted:
         raise Interrupted(f"interrupted; {summary}")
     progress.say(summary)
-
-
-def shlex_join(argv):
-    import shlex
-    return shlex.join(argv)
 
 
 class TrainProgress:

@@ -162,8 +162,9 @@ def _in_workers(sources, raw, jobs):
 
 # --- folders --------------------------------------------------------------------------------
 
-# Pillow formats whose files it can name but not decode.
-_UNREADABLE_FORMATS = {"MPEG", "EPS", "BLP"}  # identify-only plugin; refused formats
+# Pillow formats whose files it can name but not decode (MPEG: identify only), or that
+# digitnet refuses to decode.
+_UNREADABLE_FORMATS = {"MPEG"} | set(decode.REFUSED_FORMATS)
 
 
 def _image_extensions() -> frozenset[str]:
@@ -214,7 +215,7 @@ def list_image_files(directory: str | os.PathLike[str]) -> list[Path]:
     try:
         entries = list(os.scandir(folder))
     except OSError as exc:
-        raise decode._os_error(exc, "directory", "cannot list directory") from None
+        raise decode.os_error(exc, "directory", "cannot list directory") from None
     found = []
     for entry in entries:
         if entry.name.startswith("."):

@@ -2,9 +2,10 @@
 
 :func:`read_image` is the one way in. For files it is also the security boundary: every
 input is untrusted, so before a single pixel is decoded it checks the file's size, the
-dimensions in its header, what decoding would cost in memory, and -- for JPEG -- how many
-scans it holds (a progressive JPEG can repeat scans thousands of times, each one a full
-decoding pass). PostScript is never handed to Ghostscript. Whatever goes wrong, the caller
+dimensions in its header, what decoding would cost in memory, how slow its decoder is
+(Pillow decodes some formats in Python), into how many pieces a TIFF is cut, and -- for
+JPEG -- how many scans it holds (a progressive JPEG can repeat scans thousands of times,
+each one a full decoding pass). PostScript is never handed to Ghostscript. Whatever goes wrong, the caller
 gets an :class:`~digitnet.errors.ImageError` with one line for a human; Pillow's own zoo of
 exception types never escapes.
 """
@@ -27,7 +28,8 @@ from PIL import Image
 from .errors import ImageError, one_line
 
 __all__ = ["ImageError", "MAX_FILE_BYTES", "MAX_PIXELS", "MAX_SIDE", "MAX_DECODED_BYTES",
-           "MAX_JPEG_SCANS", "read_image", "read_bytes", "resize"]
+           "MAX_JPEG_SCANS", "REFUSED_FORMATS", "read_image", "read_bytes", "shrink",
+           "resize", "os_error"]
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, "Image.Image",
                np.ndarray]
@@ -123,8 +125,8 @@ def read_image(source: Source, *, max_side: int | None = None,
             warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with _open(data) as im:  # lazy: reads the header only
-                if im.format in _REFUSED_FORMATS:
-                    raise ImageError(_REFUSED_FORMATS[im.format])
+                if im.format in REFUSED_FORMATS:
+                    raise ImageError(REFUSED_FORMATS[im.format])
                 _check_dimensions(im.size)
                 _check_required(im.size, require_size)
                 if im.format == "JPEG":
@@ -168,16 +170,10 @@ def _decoded_to_gray(im: Image.Image, max_side: int | None) -> np.ndarray:
                 transparent = im.mode == "PA" or "transparency" in im.info
                 im = im.convert("RGBA" if transparent else "L")
             im = im.reduce(factor) if im.mode in _REDUCIBLE else im
-    gray = _to_gray(im)
-    if max_side and max(gray.shape) > max_side:
-        h, w = gray.shape
-        scale = max_side / max(h, w)
-        gray = resize(gray, max(1, round(w * scale)), max(1, round(h * scale)),
-                      Image.Resampling.BOX)
-    return gray
+    return shrink(_to_gray(im), max_side)
 
 
-# Modes Image.reduce() works on (palette and 1-bit images are converted by _to_gray first).
+# Modes Image.reduce() works on (palette and 1-bit images are expanded just before it).
 _REDUCIBLE = frozenset({"L", "LA", "RGB", "RGBA", "RGBX", "CMYK", "I", "F"})
 
 
@@ -192,8 +188,9 @@ def _array_to_gray(a: np.ndarray, max_side: int | None) -> np.ndarray:
         top = float(a.max())
         if a.min() < 0 or top > 65535:
             raise ImageError("integer image arrays hold 0..255 (uint8) or 0..65535 (uint16)")
-        full = 255.0 if a.dtype.itemsize == 1 or top <= 255 and a.dtype != np.uint16 else 65535.0
-        v = a.astype(np.float32) / np.float32(full)
+        # uint8 is 0..255 and uint16 0..65535; wider integers say nothing, so their values do.
+        sixteen = a.dtype == np.uint16 or (a.dtype.itemsize > 1 and top > 255)
+        v = a.astype(np.float32) / np.float32(65535.0 if sixteen else 255.0)
     elif a.dtype.kind == "f":
         v = a.astype(np.float32)
         if not np.isfinite(v).all():
@@ -208,12 +205,7 @@ def _array_to_gray(a: np.ndarray, max_side: int | None) -> np.ndarray:
         else:
             lum = v[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
             v = _composite(lum, v[..., 3]) if v.shape[2] == 4 else lum
-    v = np.ascontiguousarray(v, dtype=np.float32)
-    if max_side and max(v.shape) > max_side:
-        h, w = v.shape
-        scale = max_side / max(h, w)
-        v = resize(v, max(1, round(w * scale)), max(1, round(h * scale)), Image.Resampling.BOX)
-    return v
+    return shrink(np.ascontiguousarray(v, dtype=np.float32), max_side)
 
 
 def read_bytes(source) -> bytes:
@@ -245,7 +237,7 @@ def read_bytes(source) -> bytes:
         except ImageError:  # our own (a ValueError): not "cannot read file" below
             raise
         except (OSError, ValueError) as exc:  # ValueError: e.g. a path with a NUL byte
-            raise _os_error(exc, "file", "cannot read file") from None
+            raise os_error(exc, "file", "cannot read file") from None
         if len(data) > MAX_FILE_BYTES:
             raise ImageError(_too_big_file_message(None))
     else:
@@ -354,8 +346,9 @@ def _check_tiff_pieces(data: bytes) -> None:
 
 
 def _check_tiles(im: Image.Image) -> None:
-    """Refuse an image cut into absurdly many pieces (a 28x28 TIFF with millions of strips
-    costs a decoder call and memory per strip): at most one per row, or 4096."""
+    """Refuse an image cut into more pieces than it has rows (or 4096), whatever its
+    format: each piece costs a decoder call. (TIFF's own count is checked earlier, from
+    its header, because Pillow's cost for it lies in opening the file.)"""
     tiles = len(getattr(im, "tile", None) or ())
     if tiles > max(4096, im.height):
         raise ImageError(f"image of {im.width}x{im.height} pixels stored in {tiles:,} pieces "
@@ -387,7 +380,7 @@ def _check_memory(im: Image.Image) -> None:
 # language: Pillow decodes it by running Ghostscript on the file, so a "digit.png" that
 # holds PostScript would hand untrusted code to an interpreter with a long record of
 # sandbox escapes. Refused on the content (checked before load(), which runs gs).
-_REFUSED_FORMATS = {
+REFUSED_FORMATS = {
     # Game textures: a BLP file can wrap a JPEG (with any number of scans) or palette data
     # that Pillow decodes in Python, whatever size its header claims.
     "BLP": "BLP textures are not supported; export it as PNG first",
@@ -396,7 +389,7 @@ _REFUSED_FORMATS = {
 }
 
 
-def _os_error(exc: Exception, kind: str, doing: str) -> ImageError:
+def os_error(exc: Exception, kind: str, doing: str) -> ImageError:
     """One-line ImageError for an OS error on a file or directory (``kind``)."""
     if isinstance(exc, FileNotFoundError):
         return ImageError(f"no such {kind}")
@@ -588,6 +581,16 @@ def _scale_unknown_range(values: np.ndarray, *, integer: bool) -> np.ndarray:
     a -= np.float32(lo)
     a *= np.float32(1.0 / (hi - lo))
     return a
+
+
+def shrink(gray: np.ndarray, max_side: int | None) -> np.ndarray:
+    """Reduce (H, W) by area averaging so that its longer side is at most ``max_side``."""
+    if not max_side or max(gray.shape) <= max_side:
+        return gray
+    h, w = gray.shape
+    scale = max_side / max(h, w)
+    return resize(gray, max(1, round(w * scale)), max(1, round(h * scale)),
+                  Image.Resampling.BOX)
 
 
 def resize(a: np.ndarray, width: int, height: int, resample: int) -> np.ndarray:

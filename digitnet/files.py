@@ -15,7 +15,7 @@ import secrets
 import signal
 import threading
 
-__all__ = ["atomic_files", "write_atomic", "signals_held", "check_writable"]
+__all__ = ["atomic_files", "signals_held", "check_writable"]
 
 # The signals that stop a program politely; held while renames that belong together run.
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
@@ -119,12 +119,6 @@ def atomic_files(*paths):
             for tmp in created:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
-
-
-def write_atomic(path, data: bytes) -> None:
-    """Replace ``path`` by a file holding ``data``, atomically (see :func:`atomic_files`)."""
-    with atomic_files(path) as f:
-        f.write(data)
 
 
 def _sync_folder(folder):

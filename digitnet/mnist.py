@@ -311,7 +311,6 @@ class _LocalError(Exception):
 
 def _download_all(folder, mirrors, say, timeout, deadline):
     import http.client
-    import urllib.request
 
     from .files import atomic_files
 

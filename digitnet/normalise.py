@@ -20,7 +20,7 @@ import math
 import numpy as np
 from PIL import Image
 
-from .decode import resize
+from .decode import resize, shrink
 from .errors import ImageError
 
 __all__ = ["FIELD", "BOX", "WORK_SIDE", "normalise", "raw_input"]
@@ -95,11 +95,7 @@ def normalise(gray: np.ndarray) -> np.ndarray:
     absolute difference is 0.0009 per pixel. Images larger than WORK_SIDE are first
     reduced to it. No ink -> ``ImageError("no digit found")``.
     """
-    g = _validated(gray)
-    if max(g.shape) > WORK_SIDE:
-        h, w = g.shape
-        scale = WORK_SIDE / max(h, w)
-        g = resize(g, max(1, round(w * scale)), max(1, round(h * scale)), Image.Resampling.BOX)
+    g = shrink(_validated(gray), WORK_SIDE)
 
     ink = _ink_map(g)  # (h, w) float32, 0 = paper .. 1 = ink core
     r0, r1, c0, c1 = _ink_bounds(ink)

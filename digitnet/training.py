@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import DigitnetError
+from .evaluation import batch_size
 from .network import Network, sigmoid
 
 __all__ = ["TrainingDiverged", "TrainConfig", "TrainResult", "Outcome", "train",
@@ -81,7 +82,6 @@ class TrainResult:
 
 def accuracy(net, x, labels, batch=None):
     """Fraction of images in ``x`` (N, 784) whose brightest output equals the label."""
-    from .evaluation import batch_size
     batch = batch or batch_size(net)
     hits = 0
     for i in range(0, len(x), batch):

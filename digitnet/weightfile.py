@@ -194,6 +194,8 @@ def _read_npz(path, data):
                        "parameters in all is too large for a weight file (a 784-16-16-10 "
                        "network has 13,002)")
         headers[name] = shape, dtype, order
+    # Only now is any array's data inflated. Each member is opened again (its header read
+    # a second time: a few hundred bytes) rather than kept open through the pass above.
     arrays = {}
     for name, member in members.items():
         shape, dtype, order = headers[name]

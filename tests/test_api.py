@@ -17,7 +17,6 @@ import pytest
 from PIL import Image
 
 import digitnet
-from digitnet import mnist
 from helpers import DIGITNET, run
 
 README = Path(__file__).resolve().parents[1] / "README.md"

@@ -11,13 +11,11 @@ correct behaviour; files are built in the test and small.
 import gzip
 import http.server
 import io
-import json
 import os
 import resource
 import signal
 import struct
 import subprocess
-import sys
 import threading
 import time
 
@@ -26,7 +24,6 @@ import pytest
 from PIL import Image, ImageDraw
 
 from digitnet import decode, evaluation, files, mnist, training, weightfile
-from digitnet.cli import main as cli_main
 from digitnet.errors import DataError, ImageError, WeightFileError
 from digitnet.network import Network
 from helpers import DIGITNET, FileServer, draw_seven, run, serving, tcp_server
