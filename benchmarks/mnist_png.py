@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from digitnet import mnist
-from digitnet.images import load_inputs
+from digitnet.batch import load_inputs
 from digitnet.training import accuracy
 from digitnet.weightfile import load
 

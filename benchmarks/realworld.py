@@ -4,7 +4,7 @@ MNIST digits are white on black, 20 pixels tall, centred by mass in 28x28. What 
 hand to ``digitnet`` looks nothing like that: a photo of a digit written on paper, a
 paint-program canvas, a screenshot, a transparent PNG. This script makes such images --
 from known digits, so that the right answer is known -- to measure how well
-``digitnet.images`` copes:
+``digitnet.batch.load_input`` copes:
 
     python benchmarks/realworld.py make  OUTDIR [--n 1000] [--seed 0]
     python benchmarks/realworld.py score OUTDIR [--weights default --weights wide]
