@@ -23,6 +23,7 @@ Modules, each small:
 - ``augment``    vectorised random distortions of image batches (training only)
 - ``training``   mini-batch gradient descent: losses, optimisers, schedules
 - ``evaluation`` accuracy, confusion matrix, per-digit precision and recall
+- ``inspection`` the numbers ``inspect-layer`` shows: layer views, contributions
 - ``render``     terminal and PNG pictures of activations and weights
 - ``errors``     the exceptions, and safe one-line messages
 - ``files``      atomic file writing
