@@ -28,7 +28,7 @@ from PIL import Image
 from .errors import ImageError, one_line
 
 __all__ = ["ImageError", "MAX_FILE_BYTES", "MAX_PIXELS", "MAX_SIDE", "MAX_DECODED_BYTES",
-           "MAX_JPEG_SCANS", "REFUSED_FORMATS", "read_image", "read_bytes", "shrink",
+           "MAX_JPEG_SCANS", "MAX_JPEG_PIXELS", "REFUSED_FORMATS", "read_image", "read_bytes", "shrink",
            "resize", "os_error"]
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, "Image.Image",
@@ -41,8 +41,13 @@ Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, "Image.Ima
 
 #: Largest file we read at all (bytes). Real photos are a few MB.
 MAX_FILE_BYTES = 64 * 1024 * 1024
-#: Largest decoded image (width * height). 50 MP covers every phone camera.
+#: Largest decoded image (width * height): 50 MP.
 MAX_PIXELS = 50_000_000
+#: Largest JPEG (width * height) when it is read at reduced size (libjpeg's draft mode
+#: decodes 1/2, 1/4 or 1/8 of each side almost for free): 200 MP, the biggest phone
+#: cameras. Classifying reads at most WORK_SIDE pixels a side, so a 200 MP photo is
+#: decoded as about 3 MP.
+MAX_JPEG_PIXELS = 200_000_000
 #: Largest width or height (pixels); also stops absurd strips such as 1,000,000x1.
 MAX_SIDE = 30_000
 #: Most memory Pillow may need for the decoded pixels (width x height x bytes per pixel
@@ -60,6 +65,8 @@ MAX_JPEG_WORK = 1_000_000_000
 #: that ``-j N`` multiplies only what ordinary images cost.
 BIG_DECODE_BYTES = 32 * 1024 * 1024
 big_decode_lock = None
+
+_DRAFT_SLACK = 0.75
 
 # Bytes per pixel of Pillow's decoded image, by mode (RGB is stored as 4 bytes).
 _MODE_BYTES = {"1": 1, "L": 1, "P": 1, "LA": 2, "La": 2, "PA": 2, "I;16": 2, "I;16L": 2,
@@ -127,14 +134,17 @@ def read_image(source: Source, *, max_side: int | None = None,
             with _open(data) as im:  # lazy: reads the header only
                 if im.format in REFUSED_FORMATS:
                     raise ImageError(REFUSED_FORMATS[im.format])
-                _check_dimensions(im.size)
+                drafted = im.format == "JPEG" and bool(max_side)
+                _check_dimensions(im.size, MAX_JPEG_PIXELS if drafted else MAX_PIXELS)
                 _check_required(im.size, require_size)
                 if im.format == "JPEG":
                     _check_jpeg_scans(data, im.size)
                     if max_side and max(im.size) > max_side:
                         # libjpeg decodes at 1/2, 1/4 or 1/8 scale almost for free; draft
-                        # picks the smallest scale still at least the requested size.
-                        scale = max_side / max(im.size)
+                        # picks the smallest scale still at least the requested size. Down
+                        # to 3/4 of max_side is accepted: a 4000 px photo then decodes at
+                        # 1/4 (1000 px) rather than 1/2, four times less work.
+                        scale = _DRAFT_SLACK * max_side / max(im.size)
                         im.draft(None, (math.ceil(im.width * scale),
                                         math.ceil(im.height * scale)))
                 need = _check_memory(im)
@@ -409,13 +419,18 @@ def _too_big_file_message(size: int | None) -> str:
     return f"file too large: {size / (1024 * 1024):.1f} MiB ({limit})"
 
 
-def _check_dimensions(size: tuple[int, int]) -> None:
+def _check_dimensions(size: tuple[int, int], max_pixels: int = MAX_PIXELS) -> None:
     """Refuse absurd dimensions from the header alone, before decoding."""
     width, height = size
     if width < 1 or height < 1:
         raise ImageError(f"image has no pixels ({width}x{height})")
-    if width * height > MAX_PIXELS:
-        raise ImageError(f"image too large: {width}x{height} pixels (limit {MAX_PIXELS:,})")
+    if width * height > max_pixels:
+        hint = ("scale it down" if width * height > MAX_JPEG_PIXELS else
+                f"scale it down, or save it as JPEG (read at reduced size up to "
+                f"{MAX_JPEG_PIXELS // 1_000_000} MP)")
+        raise ImageError(f"image too large: {width}x{height} pixels = "
+                         f"{width * height / 1e6:.1f} MP (limit {max_pixels // 1_000_000} MP); "
+                         f"{hint}")
     if max(width, height) > MAX_SIDE:
         raise ImageError(
             f"image too large: {width}x{height} pixels (limit {MAX_SIDE:,} pixels per side)"

@@ -21,7 +21,10 @@ import numpy as np
 from PIL import Image
 
 from .decode import resize, shrink
+from .blobs import SeveralDigits, find_digit
 from .errors import ImageError
+from .rulings import remove_rulings
+from .surface import find_surface
 
 __all__ = ["FIELD", "BOX", "WORK_SIDE", "normalise", "raw_input"]
 
@@ -68,7 +71,7 @@ _FAR_SPECK_SHARE = 0.25
 _FAR_GAP = 0.4
 
 
-def normalise(gray: np.ndarray) -> np.ndarray:
+def normalise(gray: np.ndarray, steps: dict | None = None) -> np.ndarray:
     """Turn a grayscale picture of one digit into the network's 784 inputs, MNIST-style.
 
     ``gray``: array (H, W), brightness 0.0 = black .. 1.0 = white, as from
@@ -94,11 +97,34 @@ def normalise(gray: np.ndarray) -> np.ndarray:
     An MNIST digit comes back (nearly) unchanged: on the 10,000 test digits the mean
     absolute difference is 0.0009 per pixel. Images larger than WORK_SIDE are first
     reduced to it. No ink -> ``ImageError("no digit found")``.
-    """
-    g = shrink(_validated(gray), WORK_SIDE)
 
-    ink = _ink_map(g)  # (h, w) float32, 0 = paper .. 1 = ink core
+    ``steps``: if a dict, it is filled in as the work goes on (so it shows how far it got
+    when an error is raised): ``work`` the (H, W) image worked on; ``surface`` the
+    :class:`~digitnet.surface.Surface`; ``ink`` the ink map inside it before and
+    ``lines_removed`` after rulings were removed; ``digit_mark`` and ``other_marks``
+    (:class:`~digitnet.blobs.Mark`); ``crop`` the box (r0, r1, c0, c1) in the surface
+    image; ``field`` the (28, 28) result. :mod:`digitnet.steps` draws them.
+    """
+    record = steps if steps is not None else {}
+    g = shrink(_validated(gray), WORK_SIDE)
+    record["work"] = g
+    surface = find_surface(g)  # the sheet, page or canvas: no desk, frame or toolbar
+    record["surface"] = surface
+    g = surface.image
+
+    ink, contrast = _ink_map(g)  # (h, w) float32, 0 = paper .. 1 = ink core
+    record["ink"] = ink
+    if max(ink.shape) >= _MAP_MIN_SIDE:
+        ink = remove_rulings(ink)
+    record["lines_removed"] = ink
+    try:
+        ink, mark, others = find_digit(ink, contrast)  # no specks; one digit only
+    except SeveralDigits as e:
+        record["digit_mark"], record["other_marks"] = e.marks[0], e.marks[1:]
+        raise
+    record["digit_mark"], record["other_marks"], record["digit_ink"] = mark, others, ink
     r0, r1, c0, c1 = _ink_bounds(ink)
+    record["crop"] = (r0, r1, c0, c1)
     digit = ink[r0:r1, c0:c1]
     digit = _thicken_thin_strokes(digit)
 
@@ -118,7 +144,9 @@ def normalise(gray: np.ndarray) -> np.ndarray:
         # Shrinking averages thin strokes into grey; MNIST strokes have saturated cores.
         digit /= np.float32(peak)
 
-    return _place_centred(digit)
+    field = _place_centred(digit)
+    record["field"] = field.reshape(FIELD, FIELD)
+    return field
 
 
 # Stroke width, measured in pixels of the 20-pixel box. MNIST's pens: median 2.8, 5th
@@ -191,8 +219,9 @@ def _validated(gray: np.ndarray) -> np.ndarray:
     return g
 
 
-def _ink_map(g: np.ndarray) -> np.ndarray:
-    """(H, W) brightness -> (H, W) ink strength 0..1 with paper, lighting and noise removed."""
+def _ink_map(g: np.ndarray) -> tuple[np.ndarray, float]:
+    """(H, W) brightness -> ((H, W) ink strength 0..1 with paper, lighting and noise
+    removed; the ink core's contrast against the paper in brightness units, 0..1)."""
     h, w = g.shape
     # 1. Polarity. The paper level is the median of the border: the digit rarely touches
     # the border, and a median ignores the few places where it does (this holds even for
@@ -229,7 +258,7 @@ def _ink_map(g: np.ndarray) -> np.ndarray:
     floor = np.float32(min(_NOISE_SIGMAS * sigma, 0.5 * level))
     ink = (ink - floor) * np.float32(1.0 / (level - floor))
     np.clip(ink, 0.0, 1.0, out=ink)
-    return ink
+    return ink, level
 
 
 def _polarity(residual: np.ndarray, sigma: float, light_paper: bool) -> tuple[bool, float]:

@@ -1,0 +1,244 @@
+"""Tell the digit from specks, scratches and a second digit in an ink map.
+
+After the paper is removed, what is left is ink: the digit, but also dust, a hairline
+scratch on a scan, a stray dot -- or a second digit beside the first. :func:`find_digit`
+groups the strong ink into *marks* (connected pieces, with pieces close to each other
+joined: the bar of a 5 belongs to its body) and decides:
+
+* the digit is the mark with the most ink; marks far smaller than it are specks and are
+  wiped out;
+* a mark too small to be a digit (a speck or a dot, less than 2.5% of the image's longer
+  side and less than 6 pixels) or a faint, straight hairline (a scratch) is not a digit:
+  "no digit found";
+* two or more marks of a digit's size side by side are several digits: an error that
+  says how many, since digitnet reads one digit per image.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ImageError
+from .morphology import label
+
+__all__ = ["Mark", "find_digit", "SeveralDigits"]
+
+# Ink at least this strong (0..1, relative to the ink core) forms marks; ink this faint
+# between two marks still joins them.
+_STRONG = 0.3
+_BRIDGE = 0.1
+# Marks are found on a copy of the ink map max-pooled to at most this longer side.
+_POOLED = 200
+# Marks whose gap is at most this share of the larger one's size belong together.
+_JOIN = 0.3
+# A digit is at least this big: share of the image's longer side, and pixels.
+_MIN_SIDE_SHARE = 0.025
+_MIN_PIXELS = 6
+# Another mark is a digit too when it has this share of the main one's ink, this share of
+# its height, and overlaps it vertically by half the smaller height.
+_OTHER_MASS = 0.2
+_OTHER_HEIGHT = 0.6
+# ... with a clear gap between them: this share of the taller one's height.
+_GAP = 0.08
+# A straight mark thinner than this (pixels) and fainter than this (contrast, 0..1) is a
+# hairline scratch.
+_HAIRLINE = 2.0
+_FAINT = 0.5
+# A mark whose stroke is wider than this share of its longer side is a solid blob, no
+# digit (bold digits: about 0.2; a filled square 0.64, a disc 0.5).
+_SOLID = 0.35
+# Only the largest marks are looked at individually; the rest are specks.
+_MAX_MARKS = 64
+
+
+class SeveralDigits(ImageError):
+    """The image holds several digits side by side; ``count`` says how many, ``marks``
+    lists their :class:`Mark` (the one with the most ink first)."""
+
+    def __init__(self, count: int, marks: list | None = None):
+        self.count, self.marks = count, marks or []
+        super().__init__(f"{count} digits found side by side; digitnet reads one digit per "
+                         "image (crop it to the one you want)")
+
+
+@dataclass
+class Mark:
+    """A group of ink pieces: its box (r0, r1, c0, c1) in pixels, end-exclusive, its
+    pieces' labels on the pooled map, and its ink mass (pooled pixels)."""
+
+    box: tuple[int, int, int, int]
+    labels: list
+    mass: float
+
+    @property
+    def height(self) -> int:
+        return self.box[1] - self.box[0]
+
+    @property
+    def width(self) -> int:
+        return self.box[3] - self.box[2]
+
+
+def find_digit(ink: np.ndarray, contrast: float = 1.0) -> tuple[np.ndarray, Mark, list]:
+    """The digit in an ink map ``ink`` (H, W), 0..1: (ink without specks, its mark, the
+    other marks).
+
+    ``contrast`` is the ink's strength in brightness units before it was stretched to
+    1.0 (0..1), which tells a faint scratch from a pen stroke. Raises
+    :class:`ImageError` ("no digit found") or :class:`SeveralDigits`.
+    """
+    h, w = ink.shape
+    f = max(1, math.ceil(max(h, w) / _POOLED))
+    pooled = _pool(ink > _STRONG, f)
+    faint = _pool(ink > _BRIDGE, f)
+    labels, n = label(pooled)
+    if n == 0:
+        raise ImageError("no digit found")
+    marks = _marks(labels, n, f, (h, w), faint)
+    main = max(marks, key=lambda m: m.mass)
+
+    if not _plausible(main, ink, contrast):
+        raise ImageError("no digit found")
+    others = [m for m in marks if m is not main]
+    beside = [m for m in others if _is_digit_beside(m, main, faint, f)]
+    if beside:
+        raise SeveralDigits(1 + len(beside), [main] + beside)
+
+    # Wipe the specks: every piece that is not part of the digit, where it does not
+    # overlap the digit's box (there it may be a loose end of the digit itself).
+    if others:
+        keep = np.zeros(n + 1, bool)
+        keep[main.labels] = True
+        speck = ~keep[labels] & (labels > 0)
+        r0, r1, c0, c1 = (v // f for v in main.box)
+        speck[r0:r1 + 1, c0:c1 + 1] = False
+        if speck.any():
+            full = np.repeat(np.repeat(speck, f, axis=0), f, axis=1)[:h, :w]
+            ink = np.where(full, np.float32(0.0), ink)
+    return ink, main, others
+
+
+def _pool(mask: np.ndarray, f: int) -> np.ndarray:
+    """Max-pool a bool (H, W) mask by f x f blocks (edges padded)."""
+    if f == 1:
+        return mask
+    h, w = mask.shape
+    ph, pw = math.ceil(h / f), math.ceil(w / f)
+    padded = np.zeros((ph * f, pw * f), bool)
+    padded[:h, :w] = mask
+    return padded.reshape(ph, f, pw, f).any(axis=(1, 3))
+
+
+def _clear_gap(a, b, faint: np.ndarray) -> bool:
+    """Is there no faint ink at all between boxes a and b (r0, r1, c0, c1; same units as
+    ``faint``) where they overlap vertically? Blur or a light stroke joining two pieces
+    makes them one digit."""
+    top, bottom = max(a[0], b[0]), min(a[1], b[1])
+    left, right = (a[3], b[2]) if a[3] <= b[2] else (b[3], a[2])
+    if bottom <= top or right <= left:
+        return False
+    return not faint[top:bottom, left:right].any()
+
+
+def _marks(labels: np.ndarray, n: int, f: int, shape, faint: np.ndarray) -> list:
+    """Pieces of ink (components of the pooled map) grouped into marks."""
+    flat = labels.ravel()
+    counts = np.bincount(flat, minlength=n + 1)[1:]
+    order = np.argsort(-counts)[:_MAX_MARKS] + 1  # the largest pieces, by label
+    rows, cols = np.nonzero(labels)
+    lab = labels[rows, cols]
+    r0, r1 = np.full(n + 1, labels.shape[0]), np.zeros(n + 1, int)
+    c0, c1 = np.full(n + 1, labels.shape[1]), np.zeros(n + 1, int)
+    np.minimum.at(r0, lab, rows)
+    np.maximum.at(r1, lab, rows + 1)
+    np.minimum.at(c0, lab, cols)
+    np.maximum.at(c1, lab, cols + 1)
+    groups = [[int(i)] for i in order]
+    boxes = [[r0[i], r1[i], c0[i], c1[i]] for i in order]
+    masses = [float(counts[i - 1]) for i in order]
+    # Join marks that lie close together, until nothing changes (few marks: a loop is fine).
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(groups)):
+            for j in range(i + 1, len(groups)):
+                a, b = boxes[i], boxes[j]
+                gap = max(b[0] - a[1], a[0] - b[1], b[2] - a[3], a[2] - b[3], 0)
+                size = max(a[1] - a[0], a[3] - a[2], b[1] - b[0], b[3] - b[2])
+                if gap <= _JOIN * size and not _side_by_side(a, b, faint):
+                    groups[i] += groups.pop(j)
+                    boxes[i] = [min(a[0], b[0]), max(a[1], b[1]),
+                                min(a[2], b[2]), max(a[3], b[3])]
+                    boxes.pop(j)
+                    masses[i] += masses.pop(j)
+                    merged = True
+                    break
+            if merged:
+                break
+    h, w = shape
+    return [Mark((int(b[0]) * f, min(h, int(b[1]) * f), int(b[2]) * f, min(w, int(b[3]) * f)),
+                 g, m) for g, b, m in zip(groups, boxes, masses)]
+
+
+def _side_by_side(a, b, faint) -> bool:
+    """Two boxes that are each a digit's height and sit beside each other, not above or
+    inside one another, stay apart even when close: "42" written tightly."""
+    ha, hb = a[1] - a[0], b[1] - b[0]
+    overlap = min(a[1], b[1]) - max(a[0], b[0])
+    apart = max(b[2] - a[3], a[2] - b[3]) > max(1, _GAP * max(ha, hb))
+    return (apart and overlap >= 0.75 * min(ha, hb) and min(ha, hb) >= 0.75 * max(ha, hb)
+            and min(a[3] - a[2], b[3] - b[2]) >= 0.3 * min(ha, hb)
+            and _clear_gap(a, b, faint))
+
+
+def _is_digit_beside(m: Mark, main: Mark, faint: np.ndarray, f: int) -> bool:
+    overlap = min(m.box[1], main.box[1]) - max(m.box[0], main.box[0])
+    gap = max(m.box[2] - main.box[3], main.box[2] - m.box[3])
+    apart = gap > max(1, _GAP * max(m.height, main.height))
+    return (apart and m.mass >= _OTHER_MASS * main.mass
+            and m.height >= _OTHER_HEIGHT * main.height
+            and overlap >= 0.5 * min(m.height, main.height)
+            and _clear_gap([v // f for v in m.box], [v // f for v in main.box], faint))
+
+
+def _plausible(main: Mark, ink: np.ndarray, contrast: float) -> bool:
+    """Is the main mark big enough to be a digit, and not a faint straight hairline?"""
+    h, w = ink.shape
+    side = max(main.height, main.width)
+    if side < max(_MIN_PIXELS, _MIN_SIDE_SHARE * max(h, w)):
+        return False
+    r0, r1, c0, c1 = main.box
+    if _stroke_share(ink[r0:r1, c0:c1]) > _SOLID:
+        return False  # a solid blob: a blank sheet, a sticky note, an ink blot
+    if contrast >= _FAINT:
+        return True
+    piece = ink[r0:r1, c0:c1] > _STRONG
+    ys, xs = np.nonzero(piece)
+    if ys.size < 3:
+        return False
+    # Straight and thin: the spread across the mark's main axis is tiny, and its
+    # area over its length (the stroke width) is a hairline's.
+    cov = np.cov(np.stack((ys, xs)).astype(np.float64))
+    evals = np.linalg.eigvalsh(cov)
+    length = math.sqrt(12 * max(evals[1], 1e-9))
+    width = ys.size / length
+    return not (width < _HAIRLINE and math.sqrt(max(evals[0], 0.0)) < 0.05 * length)
+
+
+def _stroke_share(piece: np.ndarray) -> float:
+    """Mean stroke width of an ink map (h, w) as a share of its longer side.
+
+    Twice the area over the perimeter, for strokes much longer than wide; the perimeter
+    from the total variation |dx| + |dy| (which overestimates a boundary by 4/pi on
+    average over directions). Sampled to at most ~128 px a side: it only needs shares.
+    """
+    step = max(1, max(piece.shape) // 128)
+    p = np.pad(piece[::step, ::step], 1)
+    area = float(p.sum())
+    variation = float(np.abs(np.diff(p, axis=0)).sum() + np.abs(np.diff(p, axis=1)).sum())
+    if variation <= 0.0:
+        return 1.0
+    return 2.0 * area / (variation * math.pi / 4) / max(p.shape[0] - 2, p.shape[1] - 2)

@@ -1,0 +1,308 @@
+"""Find the writing surface: the sheet, note, page or canvas the digit is written on.
+
+People photograph a note lying on a desk, scan a page with the scanner's dark lid around
+it, or screenshot a paint program with its title bar and toolbar. MNIST-style
+normalisation assumes the whole picture is paper with a digit on it, so the desk, the
+frame or the toolbar would be taken for ink. :func:`find_surface` looks for the surface
+first and hands back only that part of the image, with whatever lies outside it painted
+over in the paper's own shade:
+
+1. *A light surface in a darker scene* (a sheet on a desk, a note on a table, a page in
+   a scanner's edge). On a coarse copy of the image, thin dark strokes -- the ink,
+   rulings -- are erased (a grey-level closing), then the brightness splits into a
+   light and a dark population (Otsu's threshold). The largest light region, with its
+   holes filled, is the surface. Dark regions outside it count as scene only if they
+   run along the image border for a long stretch, as a desk, a frame or a bar does;
+   a digit that touches the border touches it with a few stroke ends only.
+2. *Frame lines and bars along the border* (a 1-3 px frame, a title bar, a grey toolbar):
+   rows and columns at the edges whose pixels mostly differ from the paper are peeled
+   off, up to a limit.
+
+What is neither is left alone: most images are paper edge to edge.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from .decode import resize, shrink
+from .morphology import border_runs, fill_holes, label, max_filter, min_filter
+
+__all__ = ["Surface", "find_surface"]
+
+# Images smaller than this (longer side; a third of it for the shorter side) are taken to
+# be all paper: a 28x28 digit, an icon, a small canvas, a strip. Scenes are photos, scans
+# and screenshots, far larger.
+_MIN_SIDE = 96
+# Longer side of the coarse copy the scene is analysed on.
+_COARSE = 160
+# Closing size, as a share of the coarse longer side: strokes and lines narrower than
+# this are erased before the light surface is looked for.
+_CLOSE_SHARE = 0.035
+# Two brightness populations must be at least this far apart (0..1) and the dark one
+# cover at least this share of the image to count as "a surface in a scene".
+_MIN_SEPARATION = 0.15
+_MIN_DARK_SHARE = 0.015
+# ... and the surface must cover at least this share.
+_MIN_SURFACE_SHARE = 0.04
+# The light surface must hold a square with this share of the coarse longer side.
+_CORE_SHARE = 0.15
+# A light region covering less than this share of the picture could be light ink; it is a
+# surface only when dark ink inside it covers at most _INK_SHARE of it.
+_BROAD_SHARE = 0.3
+_INK_SHARE = 0.12
+# A blank light region fills at least this share of its bounding box to be a sheet (a
+# rectangle turned by 30 degrees still fills 0.55 of it, a bold digit far less).
+_SHEET_FILL = 0.55
+# A dark region outside the surface is scene when it runs along one side of the image
+# for at least this share of that side.
+_SCENE_RUN = 0.3
+# Pictures smaller than this (longer side) are crops and canvases rather than photos of
+# a scene: a dark region along their border is only scene if the surface holds ink of its
+# own, and only thin bands are peeled off as frame.
+_PHOTO_SIDE = 400
+_THIN_BAND = 0.03
+# The step from scene to surface across their boundary: at least this (brightness) and
+# this share of the two populations' separation.
+_MIN_STEP = 0.08
+_STEP_SHARE = 0.4
+# The surface's rim (the sheet's edge, its shadow, the frame's antialiasing) is dropped:
+# this many coarse pixels.
+_RIM = 1
+# Frame peeling: look at most this share of the side inward; a row is frame-like when
+# fewer than half of its pixels lie within the paper's tolerance.
+_PEEL_DEPTH = 0.15
+_PAPER_TOLERANCE = 0.05
+
+
+@dataclass
+class Surface:
+    """Where the writing surface is in an image, and the image restricted to it.
+
+    ``box`` = (r0, r1, c0, c1), end-exclusive, in the pixels of the image given to
+    :func:`find_surface`; ``scene`` a bool (r1 - r0, c1 - c0) mask of what inside the box
+    is not surface (desk, frame, bar), or None; ``image`` the box's pixels with the scene
+    painted in the paper's shade.
+    """
+
+    box: tuple[int, int, int, int]
+    scene: np.ndarray | None
+    image: np.ndarray
+
+
+def find_surface(g: np.ndarray) -> Surface:
+    """The writing surface of a grayscale image ``g`` (H, W), brightness 0..1.
+
+    Returns the whole image unchanged (``box`` covering it, ``scene`` None) when it is
+    paper edge to edge, which is the usual case.
+    """
+    h, w = g.shape
+    box, scene, image = (0, h, 0, w), None, g
+    if max(h, w) >= _MIN_SIDE and min(h, w) >= _MIN_SIDE // 3:
+        found = _light_surface(g)
+        if found is not None:
+            box, scene, image = found
+        r0, r1, c0, c1 = _peel_frame(image)
+        if (r0, r1, c0, c1) != (0, image.shape[0], 0, image.shape[1]):
+            image = image[r0:r1, c0:c1]
+            if scene is not None:
+                scene = scene[r0:r1, c0:c1]
+            box = (box[0] + r0, box[0] + r1, box[2] + c0, box[2] + c1)
+    return Surface(box, scene, image)
+
+
+def _light_surface(g):
+    """(box, scene mask, painted image) of a light surface in a darker scene, or None."""
+    h, w = g.shape
+    c = shrink(g, _COARSE)
+    ch, cw = c.shape
+    k = max(3, round(_CLOSE_SHARE * max(ch, cw)) | 1)
+    b = min_filter(max_filter(c, k), k)  # closing: dark strokes narrower than k vanish
+
+    t, dark_level, light_level = _otsu(b)
+    light = b > t
+    if light_level - dark_level < _MIN_SEPARATION or (~light).mean() < _MIN_DARK_SHARE:
+        return None
+    labels, n = label(light)
+    if n == 0:
+        return None
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    sizes[0] = 0
+    region = labels == int(sizes.argmax())
+    # A surface is broad; light ink on dark paper (a chalkboard, MNIST itself) is light
+    # too, but in strokes: no square of a seventh of the picture fits inside them.
+    core = max(3, round(_CORE_SHARE * max(ch, cw)))
+    if not min_filter(region.astype(np.uint8), core).any():
+        return None
+    surface = fill_holes(region)
+    if surface.mean() < _MIN_SURFACE_SHARE:
+        return None
+    has_ink = bool((surface & (c < t)).any())
+    rows, cols = np.flatnonzero(surface.any(axis=1)), np.flatnonzero(surface.any(axis=0))
+    box_fill = surface.sum() / ((rows[-1] - rows[0] + 1) * (cols[-1] - cols[0] + 1))
+    if not has_ink and box_fill < _SHEET_FILL:
+        # Blank and not shaped like a sheet: a bold light digit on dark paper.
+        return None
+    if region.mean() < _BROAD_SHARE:
+        # Smaller light regions are surfaces only if they hold ink: dark strokes inside,
+        # a small part of the region (the inside of a bold light 0 is a large part).
+        ink = surface & (c < t)  # on the coarse copy before closing: strokes included
+        if not ink.any() or ink.sum() > _INK_SHARE * surface.sum():
+            return None
+
+    # Dark regions outside the surface: scene if they line the border, else they are
+    # the ink of a digit that reaches the border and stay.
+    outside, m = label(~surface & ~light)
+    scene = np.zeros_like(surface)
+    near_surface = max_filter(surface.astype(np.uint8), 5).astype(bool)
+    for i in range(1, m + 1):
+        part = outside == i
+        if border_runs(part) >= _SCENE_RUN and _sharp_edge(b, part, surface, near_surface,
+                                                           light_level - dark_level):
+            scene |= part
+    if not scene.any():
+        return None
+    if max(h, w) < _PHOTO_SIDE and not (surface & ~region & (c < t)).any():
+        # A small picture whose light part holds no ink: the dark part *is* the digit,
+        # drawn to fill its canvas and touching the edges (a photo of a desk is large).
+        return None
+    scene = max_filter(scene.astype(np.uint8), 2 * _RIM + 1).astype(bool)
+    keep = ~scene
+    if not keep.any():
+        return None
+    paper = _extend(b, keep)
+
+    # Back to full resolution: the box around what is kept, the scene painted over.
+    sy, sx = h / ch, w / cw
+    rows, cols = np.flatnonzero(keep.any(axis=1)), np.flatnonzero(keep.any(axis=0))
+    r0, r1 = math.floor(rows[0] * sy), min(h, math.ceil((rows[-1] + 1) * sy))
+    c0, c1 = math.floor(cols[0] * sx), min(w, math.ceil((cols[-1] + 1) * sx))
+    scene_full = _nearest(scene, h, w)[r0:r1, c0:c1]
+    paper_full = resize(paper, w, h, Image.Resampling.BILINEAR)[r0:r1, c0:c1]
+    image = np.where(scene_full, paper_full, g[r0:r1, c0:c1])
+    return (r0, r1, c0, c1), scene_full, image
+
+
+def _sharp_edge(b, part, surface, near_surface, separation) -> bool:
+    """Does the brightness step sharply from ``part`` to the surface next to it?
+
+    A sheet's edge against the desk, a frame or a bar is a step; a shadow or uneven light
+    across the paper is a slope, and the threshold merely cuts it somewhere. Compares
+    the two sides within two coarse pixels of where they meet.
+    """
+    inner = part & near_surface
+    outer = surface & max_filter(part.astype(np.uint8), 5).astype(bool)
+    if not inner.any() or not outer.any():
+        return True  # nothing to compare: cannot be a slope
+    step = _median(b[outer]) - _median(b[inner])
+    return step >= max(_MIN_STEP, _STEP_SHARE * separation)
+
+
+def _median(v: np.ndarray) -> float:
+    return float(np.partition(v, v.size // 2)[v.size // 2])
+
+
+def _otsu(b: np.ndarray) -> tuple[float, float, float]:
+    """Otsu's threshold of values in 0..1: (threshold, dark class mean, light class mean)."""
+    hist = np.bincount(np.clip((b.ravel() * 255).astype(np.int64), 0, 255), minlength=256)
+    p = hist / hist.sum()
+    levels = (np.arange(256) + 0.5) / 256
+    w0 = np.cumsum(p)
+    m0 = np.cumsum(p * levels)
+    total = m0[-1]
+    w1 = 1.0 - w0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (total * w0 - m0) ** 2 / (w0 * w1)
+    between[~np.isfinite(between)] = 0.0
+    i = int(between.argmax())
+    dark = m0[i] / w0[i] if w0[i] > 0 else 0.0
+    light = (total - m0[i]) / w1[i] if w1[i] > 0 else 1.0
+    return (i + 1) / 256, float(dark), float(light)
+
+
+def _extend(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """``values`` (h, w) where ``known``, extended outward: each unknown pixel takes the
+    mean of its known 4-neighbours, ring by ring (so the paper's own shading, not a flat
+    average, continues into the painted scene)."""
+    v = np.where(known, values, 0.0).astype(np.float32)
+    k = known.copy()
+    for _ in range(sum(known.shape)):
+        if k.all():
+            break
+        total = np.zeros_like(v)
+        count = np.zeros(v.shape, np.float32)
+        for src, dst in _SHIFTS:
+            total[dst] += v[src] * k[src]
+            count[dst] += k[src]
+        new = ~k & (count > 0)
+        v[new] = total[new] / count[new]
+        k |= new
+    return v
+
+
+_SHIFTS = [((slice(1, None),), (slice(None, -1),)), ((slice(None, -1),), (slice(1, None),)),
+           ((slice(None), slice(1, None)), (slice(None), slice(None, -1))),
+           ((slice(None), slice(None, -1)), (slice(None), slice(1, None)))]
+
+
+def _nearest(mask: np.ndarray, h: int, w: int) -> np.ndarray:
+    """A coarse mask scaled to (h, w) by nearest neighbour."""
+    ch, cw = mask.shape
+    rows = np.minimum((np.arange(h) * ch) // h, ch - 1)
+    cols = np.minimum((np.arange(w) * cw) // w, cw - 1)
+    return mask[rows[:, None], cols[None, :]]
+
+
+def _peel_frame(g: np.ndarray) -> tuple[int, int, int, int]:
+    """(r0, r1, c0, c1): ``g`` without the frame lines and bars along its edges.
+
+    Going inward from an edge, rows (columns) that lie, all but a tenth of their pixels,
+    beyond a tolerance of the paper's level (the median over all rows) are frame, as
+    long as they end in a sharp step to the paper: a frame line, a bar or a scanner's
+    edge does, a lighting gradient does not. At most _PEEL_DEPTH of the side is peeled.
+    """
+    h, w = g.shape
+    small = max(h, w) < _PHOTO_SIDE
+    rows = _line_levels(g)
+    cols = _line_levels(g.T)
+    r0, r1 = _depth(rows, small), h - _depth(rows[::-1], small)
+    c0, c1 = _depth(cols, small), w - _depth(cols[::-1], small)
+    return r0, r1, c0, c1
+
+
+def _line_levels(g: np.ndarray) -> np.ndarray:
+    """Each row of ``g`` (sampled along it) -> (its 10th, 50th, 90th percentile): (H, 3)."""
+    sample = g[:, :: max(1, g.shape[1] // 256)]
+    n = sample.shape[1] - 1
+    ks = (int(0.1 * n), n // 2, int(0.9 * n))
+    return np.partition(sample, ks, axis=1)[:, ks]
+
+
+def _depth(levels: np.ndarray, small: bool) -> int:
+    """How many leading entries of ``levels`` (rows from one edge inward) are frame.
+    ``small``: the picture is a crop or a canvas, where a thick band along an edge is
+    more likely a stroke of a digit that fills it (the bar of a 7, a blurred edge)."""
+    limit = int(_PEEL_DEPTH * levels.size)
+    if limit < 1:
+        return 0
+    paper = _median(levels[:, 1])  # most rows are paper, whatever a digit covers
+    # Frame all along: nine tenths of the row lie beyond the paper on the same side. A
+    # digit's stroke covers a stretch of an edge row, a frame line or a bar all of it.
+    low, high = levels[: limit + 1, 0], levels[: limit + 1, 2]
+    off = (high < paper - _PAPER_TOLERANCE) | (low > paper + _PAPER_TOLERANCE)
+    levels = levels[:, 1]
+    if not off[0]:
+        return 0
+    depth = int(np.argmin(off)) if not off.all() else 0  # first row at paper level
+    if depth == 0:
+        return 0
+    step = abs(float(levels[depth - 1]) - float(levels[depth]))
+    if step <= _PAPER_TOLERANCE / 2:
+        return 0
+    if small and depth > _THIN_BAND * levels.size:
+        return 0  # in a crop or canvas, a thick band may be the digit itself
+    return depth
