@@ -244,6 +244,29 @@ def read_stdin():
     return data
 
 
+def write_steps(name, path):
+    """``classify --steps``: trace one image through the normalisation and write the
+    picture to ``path`` (atomically). Returns what to classify: the image's bytes when
+    it came from stdin (it can be read only once), else its name."""
+    from digitnet import steps
+    from digitnet.errors import ImageError
+    from digitnet.render import save_png_atomic
+
+    source = name
+    if name == "-":
+        try:
+            source = read_stdin()
+        except ImageError as e:
+            fail(f"-: {e}")
+    t = steps.trace(source)
+    try:
+        save_png_atomic(steps.picture(t, title=printable(name)), path)
+    except OSError as e:
+        fail(f"{printable(path)}: cannot write ({one_line(e)})")
+    click.echo(f"wrote {printable(path)}", err=True)
+    return source
+
+
 def iter_inputs(files):
     """Expand FILE arguments into ``(name, source)`` pairs, or ``(name, ImageError)``.
 
@@ -284,8 +307,16 @@ def iter_inputs(files):
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None, metavar="N",
               help="Worker processes for decoding many files (default: one per CPU core; "
                    "used from 200 files on).")
+@click.option("--min-margin", type=click.FloatRange(0.0, 1.0), default=None, metavar="X",
+              help="Answers whose margin over the runner-up is below X (0..1) are failures "
+                   "instead: one stderr line, exit code 1. Answers below 0.3 "
+                   "(digitnet.CONFIDENT_MARGIN) are marked unsure in any case.")
+@click.option("--steps", type=click.Path(dir_okay=False), default=None, metavar="FILE.png",
+              help="Write one picture of what the pipeline did to the (single) image: the "
+                   "surface it found, the ink with rulings removed, the digit's box, the "
+                   "crop, the final 28x28. Written even when no digit is found.")
 @output_options
-def classify(files, weights, raw, jobs, quiet, csv, as_json):
+def classify(files, weights, raw, jobs, min_margin, steps, quiet, csv, as_json):
     """Classify digit images: every layer's activations and the answer.
 
     FILE is any image Pillow reads (PNG, JPEG, GIF, BMP, TIFF, WebP, ...), a directory
@@ -309,6 +340,17 @@ def classify(files, weights, raw, jobs, quiet, csv, as_json):
     from digitnet.errors import ImageError
 
     fmt = output_format(quiet=quiet, csv=csv, as_json=as_json)
+    if min_margin is not None and not 0.0 <= min_margin <= 1.0:  # NaN passes FloatRange
+        raise click.BadParameter("must be a number from 0 to 1", param_hint="--min-margin")
+    if steps is not None:
+        if raw:
+            raise click.UsageError("--steps shows the normalisation, which --raw skips")
+        if len(files) != 1 or (files[0] != "-" and os.path.isdir(files[0])):
+            raise click.UsageError("--steps draws the steps for one image: give one FILE")
+        if not steps.lower().endswith(".png"):
+            raise click.BadParameter("the picture is a PNG: give a file name ending in .png",
+                                     param_hint="--steps")
+        writable_or_fail(steps)
     model = load_model(weights)
     if jobs is None:
         jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
@@ -321,12 +363,32 @@ def classify(files, weights, raw, jobs, quiet, csv, as_json):
     def flush():
         # The whole chunk goes through the network as one batch: one matrix product per
         # layer, never a Python loop over images.
-        if rows:
-            printer.print(names, model.results(np.stack(rows)))
-            names.clear()
-            rows.clear()
+        nonlocal failed
+        if not rows:
+            return
+        results = model.results(np.stack(rows))
+        if min_margin is None:
+            printer.print(names, results)
+        else:
+            kept_names, kept = [], []
+            for name, r in zip(names, results):
+                if r.margin >= min_margin:
+                    kept_names.append(name)
+                    kept.append(r)
+                    continue
+                printer.print(kept_names, kept)   # in input order
+                kept_names, kept = [], []
+                failed += 1
+                click.echo(f"digitnet: {printable(name)}: unsure: {r.digit} leads {r.runner_up} "
+                           f"by {r.margin:.3f}, below --min-margin {min_margin:g}", err=True)
+            printer.print(kept_names, kept)
+        names.clear()
+        rows.clear()
 
-    items = list(iter_inputs(files))
+    if steps is not None:
+        items = [(files[0], write_steps(files[0], steps))]
+    else:
+        items = list(iter_inputs(files))
     loadable = [source for _, source in items if not isinstance(source, ImageError)]
     results = load_inputs(loadable, raw=raw, jobs=jobs)
     try:
@@ -360,7 +422,7 @@ class ResultPrinter:
     def __init__(self, fmt, several):
         self.fmt, self.several, self.done = fmt, several, 0
         if fmt == "csv":
-            sys.stdout.write("file,digit,activation,margin,"
+            sys.stdout.write("file,digit,activation,margin,confident,"
                              + ",".join(f"out{d}" for d in range(10)) + "\n")
 
     def print(self, names, results):
@@ -382,7 +444,8 @@ class ResultPrinter:
             buf = io.StringIO()
             w = csv.writer(buf, lineterminator="\n")
             for n, r in zip(names, results):
-                w.writerow([printable(n), r.digit, f"{r.activation:.6f}", f"{r.margin:.6f}"]
+                w.writerow([printable(n), r.digit, f"{r.activation:.6f}", f"{r.margin:.6f}",
+                            "yes" if r.confident else "no"]
                            + [f"{v:.6f}" for v in r.outputs])
             return buf.getvalue()
         from digitnet import render

@@ -18,6 +18,11 @@ Modules, each small:
 - ``weightfile`` the ``.npz`` + ``.json`` weight file format, validated loading, saving
 - ``decode``     any image file (or PIL image, or array) -> grayscale, with its safety limits
 - ``normalise``  grayscale -> the network's 784 inputs, the way MNIST was made
+- ``surface``    the writing surface in a photo, scan or screenshot (no desk, frame, bars)
+- ``rulings``    removing ruled and squared paper's lines
+- ``blobs``      the digit among specks and scratches; several digits detected
+- ``morphology`` max/min filters and connected components on small arrays
+- ``steps``      ``classify --steps``: one picture of what the normalisation did
 - ``batch``      many files: worker processes, folder listing
 - ``mnist``      reading IDX files, locating the data folder, downloading MNIST
 - ``augment``    vectorised random distortions of image batches (training only)
@@ -31,10 +36,11 @@ Modules, each small:
 
 __version__ = "0.1.0"
 
-__all__ = ["load", "Model", "Result", "DigitnetError", "ImageError", "WeightFileError",
-           "DataError", "__version__"]
+__all__ = ["load", "Model", "Result", "CONFIDENT_MARGIN", "SeveralDigits", "DigitnetError",
+           "ImageError", "WeightFileError", "DataError", "__version__"]
 
-_API = {"load": "model", "Model": "model", "Result": "model", "DigitnetError": "errors",
+_API = {"load": "model", "Model": "model", "Result": "model", "CONFIDENT_MARGIN": "network",
+        "SeveralDigits": "blobs", "DigitnetError": "errors",
         "ImageError": "errors", "WeightFileError": "errors", "DataError": "errors"}
 
 

@@ -7,9 +7,9 @@ joined: the bar of a 5 belongs to its body) and decides:
 
 * the digit is the mark with the most ink; marks far smaller than it are specks and are
   wiped out;
-* a mark too small to be a digit (a speck or a dot, less than 2.5% of the image's longer
-  side and less than 6 pixels) or a faint, straight hairline (a scratch) is not a digit:
-  "no digit found";
+* a mark too small to be a digit (a speck or a dot: less than 4% of the image's longer
+  side -- or 30% of a strip's height -- or 6 pixels), a solid blob (a blank note) or a
+  faint, straight hairline (a scratch) is not a digit: "no digit found";
 * two or more marks of a digit's size side by side are several digits: an error that
   says how many, since digitnet reads one digit per image.
 """
@@ -35,11 +35,13 @@ _POOLED = 200
 # Marks whose gap is at most this share of the larger one's size belong together.
 _JOIN = 0.3
 # A digit is at least this big: share of the image's longer side, and pixels.
-_MIN_SIDE_SHARE = 0.025
+_MIN_SIDE_SHARE = 0.04
 _MIN_PIXELS = 6
+# ... or of the shorter side, for strips (a digit in a 700x50 banner).
+_MIN_STRIP_SHARE = 0.3
 # Another mark is a digit too when it has this share of the main one's ink, this share of
 # its height, and overlaps it vertically by half the smaller height.
-_OTHER_MASS = 0.2
+_OTHER_MASS = 0.1
 _OTHER_HEIGHT = 0.6
 # ... with a clear gap between them: this share of the taller one's height.
 _GAP = 0.08
@@ -50,6 +52,11 @@ _FAINT = 0.5
 # A mark whose stroke is wider than this share of its longer side is a solid blob, no
 # digit (bold digits: about 0.2; a filled square 0.64, a disc 0.5).
 _SOLID = 0.35
+# A piece is a scratch when it is at most this wide (pooled pixels), at least this long,
+# straight, and its ink at most this strong (relative to the strongest, 0..1).
+_HAIRLINE_POOLED = 1.6
+_MIN_SCRATCH = 5
+_FAINT_PIECE = 0.55
 # Only the largest marks are looked at individually; the rest are specks.
 _MAX_MARKS = 64
 
@@ -95,7 +102,8 @@ def find_digit(ink: np.ndarray, contrast: float = 1.0) -> tuple[np.ndarray, Mark
     pooled = _pool(ink > _STRONG, f)
     faint = _pool(ink > _BRIDGE, f)
     labels, n = label(pooled)
-    if n == 0:
+    labels = _drop_scratches(labels, n, ink, f)
+    if not labels.any():
         raise ImageError("no digit found")
     marks = _marks(labels, n, f, (h, w), faint)
     main = max(marks, key=lambda m: m.mass)
@@ -121,6 +129,52 @@ def find_digit(ink: np.ndarray, contrast: float = 1.0) -> tuple[np.ndarray, Mark
     return ink, main, others
 
 
+def _drop_scratches(labels: np.ndarray, n: int, ink: np.ndarray, f: int) -> np.ndarray:
+    """``labels`` without the pieces that are scratches: straight, a pooled pixel or so
+    wide, and faint next to the strongest ink (a pen stroke is drawn at full strength).
+
+    The pieces' shapes come from their pixels' moments, all pieces at once.
+    """
+    rows, cols = np.nonzero(labels)
+    if rows.size == 0:
+        return labels
+    lab = labels[rows, cols]
+    k = n + 1
+    count = np.bincount(lab, minlength=k).astype(np.float64)
+    count[0] = 1.0
+    mean_r = np.bincount(lab, rows, k) / count
+    mean_c = np.bincount(lab, cols, k) / count
+    var_r = np.bincount(lab, rows.astype(np.float64) ** 2, k) / count - mean_r ** 2
+    var_c = np.bincount(lab, cols.astype(np.float64) ** 2, k) / count - mean_c ** 2
+    cov = np.bincount(lab, rows.astype(np.float64) * cols, k) / count - mean_r * mean_c
+    # Eigenvalues of each piece's 2x2 covariance: spread along and across its main axis.
+    half = (var_r + var_c) / 2
+    root = np.sqrt(np.maximum(((var_r - var_c) / 2) ** 2 + cov ** 2, 0.0))
+    along, across = half + root, np.maximum(half - root, 0.0)
+    length = np.sqrt(12 * np.maximum(along, 1e-9))
+    # How strong each piece's ink is: the mean, over its pooled pixels, of the strongest
+    # ink in each pooled cell.
+    strongest = _pool_max(ink, f)[rows, cols]
+    strength = np.bincount(lab, strongest, k) / count
+    scratch = ((count / length < _HAIRLINE_POOLED) & (np.sqrt(across) < 0.05 * length)
+               & (length >= _MIN_SCRATCH) & (strength < _FAINT_PIECE))
+    scratch[0] = False
+    if not scratch.any():
+        return labels
+    return np.where(scratch[labels], 0, labels)
+
+
+def _pool_max(a: np.ndarray, f: int) -> np.ndarray:
+    """Max-pool a float (H, W) array by f x f blocks (edges padded with 0)."""
+    if f == 1:
+        return a
+    h, w = a.shape
+    ph, pw = math.ceil(h / f), math.ceil(w / f)
+    padded = np.zeros((ph * f, pw * f), a.dtype)
+    padded[:h, :w] = a
+    return padded.reshape(ph, f, pw, f).max(axis=(1, 3))
+
+
 def _pool(mask: np.ndarray, f: int) -> np.ndarray:
     """Max-pool a bool (H, W) mask by f x f blocks (edges padded)."""
     if f == 1:
@@ -133,14 +187,14 @@ def _pool(mask: np.ndarray, f: int) -> np.ndarray:
 
 
 def _clear_gap(a, b, faint: np.ndarray) -> bool:
-    """Is there no faint ink at all between boxes a and b (r0, r1, c0, c1; same units as
-    ``faint``) where they overlap vertically? Blur or a light stroke joining two pieces
-    makes them one digit."""
+    """Can a vertical line pass between boxes a and b (r0, r1, c0, c1; same units as
+    ``faint``), where they overlap vertically, without touching even faint ink? Blur or
+    a light stroke joining two pieces makes them one digit."""
     top, bottom = max(a[0], b[0]), min(a[1], b[1])
     left, right = (a[3], b[2]) if a[3] <= b[2] else (b[3], a[2])
     if bottom <= top or right <= left:
         return False
-    return not faint[top:bottom, left:right].any()
+    return not faint[top:bottom, left:right].any(axis=0).all()
 
 
 def _marks(labels: np.ndarray, n: int, f: int, shape, faint: np.ndarray) -> list:
@@ -148,6 +202,7 @@ def _marks(labels: np.ndarray, n: int, f: int, shape, faint: np.ndarray) -> list
     flat = labels.ravel()
     counts = np.bincount(flat, minlength=n + 1)[1:]
     order = np.argsort(-counts)[:_MAX_MARKS] + 1  # the largest pieces, by label
+    order = order[counts[order - 1] > 0]  # (scratches were dropped)
     rows, cols = np.nonzero(labels)
     lab = labels[rows, cols]
     r0, r1 = np.full(n + 1, labels.shape[0]), np.zeros(n + 1, int)
@@ -208,7 +263,7 @@ def _plausible(main: Mark, ink: np.ndarray, contrast: float) -> bool:
     """Is the main mark big enough to be a digit, and not a faint straight hairline?"""
     h, w = ink.shape
     side = max(main.height, main.width)
-    if side < max(_MIN_PIXELS, _MIN_SIDE_SHARE * max(h, w)):
+    if side < max(_MIN_PIXELS, min(_MIN_SIDE_SHARE * max(h, w), _MIN_STRIP_SHARE * min(h, w))):
         return False
     r0, r1, c0, c1 = main.box
     if _stroke_share(ink[r0:r1, c0:c1]) > _SOLID:

@@ -22,9 +22,9 @@ import numpy as np
 
 from . import batch, weightfile
 from .errors import DigitnetError, ImageError, printable
-from .network import Network, top_two
+from .network import CONFIDENT_MARGIN, Network, top_two
 
-__all__ = ["load", "Model", "Result", "top_two"]
+__all__ = ["load", "Model", "Result", "top_two", "CONFIDENT_MARGIN"]
 
 
 def load(spec="default") -> "Model":
@@ -43,7 +43,8 @@ class Result:
 
     ``digit`` is the answer (the brightest output), ``activation`` its output value,
     ``runner_up`` the second brightest and ``margin`` how far ahead the answer is
-    (``activation - outputs[runner_up]``, 0..1: small means unsure). ``outputs`` is the
+    (``activation - outputs[runner_up]``, 0..1: small means unsure; ``confident`` says
+    whether it reaches :data:`~digitnet.network.CONFIDENT_MARGIN`). ``outputs`` is the
     (10,) output layer; ``layers`` every layer's activations, the (784,) input first --
     the 28x28 image as the network sees it, row-major -- and the outputs last. ``sums``,
     when asked for, holds each layer's weighted inputs ``z = W @ a + b`` (before the
@@ -58,9 +59,15 @@ class Result:
     layers: list
     sums: list | None = None
 
+    @property
+    def confident(self) -> bool:
+        """Does the answer lead the runner-up by at least ``CONFIDENT_MARGIN`` (0.3)?"""
+        return self.margin >= CONFIDENT_MARGIN
+
     def to_dict(self) -> dict:
         """The JSON fields of ``digitnet classify --json`` (without ``file``)."""
         return {"digit": self.digit, "activation": self.activation, "margin": self.margin,
+                "confident": self.confident, "runner_up": self.runner_up,
                 "outputs": self.outputs.tolist(), "layers": [a.tolist() for a in self.layers]}
 
 

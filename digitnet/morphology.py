@@ -110,8 +110,8 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
 
 
 def border_runs(mask: np.ndarray) -> float:
-    """Longest run of ``mask`` pixels along any one side of the image, as a share of that
-    side's length (0..1)."""
+    """Longest run of ``mask`` pixels along any one side of the image, as a share of the
+    image's longer side (0..1)."""
     best = 0.0
     for side in (mask[0], mask[-1], mask[:, 0], mask[:, -1]):
         if not side.any():
@@ -119,5 +119,5 @@ def border_runs(mask: np.ndarray) -> float:
         padded = np.concatenate(([False], side, [False]))
         changes = np.flatnonzero(padded[1:] != padded[:-1])
         runs = changes[1::2] - changes[::2]
-        best = max(best, runs.max() / side.size)
+        best = max(best, runs.max() / max(mask.shape))
     return best

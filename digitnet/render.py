@@ -37,7 +37,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .network import top_two
+from .network import CONFIDENT_MARGIN, top_two
 
 __all__ = [
     "GAMMA",
@@ -803,14 +803,17 @@ def outputs_text(out: np.ndarray, color: bool, width: int = 80) -> str:
 
 def answer_line(out: np.ndarray) -> str:
     """``answer: 7  (activation 0.982, margin 0.941 over 1)``: winner, its value, and how
-    far ahead it is of the runner-up (named after ``over``)."""
+    far ahead it is of the runner-up (named after ``over``). An answer whose margin is
+    below ``CONFIDENT_MARGIN`` ends in ``-- unsure``."""
     out = _vec(out)
     if out.size == 0:
         raise ValueError("no outputs")
     win, second = (int(i) for i in top_two(out))
     if out.size == 1:
         return f"answer: {win}  (activation {out[win]:.3f})"
-    return f"answer: {win}  (activation {out[win]:.3f}, margin {out[win] - out[second]:.3f} over {second})"
+    margin = out[win] - out[second]
+    unsure = "  -- unsure" if not margin >= CONFIDENT_MARGIN else ""
+    return f"answer: {win}  (activation {out[win]:.3f}, margin {margin:.3f} over {second}){unsure}"
 
 
 def activations_text(layers: Sequence[np.ndarray], color: bool, width: int = 80) -> str:

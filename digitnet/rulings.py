@@ -27,6 +27,8 @@ _MAX_BAND = 0.04
 # _SEVERAL of them (a blank ruled page: the rulings are the strongest thing on it).
 _FAINTER = 0.7
 _SEVERAL = 3
+# ... or it lies in this outer share of the page (a frame drawn around it, a margin line).
+_OUTER = 0.15
 # Pixels this many times stronger than the ruling (plus a margin) are ink on the ruling.
 _ABOVE = 2.0
 _MARGIN = 0.1
@@ -63,9 +65,12 @@ def _remove_rows(ink: np.ndarray) -> np.ndarray:
     starts, ends = changes[::2], changes[1::2]
     thin = (ends - starts) <= max(2, round(_MAX_BAND * h))
     # A single line as strong as the ink may be a stroke of the digit (the bar of a 4 in
-    # a narrow canvas); rulings are fainter than pen ink, or come several to a page.
+    # a narrow canvas); rulings are fainter than pen ink, come several to a page, or
+    # frame it near its edges.
     strength = np.array([median[a:b].max() for a, b in zip(starts, ends)])
-    thin &= (strength <= _FAINTER) | (np.count_nonzero(thin) >= _SEVERAL)
+    centre = (starts + ends) / 2
+    outer = (centre < _OUTER * h) | (centre > (1 - _OUTER) * h)  # frame and margin lines
+    thin &= (strength <= _FAINTER) | (np.count_nonzero(thin) >= _SEVERAL) | outer
     if not thin.any():
         return ink
     out = ink.copy()

@@ -59,13 +59,17 @@ _INK_SHARE = 0.12
 # rectangle turned by 30 degrees still fills 0.55 of it, a bold digit far less).
 _SHEET_FILL = 0.55
 # A dark region outside the surface is scene when it runs along one side of the image
-# for at least this share of that side.
+# for at least this share of the image's longer side (a stroke touching the short side
+# of a strip does not).
 _SCENE_RUN = 0.3
 # Pictures smaller than this (longer side) are crops and canvases rather than photos of
 # a scene: a dark region along their border is only scene if the surface holds ink of its
 # own, and only thin bands are peeled off as frame.
 _PHOTO_SIDE = 400
 _THIN_BAND = 0.03
+# Other dark regions along the border whose level is within this share of the
+# separation of the desk's are desk too.
+_SAME_DESK = 0.25
 # The step from scene to surface across their boundary: at least this (brightness) and
 # this share of the two populations' separation.
 _MIN_STEP = 0.08
@@ -77,6 +81,8 @@ _RIM = 1
 # fewer than half of its pixels lie within the paper's tolerance.
 _PEEL_DEPTH = 0.15
 _PAPER_TOLERANCE = 0.05
+# A frame band may begin this share of the side inward (after a margin of paper).
+_LEAD = 0.03
 
 
 @dataclass
@@ -159,13 +165,29 @@ def _light_surface(g):
     outside, m = label(~surface & ~light)
     scene = np.zeros_like(surface)
     near_surface = max_filter(surface.astype(np.uint8), 5).astype(bool)
+    separation = light_level - dark_level
+    rest = []
     for i in range(1, m + 1):
         part = outside == i
-        if border_runs(part) >= _SCENE_RUN and _sharp_edge(b, part, surface, near_surface,
-                                                           light_level - dark_level):
+        runs = border_runs(part)
+        if runs >= _SCENE_RUN and _sharp_edge(b, part, surface, near_surface, separation):
             scene |= part
+        elif runs > 0:
+            rest.append(part)
     if not scene.any():
         return None
+    # Once the desk is known, its other corners count too, however little of the border
+    # they touch (a sheet running out of the frame leaves small triangles of desk).
+    desk = _median(b[scene])
+    for part in rest:
+        if (abs(_median(b[part]) - desk) <= _SAME_DESK * separation
+                and _sharp_edge(b, part, surface, near_surface, separation)):
+            scene |= part
+    # The closing erased slivers of desk narrower than k (where the sheet runs out of
+    # the frame); on the image before closing they are dark and join the desk.
+    dark, _ = label(c < t)
+    touching = np.unique(dark[scene & (dark > 0)])
+    scene |= np.isin(dark, touching) & (dark > 0)
     if max(h, w) < _PHOTO_SIDE and not (surface & ~region & (c < t)).any():
         # A small picture whose light part holds no ink: the dark part *is* the digit,
         # drawn to fill its canvas and touching the edges (a photo of a desk is large).
@@ -286,7 +308,8 @@ def _depth(levels: np.ndarray, small: bool) -> int:
     """How many leading entries of ``levels`` (rows from one edge inward) are frame.
     ``small``: the picture is a crop or a canvas, where a thick band along an edge is
     more likely a stroke of a digit that fills it (the bar of a 7, a blurred edge)."""
-    limit = int(_PEEL_DEPTH * levels.size)
+    n = levels.shape[0]
+    limit = int(_PEEL_DEPTH * n)
     if limit < 1:
         return 0
     paper = _median(levels[:, 1])  # most rows are paper, whatever a digit covers
@@ -294,15 +317,22 @@ def _depth(levels: np.ndarray, small: bool) -> int:
     # digit's stroke covers a stretch of an edge row, a frame line or a bar all of it.
     low, high = levels[: limit + 1, 0], levels[: limit + 1, 2]
     off = (high < paper - _PAPER_TOLERANCE) | (low > paper + _PAPER_TOLERANCE)
-    levels = levels[:, 1]
-    if not off[0]:
+    mid = levels[: limit + 1, 1]
+    # The band may start a little way in (a scanner's white margin, then its dark edge).
+    lead = max(1, round(_LEAD * n))
+    starts = np.flatnonzero(off[:lead])
+    if starts.size == 0:
         return 0
-    depth = int(np.argmin(off)) if not off.all() else 0  # first row at paper level
-    if depth == 0:
+    start = int(starts[0])
+    ends = np.flatnonzero(~off[start:])
+    if ends.size == 0:
+        return 0  # frame-like all the way to the limit: not a frame
+    depth = start + int(ends[0])
+    # It must end in a step, not a slope: within a few rows of its inner end, the band
+    # still lies well beyond the paper (twice the tolerance).
+    near = mid[max(start, depth - max(2, round(0.01 * n))):depth]
+    if not (np.abs(near - paper) >= 2 * _PAPER_TOLERANCE).any():
         return 0
-    step = abs(float(levels[depth - 1]) - float(levels[depth]))
-    if step <= _PAPER_TOLERANCE / 2:
-        return 0
-    if small and depth > _THIN_BAND * levels.size:
+    if small and depth - start > _THIN_BAND * n:
         return 0  # in a crop or canvas, a thick band may be the digit itself
     return depth
