@@ -67,7 +67,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-ROWS = ("epoch", "time96", "evaluate", "classify", "coldstart")
+ROWS = ("epoch", "time96", "evaluate", "classify", "coldstart", "photo")
 # What plain code for a one-file classify must import: the cold-start row's reference.
 COLD_FLOOR = "import numpy, PIL.Image, PIL.PngImagePlugin, click, json, zipfile, hashlib, shutil"
 FULL_TRAIN = 60000
@@ -709,6 +709,23 @@ class Bench:
         if ratio > 1.20:
             self.hints.append(importtime_hint(exe, [str(one), "--weights", w], o, r, self.env))
 
+    # -- row 6: one 12-megapixel photo -------------------------------------------------------
+
+    def bench_photo(self):
+        exe, w = self.cli(), self.weights()
+        reps = 5 if self.quick else 10
+        path = self.tmp / "photo12.jpg"
+        make_photo(path)
+        log(f"photo: digitnet classify photo12.jpg (4000x3000 JPEG), {reps} runs ...")
+        ours = [exe, "classify", str(path), "-q", "--weights", w]
+        base = [sys.executable, "-c", "pass"]
+        (o, ot, orss), (b, _bt, _) = median_runs([ours, base], reps, env=self.env)
+        self.raw["photo"] = {"seconds": ot, "rss": orss}
+        self.rows.append(Row("One photo: `digitnet classify photo.jpg`, 12 MP JPEG of a sheet "
+                             "on a desk", f"{o:.3f} s", f"`python -c pass` {b:.3f} s",
+                             f"{o / 0.25:.2f}x target", "<= 0.25 s", yesno(o <= 0.25),
+                             f"RSS {mb(orss)}"))
+
     # -- driver --------------------------------------------------------------------------
 
     def run(self, names):
@@ -782,6 +799,24 @@ def table(rows):
         cells = [str(r[k] if r[k] is not None else "n/a").replace("|", "\\|") for k in keys]
         out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)
+
+
+def make_photo(path, seed=0):
+    """A 4000x3000 JPEG like a phone photo of a note: a turned white sheet on a dark,
+    grainy desk, lit unevenly, a bold 7 written on it."""
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFilter
+    rng = np.random.default_rng(seed)
+    w, h = 4000, 3000
+    desk = Image.fromarray((rng.normal(70, 12, (h // 8, w // 8)).clip(0, 255)).astype("uint8"))
+    im = desk.resize((w, h), Image.Resampling.BILINEAR).convert("RGB")
+    sheet = Image.new("L", (w, h), 0)
+    ImageDraw.Draw(sheet).polygon([(900, 300), (3300, 600), (3050, 2800), (650, 2500)], fill=255)
+    im.paste((235, 232, 222), mask=sheet.filter(ImageFilter.GaussianBlur(6)))
+    ImageDraw.Draw(im).line([(1500, 1000), (2400, 1050), (1800, 2200)], fill=(20, 25, 60),
+                            width=60, joint="curve")
+    light = np.linspace(1.0, 0.75, w, dtype=np.float32)[None, :, None]
+    Image.fromarray((np.asarray(im, np.float32) * light).astype("uint8")).save(path, quality=90)
 
 
 def main(argv=None):

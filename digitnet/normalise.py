@@ -122,6 +122,7 @@ def normalise(gray: np.ndarray, steps: dict | None = None) -> np.ndarray:
     except SeveralDigits as e:
         record["digit_mark"], record["other_marks"] = e.marks[0], e.marks[1:]
         raise
+    ink = _within(ink, mark.box)
     record["digit_mark"], record["other_marks"], record["digit_ink"] = mark, others, ink
     r0, r1, c0, c1 = _ink_bounds(ink)
     record["crop"] = (r0, r1, c0, c1)
@@ -174,6 +175,25 @@ def _stroke_width(digit: np.ndarray) -> float:
         return float("inf")  # a solid block: nothing to thicken
     perimeter = variation * (math.pi / 4)
     return 2.0 * area / perimeter * BOX / max(digit.shape)
+
+
+# Around the digit's mark, this share of its size (at least 2 px) still belongs to it:
+# the antialiased and blurred edges of its strokes.
+_MARK_MARGIN = 0.15
+
+
+def _within(ink: np.ndarray, box) -> np.ndarray:
+    """``ink`` with everything farther than a margin outside ``box`` (r0, r1, c0, c1)
+    cleared: leftovers of rulings, shadows and dirt elsewhere on the page are no digit."""
+    r0, r1, c0, c1 = box
+    m = max(2, math.ceil(_MARK_MARGIN * max(r1 - r0, c1 - c0)))
+    r0, r1 = max(0, r0 - m), min(ink.shape[0], r1 + m)
+    c0, c1 = max(0, c0 - m), min(ink.shape[1], c1 + m)
+    if (r0, r1, c0, c1) == (0, ink.shape[0], 0, ink.shape[1]):
+        return ink
+    out = np.zeros_like(ink)
+    out[r0:r1, c0:c1] = ink[r0:r1, c0:c1]
+    return out
 
 
 def _thicken_thin_strokes(digit: np.ndarray) -> np.ndarray:

@@ -16,10 +16,14 @@ import numpy as np
 
 __all__ = ["remove_rulings"]
 
-# Rows (columns) whose median ink is above this are ruled.
-_RULED = 0.03
-# ... along all but this share of the row.
-_LOW = 0.15
+# Lines are what survives an opening along the rows with a window of this share of the
+# width; a row is ruled where lines stronger than _RULED cover _COVER of it (a grid
+# printed inside a margin covers less than all of it; a digit's bar far less).
+_LINE_SHARE = 0.25
+# Rows shorter than this share of the picture's longer side carry no rulings.
+_ACROSS = 0.5
+_RULED = 0.05
+_COVER = 0.5
 # Bands of ruled rows thicker than this share of the image side are not rulings (a
 # digit that fills the image, a solid bar): they are left alone.
 _MAX_BAND = 0.04
@@ -27,57 +31,117 @@ _MAX_BAND = 0.04
 # _SEVERAL of them (a blank ruled page: the rulings are the strongest thing on it).
 _FAINTER = 0.7
 _SEVERAL = 3
-# ... or it lies in this outer share of the page (a frame drawn around it, a margin line).
-_OUTER = 0.15
-# Pixels this many times stronger than the ruling (plus a margin) are ink on the ruling.
-_ABOVE = 2.0
-_MARGIN = 0.1
+# Ink this much stronger than the line under it is a stroke drawn across the line.
+_ABOVE = 0.25
 
 
 def remove_rulings(ink: np.ndarray) -> np.ndarray:
     """``ink`` (H, W), 0 = paper .. 1 = ink, without horizontal and vertical rulings.
 
-    Returns a new array (or ``ink`` itself when there are none).
+    A page photographed or scanned slightly turned has tilted rulings: the tilt is
+    measured first (:func:`_skew`) and the map sheared so that they run straight along
+    the rows, and back afterwards. Returns a new array (or ``ink`` itself when there
+    are no rulings).
     """
-    rows = _remove_rows(ink)
-    cols = _remove_rows(rows.T)
-    if cols is rows.T:
-        return rows
+    t = _skew(ink)
+    rows = _unshear(_remove_rows(_shear(ink, t)), t, ink.shape)
+    u = _skew(rows.T)  # a photo's perspective turns the two families differently
+    cols = _unshear(_remove_rows(_shear(rows.T, u)), u, rows.T.shape)
+    if cols is rows.T or np.array_equal(cols, rows.T):
+        return ink if rows is ink or np.array_equal(rows, ink) else rows
     return np.ascontiguousarray(cols.T)
 
 
-def _remove_rows(ink: np.ndarray) -> np.ndarray:
+def _skew(ink: np.ndarray) -> float:
+    """The slope (rows per column) along which rows of ink line up best, within about
+    +-5 degrees: rulings concentrate the row sums of a sheared copy into sharp peaks."""
     h, w = ink.shape
-    if h < 8 or w < 8:
+    # Coarse: every few rows and columns, slopes 0.0075 apart; then fine, on every row,
+    # slopes 0.001 apart (a line drifting less than a pixel across the page).
+    sy, sx = max(1, h // 240), max(1, w // 120)
+    coarse = _best_slope(ink[::sy, ::sx], _SLOPES, sx / sy)
+    fine = [coarse + k * 0.001 for k in range(-7, 8)]
+    fine.sort(key=abs)  # ties go to the straighter
+    return _best_slope(ink[:, ::sx], fine, sx)
+
+
+def _best_slope(sample, slopes, scale) -> float:
+    """The slope whose shear piles the ink of ``sample`` into the sharpest row profile.
+    Only inked pixels count, binned by their sheared row: no sheared copy is made."""
+    ys, xs = np.nonzero(sample > _RULED)
+    if ys.size == 0:
+        return 0.0
+    weights = sample[ys, xs].astype(np.float64)
+    best, best_t = -1.0, 0.0
+    for t in slopes:
+        rows = ys - np.round(xs * (t * scale)).astype(np.int64)
+        profile = np.bincount(rows - rows.min(), weights)
+        score = float(profile @ profile)
+        if score > best * 1.02:  # prefer the straighter of near ties (0 comes first)
+            best, best_t = score, t
+    return best_t
+
+
+# Slopes tried by _skew: 0 first, then +-0.0075 .. +-0.09 (about 5 degrees).
+_SLOPES = [0.0] + [s * k * 0.0075 for k in range(1, 13) for s in (1, -1)]
+
+
+def _shear(a: np.ndarray, t: float) -> np.ndarray:
+    """Shift each column x of (H, W) ``a`` up by round(x * t) rows (zero padded), so that
+    lines of slope t become horizontal. Returns ``a`` itself for t == 0."""
+    if t == 0.0:
+        return a
+    h, w = a.shape
+    dy = np.round(np.arange(w) * t).astype(np.int64)
+    lo, hi = int(min(0, dy.min())), int(max(0, dy.max()))
+    pad = np.zeros((h + hi - lo, w), a.dtype)
+    # out[r, x] = a[r + dy[x] - hi, x] over the grown height.
+    rows = np.arange(h + hi - lo)[:, None] + dy[None, :] - hi
+    inside = (rows >= 0) & (rows < h)
+    cols = np.broadcast_to(np.arange(w), rows.shape)
+    pad[inside] = a[rows[inside], cols[inside]]
+    return pad
+
+
+def _unshear(b: np.ndarray, t: float, shape) -> np.ndarray:
+    """Undo :func:`_shear` of an array of ``shape``."""
+    if t == 0.0:
+        return b
+    h, w = shape
+    dy = np.round(np.arange(w) * t).astype(np.int64)
+    hi = int(max(0, dy.max()))
+    rows = np.arange(h)[:, None] - dy[None, :] + hi
+    return b[rows, np.arange(w)[None, :]]
+
+
+def _remove_rows(ink: np.ndarray) -> np.ndarray:
+    """``ink`` (H, W) without the lines that run along its rows (see the module)."""
+    h, w = ink.shape
+    # Rulings run across a page: on a narrow strip, what runs across it is the digit.
+    if h < 8 or w < _ACROSS * max(h, w) or w < 32:
         return ink
-    step = max(1, w // 256)  # a median over ~256 pixels of each row is plenty
-    sample = ink[:, ::step]
-    n = sample.shape[1]
-    low, median = np.partition(sample, (int(_LOW * n), n // 2), axis=1)[
-        :, [int(_LOW * n), n // 2]].T
-    # A ruling runs right across: ruled rows carry ink along nearly all their length.
-    ruled = (median > _RULED) & (low >= 0.5 * median)
+    lines = _line_map(ink)  # (h, w): how strong a long horizontal line is at each pixel
+    cover = (lines > _RULED).mean(axis=1)
+    ruled = cover >= _COVER
     if not ruled.any():
         return ink
     # Bands of consecutive ruled rows; thick ones are not rulings.
     padded = np.concatenate(([False], ruled, [False]))
     changes = np.flatnonzero(padded[1:] != padded[:-1])
     starts, ends = changes[::2], changes[1::2]
-    thin = (ends - starts) <= max(2, round(_MAX_BAND * h))
+    thin = (ends - starts) <= max(3, round(_MAX_BAND * h))
     # A single line as strong as the ink may be a stroke of the digit (the bar of a 4 in
-    # a narrow canvas); rulings are fainter than pen ink, come several to a page, or
-    # frame it near its edges.
-    strength = np.array([median[a:b].max() for a, b in zip(starts, ends)])
-    centre = (starts + ends) / 2
-    outer = (centre < _OUTER * h) | (centre > (1 - _OUTER) * h)  # frame and margin lines
-    thin &= (strength <= _FAINTER) | (np.count_nonzero(thin) >= _SEVERAL) | outer
+    # a narrow canvas); rulings are fainter than pen ink, or come several to a page.
+    strength = np.array([float(lines[a:b].max()) for a, b in zip(starts, ends)])
+    thin &= (strength <= _FAINTER) | (np.count_nonzero(thin) >= _SEVERAL)
     if not thin.any():
         return ink
     out = ink.copy()
     for r0, r1 in zip(starts[thin].tolist(), ends[thin].tolist()):  # a few dozen bands
+        r0, r1 = max(0, r0 - 1), min(h, r1 + 1)  # and the line's antialiased edges
         band = ink[r0:r1]
-        level = median[r0:r1, None]
-        kept = np.where(band > _ABOVE * level + _MARGIN, band - level, 0.0)
+        # Ink clearly stronger than the line there is a stroke on top of it.
+        kept = np.where(band - lines[r0:r1] > _ABOVE, band, 0.0)
         # The stroke through the band: interpolate between the rows just outside it.
         above = ink[r0 - 1] if r0 > 0 else np.zeros(w, ink.dtype)
         below = ink[r1] if r1 < h else np.zeros(w, ink.dtype)
@@ -85,3 +149,46 @@ def _remove_rows(ink: np.ndarray) -> np.ndarray:
         through = above[None] * (1 - t) + below[None] * t
         out[r0:r1] = np.maximum(kept, through)
     return out
+
+
+def _line_map(ink: np.ndarray) -> np.ndarray:
+    """Strength of long horizontal lines at each pixel of ``ink`` (H, W): a grey-level
+    opening along the rows with a window of _LINE_SHARE of the width -- only what runs
+    on that far survives it; a digit's strokes are shorter. Found on a copy max-pooled
+    2x2 (a 1-px line survives pooling, and it is four times less work), and first
+    widened by a row each way, so that a line wavering by a pixel still counts."""
+    h, w = ink.shape
+    f = 2 if min(h, w) >= 200 else 1
+    ph, pw = -(-h // f), -(-w // f)
+    if f > 1:
+        p = np.zeros((ph * f, pw * f), ink.dtype)
+        p[:h, :w] = ink
+        small = np.maximum(np.maximum(p[0::2, 0::2], p[1::2, 0::2]),
+                           np.maximum(p[0::2, 1::2], p[1::2, 1::2]))
+    else:
+        small = ink
+    widened = small.copy()
+    np.maximum(widened[1:], small[:-1], out=widened[1:])
+    np.maximum(widened[:-1], small[1:], out=widened[:-1])
+    length = max(5, round(_LINE_SHARE * pw)) | 1
+    opened = _running(_running(widened, length, np.minimum), length, np.maximum)
+    np.minimum(opened, small, out=opened)  # never more than the pixel itself
+    if f > 1:
+        opened = np.repeat(np.repeat(opened, f, axis=0), f, axis=1)[:h, :w]
+    return opened
+
+
+def _running(a: np.ndarray, length: int, op) -> np.ndarray:
+    """Running minimum or maximum (``op``: np.minimum / np.maximum) over centred windows
+    of ``length`` along each row, in a constant number of passes whatever the length:
+    cumulative extremes within blocks of ``length``, forward and backward (van Herk /
+    Gil-Werman)."""
+    h, w = a.shape
+    fill = np.inf if op is np.minimum else -np.inf
+    n = -(-(w + length - 1) // length) * length
+    p = np.full((h, n), fill, np.float32)
+    p[:, length // 2:length // 2 + w] = a
+    blocks = p.reshape(h, -1, length)
+    fwd = op.accumulate(blocks, axis=2).reshape(h, n)
+    bwd = op.accumulate(blocks[:, :, ::-1], axis=2)[:, :, ::-1].reshape(h, n)
+    return op(bwd[:, :w], fwd[:, length - 1:length - 1 + w])

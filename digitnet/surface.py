@@ -67,6 +67,7 @@ _SCENE_RUN = 0.3
 # own, and only thin bands are peeled off as frame.
 _PHOTO_SIDE = 400
 _THIN_BAND = 0.03
+_DARK_BAND = 0.3
 # Other dark regions along the border whose level is within this share of the
 # separation of the desk's are desk too.
 _SAME_DESK = 0.25
@@ -122,13 +123,36 @@ def find_surface(g: np.ndarray) -> Surface:
 
 
 def _light_surface(g):
-    """(box, scene mask, painted image) of a light surface in a darker scene, or None."""
+    """(box, scene mask, painted image) of the surface in a scene, or None."""
     h, w = g.shape
     c = shrink(g, _COARSE)
     ch, cw = c.shape
     k = max(3, round(_CLOSE_SHARE * max(ch, cw)) | 1)
     b = min_filter(max_filter(c, k), k)  # closing: dark strokes narrower than k vanish
+    scene = _light_scene(c, b, h, w)
+    if scene is None:
+        return None
+    scene = max_filter(scene.astype(np.uint8), 2 * _RIM + 1).astype(bool)
+    keep = ~scene
+    if not keep.any():
+        return None
+    paper = _extend(b, keep)
 
+    # Back to full resolution: the box around what is kept, the scene painted over.
+    sy, sx = h / ch, w / cw
+    rows, cols = np.flatnonzero(keep.any(axis=1)), np.flatnonzero(keep.any(axis=0))
+    r0, r1 = math.floor(rows[0] * sy), min(h, math.ceil((rows[-1] + 1) * sy))
+    c0, c1 = math.floor(cols[0] * sx), min(w, math.ceil((cols[-1] + 1) * sx))
+    scene_full = _nearest(scene, h, w)[r0:r1, c0:c1]
+    paper_full = resize(paper, w, h, Image.Resampling.BILINEAR)[r0:r1, c0:c1]
+    image = np.where(scene_full, paper_full, g[r0:r1, c0:c1])
+    return (r0, r1, c0, c1), scene_full, image
+
+
+def _light_scene(c, b, h, w):
+    """The scene around a light surface in a darker one (coarse bool mask), or None.
+    ``c``: the coarse image, ``b`` its closing; (h, w) the full image's size."""
+    ch, cw = c.shape
     t, dark_level, light_level = _otsu(b)
     light = b > t
     if light_level - dark_level < _MIN_SEPARATION or (~light).mean() < _MIN_DARK_SHARE:
@@ -192,21 +216,7 @@ def _light_surface(g):
         # A small picture whose light part holds no ink: the dark part *is* the digit,
         # drawn to fill its canvas and touching the edges (a photo of a desk is large).
         return None
-    scene = max_filter(scene.astype(np.uint8), 2 * _RIM + 1).astype(bool)
-    keep = ~scene
-    if not keep.any():
-        return None
-    paper = _extend(b, keep)
-
-    # Back to full resolution: the box around what is kept, the scene painted over.
-    sy, sx = h / ch, w / cw
-    rows, cols = np.flatnonzero(keep.any(axis=1)), np.flatnonzero(keep.any(axis=0))
-    r0, r1 = math.floor(rows[0] * sy), min(h, math.ceil((rows[-1] + 1) * sy))
-    c0, c1 = math.floor(cols[0] * sx), min(w, math.ceil((cols[-1] + 1) * sx))
-    scene_full = _nearest(scene, h, w)[r0:r1, c0:c1]
-    paper_full = resize(paper, w, h, Image.Resampling.BILINEAR)[r0:r1, c0:c1]
-    image = np.where(scene_full, paper_full, g[r0:r1, c0:c1])
-    return (r0, r1, c0, c1), scene_full, image
+    return scene
 
 
 def _sharp_edge(b, part, surface, near_surface, separation) -> bool:
@@ -289,18 +299,21 @@ def _peel_frame(g: np.ndarray) -> tuple[int, int, int, int]:
     """
     h, w = g.shape
     small = max(h, w) < _PHOTO_SIDE
-    rows = _line_levels(g)
-    cols = _line_levels(g.T)
+    rows = _line_levels(g, small)
+    cols = _line_levels(g.T, small)
     r0, r1 = _depth(rows, small), h - _depth(rows[::-1], small)
     c0, c1 = _depth(cols, small), w - _depth(cols[::-1], small)
     return r0, r1, c0, c1
 
 
-def _line_levels(g: np.ndarray) -> np.ndarray:
-    """Each row of ``g`` (sampled along it) -> (its 10th, 50th, 90th percentile): (H, 3)."""
+def _line_levels(g: np.ndarray, strict: bool) -> np.ndarray:
+    """Each row of ``g`` (sampled along it) -> (its low, 50th, high percentile): (H, 3),
+    low/high the 10th/90th, or the 2nd/98th for a crop or a canvas (``strict``), where a
+    frame must run along all of the side to tell it from a digit touching it."""
     sample = g[:, :: max(1, g.shape[1] // 256)]
     n = sample.shape[1] - 1
-    ks = (int(0.1 * n), n // 2, int(0.9 * n))
+    q = 0.02 if strict else 0.1
+    ks = (int(q * n), n // 2, int((1 - q) * n))
     return np.partition(sample, ks, axis=1)[:, ks]
 
 
@@ -313,7 +326,7 @@ def _depth(levels: np.ndarray, small: bool) -> int:
     if limit < 1:
         return 0
     paper = _median(levels[:, 1])  # most rows are paper, whatever a digit covers
-    # Frame all along: nine tenths of the row lie beyond the paper on the same side. A
+    # Frame all along: all but a few % of the row lie beyond the paper on one side. A
     # digit's stroke covers a stretch of an edge row, a frame line or a bar all of it.
     low, high = levels[: limit + 1, 0], levels[: limit + 1, 2]
     off = (high < paper - _PAPER_TOLERANCE) | (low > paper + _PAPER_TOLERANCE)
@@ -333,6 +346,10 @@ def _depth(levels: np.ndarray, small: bool) -> int:
     near = mid[max(start, depth - max(2, round(0.01 * n))):depth]
     if not (np.abs(near - paper) >= 2 * _PAPER_TOLERANCE).any():
         return 0
-    if small and depth - start > _THIN_BAND * n:
-        return 0  # in a crop or canvas, a thick band may be the digit itself
+    if depth - start > _THIN_BAND * n:
+        # A thick band may be the digit itself (a bold 8 filling its canvas): only a
+        # light one (a grey toolbar, a scanner's white margin) is peeled. Thick dark
+        # bars and edges are the surface finder's (they run along the border).
+        if small or abs(_median(mid[start:depth]) - paper) >= _DARK_BAND:
+            return 0
     return depth
