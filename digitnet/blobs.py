@@ -52,6 +52,8 @@ _FAINT = 0.5
 # A mark whose stroke is wider than this share of its longer side is a solid blob, no
 # digit (bold digits: about 0.2; a filled square 0.64, a disc 0.5).
 _SOLID = 0.35
+# ... in pictures at least this big (longer side): a 28x28 MNIST digit may be a blot.
+_SOLID_MIN_SIDE = 96
 # A piece is a scratch when it is at most this wide (pooled pixels), at least this long,
 # straight, and its ink at most this strong (relative to the strongest, 0..1).
 _HAIRLINE_POOLED = 1.6
@@ -122,7 +124,7 @@ def find_digit(ink: np.ndarray, contrast: float = 1.0) -> tuple[np.ndarray, Mark
         raise SeveralDigits(1 + len(beside), [main] + beside)
 
     # Wipe the specks and other marks: every piece that is not part of the digit.
-    if others or len(np.unique(labels)) - 1 > len(main.labels):
+    if others or np.count_nonzero(np.bincount(labels.ravel())[1:]) > len(main.labels):
         keep = np.zeros(n + 1, bool)
         keep[main.labels] = True
         speck = ~keep[labels] & (labels > 0)
@@ -282,7 +284,7 @@ def _plausible(main: Mark, ink: np.ndarray, contrast: float) -> bool:
     if side < max(_MIN_PIXELS, min(_MIN_SIDE_SHARE * max(h, w), _MIN_STRIP_SHARE * min(h, w))):
         return False
     r0, r1, c0, c1 = main.box
-    if _stroke_share(ink[r0:r1, c0:c1]) > _SOLID:
+    if max(h, w) >= _SOLID_MIN_SIDE and _stroke_share(ink[r0:r1, c0:c1]) > _SOLID:
         return False  # a solid blob: a blank sheet, a sticky note, an ink blot
     if contrast >= _FAINT:
         return True
@@ -292,11 +294,15 @@ def _plausible(main: Mark, ink: np.ndarray, contrast: float) -> bool:
         return False
     # Straight and thin: the spread across the mark's main axis is tiny, and its
     # area over its length (the stroke width) is a hairline's.
-    cov = np.cov(np.stack((ys, xs)).astype(np.float64))
-    evals = np.linalg.eigvalsh(cov)
-    length = math.sqrt(12 * max(evals[1], 1e-9))
+    # The spread along and across the mark's main axis: eigenvalues of the 2x2
+    # covariance of its pixels' positions, in closed form.
+    y, x = ys.astype(np.float64), xs.astype(np.float64)
+    var_y, var_x = float(y.var()), float(x.var())
+    cov = float(((y - y.mean()) * (x - x.mean())).mean())
+    half, root = (var_y + var_x) / 2, math.hypot((var_y - var_x) / 2, cov)
+    length = math.sqrt(12 * max(half + root, 1e-9))
     width = ys.size / length
-    return not (width < _HAIRLINE and math.sqrt(max(evals[0], 0.0)) < 0.05 * length)
+    return not (width < _HAIRLINE and math.sqrt(max(half - root, 0.0)) < 0.05 * length)
 
 
 def _stroke_share(piece: np.ndarray) -> float:

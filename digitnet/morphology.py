@@ -87,8 +87,11 @@ def label(mask: np.ndarray) -> tuple[np.ndarray, int]:
                 parent[max(a, b)] = min(a, b)
                 a = min(a, b)
     roots = np.array([find(i) for i in range(n_runs)])
-    _, run_label = np.unique(roots, return_inverse=True)  # roots ascend with first pixel
-    run_label = run_label.astype(np.int32) + 1
+    # Number the components 1.. in the order of their roots (their first runs); no
+    # np.unique, which would import numpy.ma at start-up.
+    is_root = np.zeros(n_runs, np.int32)
+    is_root[roots] = 1
+    run_label = np.cumsum(is_root, dtype=np.int32)[roots]
     lengths = c_end - c_start
     flat_index = np.repeat(r_start * w + c_start - np.cumsum(lengths) + lengths, lengths)
     flat_index += np.arange(lengths.sum())
@@ -102,7 +105,7 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     outside, n = label(~mask)
     if n == 0:
         return mask.copy()
-    edge = np.unique(np.concatenate((outside[0], outside[-1], outside[:, 0], outside[:, -1])))
+    edge = np.concatenate((outside[0], outside[-1], outside[:, 0], outside[:, -1]))
     reaches = np.zeros(n + 1, bool)
     reaches[edge] = True
     reaches[0] = False

@@ -117,13 +117,19 @@ def normalise(gray: np.ndarray, steps: dict | None = None) -> np.ndarray:
     if max(ink.shape) >= _MAP_MIN_SIDE:
         ink = remove_rulings(ink)
     record["lines_removed"] = ink
-    try:
-        ink, mark, others = find_digit(ink, contrast)  # no specks; one digit only
-    except SeveralDigits as e:
-        record["digit_mark"], record["other_marks"] = e.marks[0], e.marks[1:]
-        raise
-    ink = _within(ink, mark.box)
-    record["digit_mark"], record["other_marks"], record["digit_ink"] = mark, others, ink
+    if max(ink.shape) >= _MAP_MIN_SIDE:
+        try:
+            ink, mark, others = find_digit(ink, contrast)  # no specks; one digit only
+        except SeveralDigits as e:
+            record["digit_mark"], record["other_marks"] = e.marks[0], e.marks[1:]
+            raise
+        ink = _within(ink, mark.box)
+        record["digit_mark"], record["other_marks"] = mark, others
+    elif np.count_nonzero(ink > _STRONG) < _MIN_INK_PIXELS:
+        # A small picture (an MNIST digit, an icon) holds one digit or nothing: only a
+        # dot is ruled out here, the full analysis of marks would cost more than the rest.
+        raise ImageError("no digit found")
+    record["digit_ink"] = ink
     r0, r1, c0, c1 = _ink_bounds(ink)
     record["crop"] = (r0, r1, c0, c1)
     digit = ink[r0:r1, c0:c1]
@@ -177,6 +183,8 @@ def _stroke_width(digit: np.ndarray) -> float:
     return 2.0 * area / perimeter * BOX / max(digit.shape)
 
 
+# A small picture needs at least this many strong ink pixels to hold a digit.
+_MIN_INK_PIXELS = 6
 # Around the digit's mark, this share of its size (at least 2 px) still belongs to it:
 # the antialiased and blurred edges of its strokes.
 _MARK_MARGIN = 0.15

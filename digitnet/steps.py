@@ -77,6 +77,8 @@ def picture(t: Trace, title: str | None = None) -> Image.Image:
                        _gray(s["lines_removed"])))
     if "digit_mark" in s:
         panels.append(("marks: digit, specks, crop", _marks_panel(s)))
+    elif "digit_ink" in s:
+        panels.append(("small picture: no marks", _gray(s["digit_ink"])))
     if "crop" in s and "digit_ink" in s:
         r0, r1, c0, c1 = s["crop"]
         panels.append(("crop", _gray(s["digit_ink"][r0:r1, c0:c1])))

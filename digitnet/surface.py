@@ -209,9 +209,11 @@ def _light_scene(c, b, h, w):
             scene |= part
     # The closing erased slivers of desk narrower than k (where the sheet runs out of
     # the frame); on the image before closing they are dark and join the desk.
-    dark, _ = label(c < t)
-    touching = np.unique(dark[scene & (dark > 0)])
-    scene |= np.isin(dark, touching) & (dark > 0)
+    dark, nd = label(c < t)
+    touching = np.zeros(nd + 1, bool)
+    touching[dark[scene]] = True
+    touching[0] = False
+    scene |= touching[dark]
     if max(h, w) < _PHOTO_SIDE and not (surface & ~region & (c < t)).any():
         # A small picture whose light part holds no ink: the dark part *is* the digit,
         # drawn to fill its canvas and touching the edges (a photo of a desk is large).
