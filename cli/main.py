@@ -350,6 +350,10 @@ def classify(files, weights, raw, jobs, min_margin, steps, quiet, csv, as_json):
         if not steps.lower().endswith(".png"):
             raise click.BadParameter("the picture is a PNG: give a file name ending in .png",
                                      param_hint="--steps")
+        if files[0] != "-" and os.path.exists(steps) and os.path.exists(files[0]) \
+                and os.path.samefile(files[0], steps):
+            raise click.UsageError("--steps would overwrite the image itself: give another "
+                                   "file name")
         writable_or_fail(steps)
     model = load_model(weights)
     if jobs is None:
@@ -422,8 +426,8 @@ class ResultPrinter:
     def __init__(self, fmt, several):
         self.fmt, self.several, self.done = fmt, several, 0
         if fmt == "csv":
-            sys.stdout.write("file,digit,activation,margin,confident,"
-                             + ",".join(f"out{d}" for d in range(10)) + "\n")
+            sys.stdout.write("file,digit,activation,margin,"
+                             + ",".join(f"out{d}" for d in range(10)) + ",confident\n")
 
     def print(self, names, results):
         sys.stdout.write(self.format(names, results))
@@ -444,9 +448,9 @@ class ResultPrinter:
             buf = io.StringIO()
             w = csv.writer(buf, lineterminator="\n")
             for n, r in zip(names, results):
-                w.writerow([printable(n), r.digit, f"{r.activation:.6f}", f"{r.margin:.6f}",
-                            "yes" if r.confident else "no"]
-                           + [f"{v:.6f}" for v in r.outputs])
+                w.writerow([printable(n), r.digit, f"{r.activation:.6f}", f"{r.margin:.6f}"]
+                           + [f"{v:.6f}" for v in r.outputs]
+                           + ["yes" if r.confident else "no"])
             return buf.getvalue()
         from digitnet import render
         color = use_color()

@@ -310,10 +310,10 @@ def _stroke_share(piece: np.ndarray) -> float:
 
     Twice the area over the perimeter, for strokes much longer than wide; the perimeter
     from the total variation |dx| + |dy| (which overestimates a boundary by 4/pi on
-    average over directions). Sampled to at most ~128 px a side: it only needs shares.
+    average over directions). Max-pooled to at most ~128 px a side: it only needs shares.
     """
     step = max(1, max(piece.shape) // 128)
-    p = np.pad(piece[::step, ::step], 1)
+    p = np.pad(_pool_max(piece, step), 1)  # pooled, not sampled: a thin stroke stays
     area = float(p.sum())
     variation = float(np.abs(np.diff(p, axis=0)).sum() + np.abs(np.diff(p, axis=1)).sum())
     if variation <= 0.0:

@@ -43,7 +43,7 @@ Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, "Image.Ima
 MAX_FILE_BYTES = 64 * 1024 * 1024
 #: Largest decoded image (width * height): 50 MP.
 MAX_PIXELS = 50_000_000
-#: Largest JPEG (width * height) when it is read at reduced size (libjpeg's draft mode
+#: Largest baseline JPEG (width * height) when read at reduced size (libjpeg's draft mode
 #: decodes 1/2, 1/4 or 1/8 of each side almost for free): 200 MP, the biggest phone
 #: cameras. Classifying reads at most WORK_SIDE pixels a side, so a 200 MP photo is
 #: decoded as about 3 MP.
@@ -134,7 +134,11 @@ def read_image(source: Source, *, max_side: int | None = None,
             with _open(data) as im:  # lazy: reads the header only
                 if im.format in REFUSED_FORMATS:
                     raise ImageError(REFUSED_FORMATS[im.format])
-                drafted = im.format == "JPEG" and bool(max_side)
+                # Draft mode shrinks what libjpeg *outputs*; a progressive JPEG still
+                # holds every coefficient at full size while it decodes, so only baseline
+                # JPEGs get the larger limit.
+                progressive = bool(im.info.get("progressive") or im.info.get("progression"))
+                drafted = im.format == "JPEG" and bool(max_side) and not progressive
                 _check_dimensions(im.size, MAX_JPEG_PIXELS if drafted else MAX_PIXELS)
                 _check_required(im.size, require_size)
                 if im.format == "JPEG":

@@ -78,7 +78,11 @@ def normalise(gray: np.ndarray, steps: dict | None = None) -> np.ndarray:
     :func:`read_image`. Either polarity: dark ink on light paper or light ink on dark.
 
     Returns a float32 array of shape (784,): the 28x28 field in row-major order, light
-    ink (1.0) on black (0.0). The steps repeat how MNIST itself was made:
+    ink (1.0) on black (0.0). First the writing surface is found
+    (:func:`~digitnet.surface.find_surface`: no desk, frame or toolbar); after step 2 the
+    rulings are removed (:func:`~digitnet.rulings.remove_rulings`) and the digit told from
+    specks, scratches and other digits (:func:`~digitnet.blobs.find_digit`). The steps
+    repeat how MNIST itself was made:
 
     1. *Polarity.* The paper level is the median of the image border; the ink is what
        departs strongly from it. Whichever side (lighter or darker) carries more of the

@@ -1,13 +1,16 @@
-"""Remove the rulings of lined and squared paper (and margin lines) from an ink map.
+"""Remove the rulings of lined and squared paper (and stray frame lines) from an ink map.
 
-A ruling is a thin line running across the whole page; a digit is a few strokes in one
-place. So in a row (or column) that a ruling runs along, the *median* ink over the row is
-the ruling's own strength -- the digit covers far less than half of any row -- while in
-every other row the median is paper, 0. :func:`remove_rulings` takes that median away,
-row by row and then column by column, and restores the digit where it crosses a ruling:
-pixels much stronger than the ruling stay, and inside a thin ruling band each pixel also
-gets the value interpolated between the rows just outside the band, so a stroke that
-crosses the line continues through it.
+A ruling is a thin line running across the page; a digit is a few strokes in one place.
+:func:`remove_rulings` first measures how far the page is turned (the slope that piles
+the ink into the sharpest row profile) and shears the map so that the rulings run along
+the rows. A grey-level *opening* along the rows -- a running minimum, then a running
+maximum, over a quarter of the width -- keeps only what runs on that far: the rulings,
+not the digit. Rows that such lines cover for at least half their length are ruled;
+thin bands of them are cleared, except where the ink is clearly stronger than the line
+(a stroke drawn across it), and a stroke crossing the band is carried through it from
+the rows on either side. Then the same for the columns. A single line as strong as the
+ink is left alone (it may be the bar of a 4 in a narrow canvas); rulings are fainter, or
+come several to a page.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ _MAX_BAND = 0.04
 # _SEVERAL of them (a blank ruled page: the rulings are the strongest thing on it).
 _FAINTER = 0.7
 _SEVERAL = 3
+# A band stronger than this many times the typical ruling (plus _MARGIN) is a stroke.
+_STRONGER = 1.5
+_MARGIN = 0.1
 # Ink this much stronger than the line under it is a stroke drawn across the line.
 _ABOVE = 0.25
 
@@ -133,7 +139,13 @@ def _remove_rows(ink: np.ndarray) -> np.ndarray:
     # A single line as strong as the ink may be a stroke of the digit (the bar of a 4 in
     # a narrow canvas); rulings are fainter than pen ink, or come several to a page.
     strength = np.array([float(lines[a:b].max()) for a, b in zip(starts, ends)])
-    thin &= (strength <= _FAINTER) | (np.count_nonzero(thin) >= _SEVERAL)
+    several = np.count_nonzero(thin) >= _SEVERAL
+    thin &= (strength <= _FAINTER) | several
+    if several:
+        # A ruler-straight stroke lying along a ruling (the bar of a 7) is far stronger
+        # than the rulings around it: it stays.
+        typical = float(np.sort(strength[thin])[np.count_nonzero(thin) // 2]) if thin.any() else 0.0
+        thin &= strength <= _STRONGER * typical + _MARGIN
     if not thin.any():
         return ink
     out = ink.copy()

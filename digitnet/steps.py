@@ -136,8 +136,8 @@ def _surface_panel(work: np.ndarray, surface) -> Image.Image:
     if box is not None:
         k = im.width / work.shape[1]
         r0, r1, c0, c1 = box
-        ImageDraw.Draw(im).rectangle([c0 * k, r0 * k, c1 * k - 1, r1 * k - 1], outline=_GREEN,
-                                     width=2)
+        ImageDraw.Draw(im).rectangle([c0 * k, r0 * k, max(c0 * k, c1 * k - 1),
+                                      max(r0 * k, r1 * k - 1)], outline=_GREEN, width=2)
     return im
 
 

@@ -11,12 +11,16 @@ over in the paper's own shade:
    a scanner's edge). On a coarse copy of the image, thin dark strokes -- the ink,
    rulings -- are erased (a grey-level closing), then the brightness splits into a
    light and a dark population (Otsu's threshold). The largest light region, with its
-   holes filled, is the surface. Dark regions outside it count as scene only if they
-   run along the image border for a long stretch, as a desk, a frame or a bar does;
-   a digit that touches the border touches it with a few stroke ends only.
+   holes filled, is the surface -- if it is broad (a digit's light strokes on dark paper
+   are not) and, when small, holds ink. Dark regions outside it count as scene only if
+   they run along the image border for a long stretch, as a desk, a frame or a bar
+   does (a digit that touches the border touches it with a few stroke ends only), and
+   meet the surface in a sharp step (a shadow across the paper is a slope). In small
+   pictures (crops, canvases) the surface must also hold ink of its own, or the dark
+   part is the digit itself.
 2. *Frame lines and bars along the border* (a 1-3 px frame, a title bar, a grey toolbar):
-   rows and columns at the edges whose pixels mostly differ from the paper are peeled
-   off, up to a limit.
+   rows and columns at the edges whose pixels nearly all lie beyond the paper's level
+   are peeled off, up to a limit, if they end in a sharp step.
 
 What is neither is left alone: most images are paper edge to edge.
 """
@@ -55,8 +59,8 @@ _CORE_SHARE = 0.15
 # surface only when dark ink inside it covers at most _INK_SHARE of it.
 _BROAD_SHARE = 0.3
 _INK_SHARE = 0.12
-# A blank light region fills at least this share of its bounding box to be a sheet (a
-# rectangle turned by 30 degrees still fills 0.55 of it, a bold digit far less).
+# A light region fills at least this share of its bounding box to be a sheet (a
+# rectangle turned by 30 degrees still fills 0.55 of it, a bold digit less).
 _SHEET_FILL = 0.55
 # A dark region outside the surface is scene when it runs along one side of the image
 # for at least this share of the image's longer side (a stroke touching the short side
@@ -171,11 +175,11 @@ def _light_scene(c, b, h, w):
     surface = fill_holes(region)
     if surface.mean() < _MIN_SURFACE_SHARE:
         return None
-    has_ink = bool((surface & (c < t)).any())
     rows, cols = np.flatnonzero(surface.any(axis=1)), np.flatnonzero(surface.any(axis=0))
     box_fill = surface.sum() / ((rows[-1] - rows[0] + 1) * (cols[-1] - cols[0] + 1))
-    if not has_ink and box_fill < _SHEET_FILL:
-        # Blank and not shaped like a sheet: a bold light digit on dark paper.
+    if box_fill < _SHEET_FILL:
+        # Not shaped like a sheet or a note (a quadrilateral, turned or cut by the frame,
+        # fills most of its box): a bold light digit on dark paper.
         return None
     if region.mean() < _BROAD_SHARE:
         # Smaller light regions are surfaces only if they hold ink: dark strokes inside,

@@ -414,12 +414,12 @@ def test_quiet_and_csv(tmp_path, digit_png, model):
     assert r.stdout == f"{path}\t{label}\n" * 2               # several: FILE<TAB>digit
     r = run("classify", path, "--weights", model[0], "--csv")
     rows = list(csv.reader(io.StringIO(r.stdout)))
-    assert rows[0] == (["file", "digit", "activation", "margin", "confident"]
-                       + [f"out{d}" for d in range(10)])
+    assert rows[0] == (["file", "digit", "activation", "margin"]
+                       + [f"out{d}" for d in range(10)] + ["confident"])
     assert rows[1][:2] == [str(path), str(label)] and len(rows) == 2
-    outs = [float(v) for v in rows[1][5:]]
+    outs = [float(v) for v in rows[1][4:14]]
     assert float(rows[1][2]) == max(outs)
-    assert rows[1][4] == ("yes" if float(rows[1][3]) >= 0.3 else "no")
+    assert rows[1][14] == ("yes" if float(rows[1][3]) >= 0.3 else "no")
 
 
 def test_ties_go_to_the_lower_digit_in_every_format(tmp_path, digit_png):

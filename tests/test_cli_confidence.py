@@ -43,7 +43,7 @@ def test_every_format_says_whether_an_answer_is_confident(cases):
         assert d["confident"] is expect and (d["margin"] >= CONFIDENT_MARGIN) is expect
         assert d["runner_up"] != d["digit"]
         r = run("classify", cases[name], "--csv")
-        assert r.stdout.splitlines()[1].split(",")[4] == ("yes" if expect else "no")
+        assert r.stdout.splitlines()[1].split(",")[-1] == ("yes" if expect else "no")
         text = run("classify", cases[name]).stdout
         answer = [line for line in text.splitlines() if line.startswith("answer:")]
         assert len(answer) == 1 and answer[0].endswith("-- unsure") is (not expect)
@@ -114,6 +114,21 @@ def test_steps_keeps_an_old_picture_when_it_cannot_write(tmp_path, cases):
         pytest.skip("root can write anywhere")
     assert r.exit_code == 1 and out.read_bytes() == b"old picture"
     assert r.stderr.count("\n") == 1 and "cannot write" in r.stderr
+
+
+def test_steps_never_overwrites_the_image(tmp_path, cases):
+    image = tmp_path / "digit.png"
+    image.write_bytes(cases["sure"].read_bytes())
+    r = run("classify", image, "--steps", image)
+    assert r.exit_code == 2 and "would overwrite the image itself" in r.stderr
+    assert image.read_bytes() == cases["sure"].read_bytes()
+
+
+def test_steps_of_an_extreme_strip(tmp_path):
+    strip = tmp_path / "strip.png"
+    Image.new("L", (3000, 10), 255).save(strip)
+    r = run("classify", strip, "--steps", tmp_path / "s.png")
+    assert r.exit_code == 1 and "Traceback" not in r.stderr and "internal error" not in r.stderr
 
 
 @pytest.mark.parametrize("args, message", [
