@@ -35,7 +35,7 @@ _MAX_BAND = 0.04
 _FAINTER = 0.7
 _SEVERAL = 3
 # A band stronger than this many times the typical ruling (plus _MARGIN) is a stroke.
-_STRONGER = 1.5
+_STRONGER = 2.5
 _MARGIN = 0.1
 # Ink this much stronger than the line under it is a stroke drawn across the line.
 _ABOVE = 0.25
