@@ -246,8 +246,8 @@ def read_stdin():
 
 def write_steps(name, path):
     """``classify --steps``: trace one image through the normalisation and write the
-    picture to ``path`` (atomically). Returns what to classify: the image's bytes when
-    it came from stdin (it can be read only once), else its name."""
+    picture to ``path`` (atomically). Returns what the trace found: the network's inputs
+    for the image, or the ImageError that stopped it."""
     from digitnet import steps
     from digitnet.errors import ImageError
     from digitnet.render import save_png_atomic
@@ -264,7 +264,7 @@ def write_steps(name, path):
     except OSError as e:
         fail(f"{printable(path)}: cannot write ({one_line(e)})")
     click.echo(f"wrote {printable(path)}", err=True)
-    return source
+    return t.inputs if t.error is None else t.error
 
 
 def iter_inputs(files):
@@ -389,12 +389,13 @@ def classify(files, weights, raw, jobs, min_margin, steps, quiet, csv, as_json):
         names.clear()
         rows.clear()
 
-    if steps is not None:
+    if steps is not None:  # the trace already holds the image's inputs (or its error)
         items = [(files[0], write_steps(files[0], steps))]
+        results = iter([items[0][1]])
     else:
         items = list(iter_inputs(files))
-    loadable = [source for _, source in items if not isinstance(source, ImageError)]
-    results = load_inputs(loadable, raw=raw, jobs=jobs)
+        loadable = [source for _, source in items if not isinstance(source, ImageError)]
+        results = load_inputs(loadable, raw=raw, jobs=jobs)
     try:
         for name, source in items:
             result = source if isinstance(source, ImageError) else next(results)

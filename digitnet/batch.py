@@ -22,18 +22,19 @@ __all__ = ["load_input", "load_inputs", "list_image_files", "IMAGE_EXTENSIONS",
            "PARALLEL_MIN_FILES"]
 
 
-def load_input(source, raw: bool = False) -> np.ndarray:
+def load_input(source, raw: bool = False, steps: dict | None = None) -> np.ndarray:
     """One image (path, bytes, PIL image or numpy array) -> the network's (784,) float32 inputs.
 
     ``raw=False``: full MNIST-style normalisation (:func:`~digitnet.normalise.normalise`).
     ``raw=True``: the image must already be a 28x28 MNIST-style image (light ink on dark),
     used as it is. Raises :class:`ImageError` on any bad input -- running out of memory
-    on one huge image included, so that a batch goes on with the others.
+    on one huge image included, so that a batch goes on with the others. ``steps``: a
+    dict that :func:`~digitnet.normalise.normalise` fills with its intermediate results.
     """
     try:
         if raw:
             return raw_input(decode.read_image(source, require_size=(FIELD, FIELD)))
-        return normalise(decode.read_image(source, max_side=WORK_SIDE))
+        return normalise(decode.read_image(source, max_side=WORK_SIDE), steps=steps)
     except MemoryError:
         raise ImageError("out of memory processing this image") from None
 

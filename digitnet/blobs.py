@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ImageError
-from .morphology import label
+from .morphology import label, pool_max, stroke_width
 
 __all__ = ["Mark", "find_digit", "SeveralDigits"]
 
@@ -107,8 +107,8 @@ def find_digit(ink: np.ndarray, contrast: float = 1.0) -> tuple[np.ndarray, Mark
     """
     h, w = ink.shape
     f = max(1, math.ceil(max(h, w) / _POOLED))
-    pooled = _pool(ink > _STRONG, f)
-    faint = _pool(ink > _BRIDGE, f)
+    pooled = pool_max(ink > _STRONG, f)
+    faint = pool_max(ink > _BRIDGE, f)
     labels, n = label(pooled)
     labels = _drop_scratches(labels, n, ink, f)
     if not labels.any():
@@ -159,7 +159,7 @@ def _drop_scratches(labels: np.ndarray, n: int, ink: np.ndarray, f: int) -> np.n
     length = np.sqrt(12 * np.maximum(along, 1e-9))
     # How strong each piece's ink is: the mean, over its pooled pixels, of the strongest
     # ink in each pooled cell.
-    strongest = _pool_max(ink, f)[rows, cols]
+    strongest = pool_max(ink, f)[rows, cols]
     strength = np.bincount(lab, strongest, k) / count
     straight = np.sqrt(across) < 0.05 * length
     scratch = ((count / length < _HAIRLINE_POOLED) & straight
@@ -172,32 +172,6 @@ def _drop_scratches(labels: np.ndarray, n: int, ink: np.ndarray, f: int) -> np.n
     if not scratch.any():
         return labels
     return np.where(scratch[labels], 0, labels)
-
-
-def _pool_max(a: np.ndarray, f: int) -> np.ndarray:
-    """Max-pool a float (H, W) array by f x f blocks (edges padded with 0)."""
-    if f == 1:
-        return a
-    h, w = a.shape
-    ph, pw = math.ceil(h / f), math.ceil(w / f)
-    padded = np.zeros((ph * f, pw * f), a.dtype)
-    padded[:h, :w] = a
-    out = padded[0::f, 0::f].copy()
-    for i in range(f):  # f*f strided views: far faster than a max over reshaped axes
-        for j in range(f):
-            np.maximum(out, padded[i::f, j::f], out=out)
-    return out
-
-
-def _pool(mask: np.ndarray, f: int) -> np.ndarray:
-    """Max-pool a bool (H, W) mask by f x f blocks (edges padded)."""
-    if f == 1:
-        return mask
-    h, w = mask.shape
-    ph, pw = math.ceil(h / f), math.ceil(w / f)
-    padded = np.zeros((ph * f, pw * f), bool)
-    padded[:h, :w] = mask
-    return padded.reshape(ph, f, pw, f).any(axis=(1, 3))
 
 
 def _clear_gap(a, b, faint: np.ndarray) -> bool:
@@ -306,16 +280,8 @@ def _plausible(main: Mark, ink: np.ndarray, contrast: float) -> bool:
 
 
 def _stroke_share(piece: np.ndarray) -> float:
-    """Mean stroke width of an ink map (h, w) as a share of its longer side.
-
-    Twice the area over the perimeter, for strokes much longer than wide; the perimeter
-    from the total variation |dx| + |dy| (which overestimates a boundary by 4/pi on
-    average over directions). Max-pooled to at most ~128 px a side: it only needs shares.
-    """
-    step = max(1, max(piece.shape) // 128)
-    p = np.pad(_pool_max(piece, step), 1)  # pooled, not sampled: a thin stroke stays
-    area = float(p.sum())
-    variation = float(np.abs(np.diff(p, axis=0)).sum() + np.abs(np.diff(p, axis=1)).sum())
-    if variation <= 0.0:
-        return 1.0
-    return 2.0 * area / (variation * math.pi / 4) / max(p.shape[0] - 2, p.shape[1] - 2)
+    """Mean stroke width of an ink map (h, w) as a share of its longer side, measured on
+    a copy max-pooled to at most ~128 px a side (a thin stroke stays) and framed by a
+    pixel of paper, so that strokes running into its edges have an outline there too."""
+    pooled = np.pad(pool_max(piece, max(1, max(piece.shape) // 128)), 1)
+    return stroke_width(pooled) / (max(pooled.shape) - 2)

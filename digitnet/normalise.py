@@ -23,6 +23,7 @@ from PIL import Image
 from .decode import resize, shrink
 from .blobs import SeveralDigits, find_digit
 from .errors import ImageError
+from .morphology import median, stroke_width
 from .rulings import remove_rulings
 from .surface import find_surface
 
@@ -171,20 +172,8 @@ _THICKEN_SCALE = 4
 
 
 def _stroke_width(digit: np.ndarray) -> float:
-    """Mean stroke width of a cropped ink map (h, w), in pixels of the 20-pixel box.
-
-    Area / half the perimeter, for strokes much longer than wide. The area is the ink
-    mass; the perimeter comes from the total variation |dx| + |dy|, which overestimates a
-    boundary's length by 4/pi on average over directions.
-    """
-    area = float(digit.sum())
-    variation = float(
-        np.abs(digit[1:] - digit[:-1]).sum() + np.abs(digit[:, 1:] - digit[:, :-1]).sum()
-    )
-    if variation <= 0.0:
-        return float("inf")  # a solid block: nothing to thicken
-    perimeter = variation * (math.pi / 4)
-    return 2.0 * area / perimeter * BOX / max(digit.shape)
+    """Mean stroke width of a cropped ink map (h, w), in pixels of the 20-pixel box."""
+    return stroke_width(digit) * BOX / max(digit.shape)
 
 
 # A small picture needs at least this many strong ink pixels to hold a digit.
@@ -259,7 +248,7 @@ def _ink_map(g: np.ndarray) -> tuple[np.ndarray, float]:
     # the border, and a median ignores the few places where it does (this holds even for
     # a digit that fills its canvas, where local estimates would see mostly ink).
     border = np.concatenate((g[0], g[-1], g[1:-1, 0], g[1:-1, -1]))
-    paper = _median(border)
+    paper = median(border)
     residual = g - paper
     sigma = _pixel_noise(g)
     dark_ink, contrast = _polarity(residual, sigma, light_paper=float(paper) >= 0.5)
@@ -383,7 +372,7 @@ def _pixel_noise(g: np.ndarray) -> float:
     step = max(1, round(g.size / _SAMPLE))
     rows = g[::step]
     diffs = np.abs(rows[:, 1:] - rows[:, :-1]).ravel()
-    return 1.4826 / math.sqrt(2.0) * float(_median(diffs))
+    return 1.4826 / math.sqrt(2.0) * float(median(diffs))
 
 
 def _paper_spread(ink: np.ndarray) -> float:
@@ -401,12 +390,6 @@ def _paper_spread(ink: np.ndarray) -> float:
     lo, hi = int(0.1 * n), int(0.3 * n)
     part = np.partition(sample, (lo, hi))
     return float(part[hi] - part[lo]) / 0.757
-
-
-def _median(values: np.ndarray) -> np.float32:
-    """Median of a 1-D array (the upper one for even sizes) -- np.median is 5x slower."""
-    k = values.size // 2
-    return np.float32(np.partition(values, k)[k])
 
 
 def _ink_level(ink: np.ndarray, sigma: float) -> float | None:

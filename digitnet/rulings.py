@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .morphology import pool_max, running
+
 __all__ = ["remove_rulings"]
 
 # Lines are what survives an opening along the rows with a window of this share of the
@@ -171,36 +173,14 @@ def _line_map(ink: np.ndarray) -> np.ndarray:
     widened by a row each way, so that a line wavering by a pixel still counts."""
     h, w = ink.shape
     f = 2 if min(h, w) >= 200 else 1
-    ph, pw = -(-h // f), -(-w // f)
-    if f > 1:
-        p = np.zeros((ph * f, pw * f), ink.dtype)
-        p[:h, :w] = ink
-        small = np.maximum(np.maximum(p[0::2, 0::2], p[1::2, 0::2]),
-                           np.maximum(p[0::2, 1::2], p[1::2, 1::2]))
-    else:
-        small = ink
+    small = pool_max(ink, f)
+    pw = small.shape[1]
     widened = small.copy()
     np.maximum(widened[1:], small[:-1], out=widened[1:])
     np.maximum(widened[:-1], small[1:], out=widened[:-1])
     length = max(5, round(_LINE_SHARE * pw)) | 1
-    opened = _running(_running(widened, length, np.minimum), length, np.maximum)
+    opened = running(running(widened, length, 1, np.minimum), length, 1, np.maximum)
     np.minimum(opened, small, out=opened)  # never more than the pixel itself
     if f > 1:
         opened = np.repeat(np.repeat(opened, f, axis=0), f, axis=1)[:h, :w]
     return opened
-
-
-def _running(a: np.ndarray, length: int, op) -> np.ndarray:
-    """Running minimum or maximum (``op``: np.minimum / np.maximum) over centred windows
-    of ``length`` along each row, in a constant number of passes whatever the length:
-    cumulative extremes within blocks of ``length``, forward and backward (van Herk /
-    Gil-Werman)."""
-    h, w = a.shape
-    fill = np.inf if op is np.minimum else -np.inf
-    n = -(-(w + length - 1) // length) * length
-    p = np.full((h, n), fill, np.float32)
-    p[:, length // 2:length // 2 + w] = a
-    blocks = p.reshape(h, -1, length)
-    fwd = op.accumulate(blocks, axis=2).reshape(h, n)
-    bwd = op.accumulate(blocks[:, :, ::-1], axis=2)[:, :, ::-1].reshape(h, n)
-    return op(bwd[:, :w], fwd[:, length - 1:length - 1 + w])

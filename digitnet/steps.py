@@ -47,15 +47,14 @@ class Trace:
 
 
 def trace(source) -> Trace:
-    """Decode ``source`` (path, bytes, PIL image or array) and normalise it, keeping each
-    step. Never raises :class:`ImageError`: a failure is stored in the trace."""
-    from .decode import read_image
-    from .normalise import WORK_SIDE, normalise
+    """Decode ``source`` (path, bytes, PIL image or array) and normalise it as
+    ``classify`` does, keeping each step. Never raises :class:`ImageError`: a failure is
+    stored in the trace."""
+    from .batch import load_input
 
     t = Trace()
     try:
-        gray = read_image(source, max_side=WORK_SIDE)
-        t.inputs = normalise(gray, steps=t.steps)
+        t.inputs = load_input(source, steps=t.steps)
     except ImageError as e:
         t.error = e
     return t

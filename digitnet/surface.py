@@ -34,7 +34,7 @@ import numpy as np
 from PIL import Image
 
 from .decode import resize, shrink
-from .morphology import border_runs, fill_holes, label, max_filter, min_filter
+from .morphology import border_runs, fill_holes, label, max_filter, median, min_filter
 
 __all__ = ["Surface", "find_surface"]
 
@@ -206,9 +206,9 @@ def _light_scene(c, b, h, w):
         return None
     # Once the desk is known, its other corners count too, however little of the border
     # they touch (a sheet running out of the frame leaves small triangles of desk).
-    desk = _median(b[scene])
+    desk = median(b[scene])
     for part in rest:
-        if (abs(_median(b[part]) - desk) <= _SAME_DESK * separation
+        if (abs(median(b[part]) - desk) <= _SAME_DESK * separation
                 and _sharp_edge(b, part, surface, near_surface, separation)):
             scene |= part
     # The closing erased slivers of desk narrower than k (where the sheet runs out of
@@ -236,12 +236,8 @@ def _sharp_edge(b, part, surface, near_surface, separation) -> bool:
     outer = surface & max_filter(part.astype(np.uint8), 5).astype(bool)
     if not inner.any() or not outer.any():
         return True  # nothing to compare: cannot be a slope
-    step = _median(b[outer]) - _median(b[inner])
+    step = median(b[outer]) - median(b[inner])
     return step >= max(_MIN_STEP, _STEP_SHARE * separation)
-
-
-def _median(v: np.ndarray) -> float:
-    return float(np.partition(v, v.size // 2)[v.size // 2])
 
 
 def _otsu(b: np.ndarray) -> tuple[float, float, float]:
@@ -331,7 +327,7 @@ def _depth(levels: np.ndarray, small: bool) -> int:
     limit = int(_PEEL_DEPTH * n)
     if limit < 1:
         return 0
-    paper = _median(levels[:, 1])  # most rows are paper, whatever a digit covers
+    paper = median(levels[:, 1])  # most rows are paper, whatever a digit covers
     # Frame all along: all but a few % of the row lie beyond the paper on one side. A
     # digit's stroke covers a stretch of an edge row, a frame line or a bar all of it.
     low, high = levels[: limit + 1, 0], levels[: limit + 1, 2]
@@ -356,6 +352,6 @@ def _depth(levels: np.ndarray, small: bool) -> int:
         # A thick band may be the digit itself (a bold 8 filling its canvas): only a
         # light one (a grey toolbar, a scanner's white margin) is peeled. Thick dark
         # bars and edges are the surface finder's (they run along the border).
-        if small or abs(_median(mid[start:depth]) - paper) >= _DARK_BAND:
+        if small or abs(median(mid[start:depth]) - paper) >= _DARK_BAND:
             return 0
     return depth
