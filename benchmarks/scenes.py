@@ -668,6 +668,19 @@ def digit_ink(digit: Digit, height: float, rng, pen: Pen, tilt: float = 0.0) -> 
     return np.ascontiguousarray(alpha[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1])
 
 
+def _fit_digit(kind, digit, dh, rng, pen, tilt, place, tries, shrink, cap=None):
+    """Ink ``digit`` ``dh`` px tall (at most ``cap``) and find it a place with
+    ``place(h, w)`` (top-left or None), shrinking it by ``shrink`` up to ``tries`` times.
+    Returns (ink, (top, left), the height tried last)."""
+    for _shrink in range(tries):
+        ink = digit_ink(digit, dh if cap is None else min(dh, cap), rng, pen, tilt)
+        pos = place(*ink.shape)
+        if pos is not None:
+            return ink, pos, dh
+        dh *= shrink
+    raise RuntimeError(f"{kind}: no place for the digit")  # pragma: no cover
+
+
 def _pen_notes(pen: Pen, height: float, frame_h: int, tilt: float) -> str:
     return f"pen={pen.describe()} digit_h={height / frame_h:.2f} tilt={tilt:.0f}"
 
@@ -1036,14 +1049,9 @@ def scene_framed(rng, digit: Digit | None) -> Scene:
         dh = _u(rng, 0.15, 0.5) * H
         tilt = float(rng.normal(0, 4))
         margin = int(0.02 * long) + 2
-        for _shrink in range(12):
-            ink = digit_ink(digit, min(dh, 0.9 * ph), rng, pen, tilt)
-            pos = _place_in_rect(rng, inner, *ink.shape, margin=margin)
-            if pos is not None:
-                break
-            dh *= 0.85
-        else:  # pragma: no cover
-            raise RuntimeError("framed: no place for the digit")
+        ink, pos, dh = _fit_digit("framed", digit, dh, rng, pen, tilt,
+                                  lambda h, w: _place_in_rect(rng, inner, h, w, margin=margin),
+                                  12, 0.85, cap=0.9 * ph)
         _paint(canvas, ink, pos[0], pos[1], pen.rgb)
         notes.append(_pen_notes(pen, ink.shape[0], H, tilt))
     img = _to_image(canvas)
@@ -1295,14 +1303,10 @@ def scene_screenshot(rng, digit: Digit | None) -> Scene:
         chh, cww = cb - ct, cr - cl
         dh = _u(rng, 0.25, 0.85) * chh
         tilt = float(rng.normal(0, 3))
-        for _shrink in range(15):
-            ink = digit_ink(digit, dh, rng, brush, tilt)
-            pos = _place_in_rect(rng, canvas_rect, *ink.shape, margin=int(0.02 * min(chh, cww)) + 1)
-            if pos is not None:
-                break
-            dh *= 0.85
-        else:  # pragma: no cover
-            raise RuntimeError("screenshot: no place for the digit")
+        margin = int(0.02 * min(chh, cww)) + 1
+        ink, pos, dh = _fit_digit("screenshot", digit, dh, rng, brush, tilt,
+                                  lambda h, w: _place_in_rect(rng, canvas_rect, h, w, margin),
+                                  15, 0.85)
         _paint(arr, ink, pos[0], pos[1], brush.rgb)
         avoid = (pos[0], pos[1], pos[0] + ink.shape[0], pos[1] + ink.shape[1])
         notes.append(f"brush={brush.describe()}:{_rgb255(brush.rgb)} "
@@ -1392,14 +1396,10 @@ def scene_sticky(rng, digit: Digit | None) -> Scene:
         pen = _pen(rng, p=(0.25, 0.12, 0.18, 0.08, 0.37))
         dh = _u(rng, 0.35, 0.75) * side
         tilt = -theta + float(rng.normal(0, 5))
-        for _shrink in range(12):
-            ink = digit_ink(digit, dh, rng, pen, tilt)
-            pos = _place_in_mask(rng, mask, *ink.shape, margin=int(0.03 * side) + 1)
-            if pos is not None:
-                break
-            dh *= 0.88
-        else:  # pragma: no cover
-            raise RuntimeError("sticky: no place for the digit")
+        margin = int(0.03 * side) + 1
+        ink, pos, dh = _fit_digit("sticky", digit, dh, rng, pen, tilt,
+                                  lambda h, w: _place_in_mask(rng, mask, h, w, margin=margin),
+                                  12, 0.88)
         _paint(canvas, ink, pos[0], pos[1], pen.rgb)
         notes.append(_pen_notes(pen, ink.shape[0], H, tilt) + f" of_note={dh / side:.2f}")
     light = _lighting(H, W, rng, _u(rng, 0.05, 0.35), _u(rng, 0, 0.3))
@@ -1519,14 +1519,10 @@ def _line_paper(rng, digit, kind) -> Scene:
     if digit is not None:
         pen = _pen(rng)
         tilt = float(rng.normal(0, 4)) - angle
-        for _shrink in range(10):
-            ink = digit_ink(digit, dh, rng, pen, tilt)
-            pos = _place_in_rect(rng, area, *ink.shape, margin=int(0.02 * long) + 2)
-            if pos is not None:
-                break
-            dh *= 0.88
-        else:  # pragma: no cover
-            raise RuntimeError(f"{kind}: no place for the digit")
+        margin = int(0.02 * long) + 2
+        ink, pos, dh = _fit_digit(kind, digit, dh, rng, pen, tilt,
+                                  lambda h, w: _place_in_rect(rng, area, h, w, margin=margin),
+                                  10, 0.88)
         top, left = pos
         if kind == "ruled" and _chance(rng, 0.6):
             # Written on a line: the digit's foot on a ruling (near enough).
@@ -1662,14 +1658,10 @@ def scene_specks(rng, digit: Digit | None, variant: str = "dirt") -> Scene:
         pen = _pen(rng)
         dh = _u(rng, 0.12, 0.45) * H
         tilt = float(rng.normal(0, 4))
-        for _shrink in range(12):
-            ink = digit_ink(digit, dh, rng, pen, tilt)
-            pos = _place_in_rect(rng, (0, 0, H, W), *ink.shape, margin=int(0.03 * long) + 2)
-            if pos is not None:
-                break
-            dh *= 0.88
-        else:  # pragma: no cover
-            raise RuntimeError("specks: no place for the digit")
+        margin = int(0.03 * long) + 2
+        ink, pos, dh = _fit_digit("specks", digit, dh, rng, pen, tilt,
+                                  lambda h, w: _place_in_rect(rng, (0, 0, H, W), h, w, margin),
+                                  12, 0.88)
         top, left = pos
         _paint(canvas, ink, top, left, pen.rgb)
         m = int(_u(rng, 0.02, 0.06) * long) + 4

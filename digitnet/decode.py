@@ -97,8 +97,9 @@ def read_image(source: Source, *, max_side: int | None = None,
     shade (a photo with transparent rounded corners keeps its paper colour).
 
     ``max_side``: if given, images whose longer side exceeds it are reduced (area
-    averaging) to about that longer side -- JPEGs already while decoding (libjpeg's
-    "draft" mode), others right after, before any numpy copy is made. ``None`` (default)
+    averaging) to at most that longer side -- JPEGs already while decoding (libjpeg's
+    "draft" mode, which may stop at 3/4 of it), others right after, before any numpy copy
+    is made; a baseline JPEG may then have up to MAX_JPEG_PIXELS. ``None`` (default)
     keeps full resolution. ``require_size``: (width, height) the image must have (checked
     from the header, before decoding), e.g. (28, 28) for ``--raw``.
 

@@ -348,10 +348,11 @@ def _depth(levels: np.ndarray, small: bool) -> int:
     near = mid[max(start, depth - max(2, round(0.01 * n))):depth]
     if not (np.abs(near - paper) >= 2 * _PAPER_TOLERANCE).any():
         return 0
-    if depth - start > _THIN_BAND * n:
-        # A thick band may be the digit itself (a bold 8 filling its canvas): only a
-        # light one (a grey toolbar, a scanner's white margin) is peeled. Thick dark
-        # bars and edges are the surface finder's (they run along the border).
-        if small or abs(median(mid[start:depth]) - paper) >= _DARK_BAND:
-            return 0
+    # A thick band may be the digit itself (a bold 8 filling its canvas): only a light
+    # one (a grey toolbar, a scanner's white margin) is peeled, and not in a small
+    # picture. Thick dark bars and edges are the surface finder's (they run along the
+    # border).
+    thick = depth - start > _THIN_BAND * n
+    if thick and (small or abs(median(mid[start:depth]) - paper) >= _DARK_BAND):
+        return 0
     return depth

@@ -15,10 +15,6 @@ import digitnet
 from digitnet.blobs import SeveralDigits
 from digitnet.errors import ImageError
 
-# Test digits that both shipped models read with a wide margin as plain MNIST: a failure
-# below is the scene's doing, not the digit's.
-DIGITS = [3, 2, 1, 18, 4, 8, 11, 0, 61, 7]  # indices of a 0..9 in the bundled test set
-
 
 @pytest.fixture(scope="module")
 def net():
@@ -27,6 +23,8 @@ def net():
 
 @pytest.fixture(scope="module")
 def digits(mnist_test, net):
+    """A test digit 0..9 each that the default model reads with a wide margin as plain
+    MNIST: a failure below is the scene's doing, not the digit's."""
     x, y = mnist_test
     chosen = {}
     for i in range(200):
