@@ -45,6 +45,8 @@ __all__ = [
     "RESET",
     "activations_text",
     "answer_line",
+    "png_font",
+    "text_height",
     "bar",
     "grid_shape",
     "grids_image",
@@ -520,7 +522,8 @@ _PNG_PAD = 6
 _PNG_MIN_TILE = 128  # px: a tile's grid area is at least this wide, so labels fit
 
 
-def _font(size: int):
+def png_font(size: int):
+    """Pillow's built-in font at ``size`` px (a fixed-size bitmap without FreeType)."""
     from PIL import ImageFont
 
     try:
@@ -538,7 +541,8 @@ def _fit_text(draw, text: str, font, max_px: float) -> str:
     return text + "..." if text else ""
 
 
-def _text_height(font) -> int:
+def text_height(font) -> int:
+    """Pixels a line of text in ``font`` takes, descenders included."""
     box = font.getbbox("Ag|y")
     return int(box[3]) + 2
 
@@ -572,8 +576,8 @@ def grids_image(
     if px < 1:
         raise ValueError(f"px must be >= 1, got {px}")
 
-    label_font, title_font = _font(13), _font(18)
-    label_h = _text_height(label_font)
+    label_font, title_font = png_font(13), png_font(18)
+    label_h = text_height(label_font)
     gw_px, gh_px = cols * px, rows * px
     tile_w = max(gw_px, _PNG_MIN_TILE) + 2 * _PNG_PAD
     tile_h = _PNG_PAD + label_h + gh_px + _PNG_PAD
@@ -591,8 +595,8 @@ def grids_image(
     legend = "green = positive weight, red = negative, black = 0;  brightness = sqrt(|w| / scale), " + (
         f"scale {scales[0]:.3g}" if same else "scale per tile"
     )
-    title_h = _text_height(title_font) + _PNG_PAD if title else 0
-    legend_h = _text_height(label_font) + _PNG_PAD
+    title_h = text_height(title_font) + _PNG_PAD if title else 0
+    legend_h = text_height(label_font) + _PNG_PAD
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     grid_w = tcols * tile_w + (tcols - 1)
     text_w = max(

@@ -62,7 +62,7 @@ def trace(source) -> Trace:
 
 def picture(t: Trace, title: str | None = None) -> Image.Image:
     """The steps of a :class:`Trace` side by side, as one RGB image."""
-    from .render import _font, _text_height
+    from .render import png_font, text_height
 
     s = t.steps
     panels = []
@@ -84,8 +84,8 @@ def picture(t: Trace, title: str | None = None) -> Image.Image:
     if "field" in s:
         panels.append(("28x28 input", _gray(s["field"], nearest=True)))
 
-    font = _font(13)
-    th = _text_height(font)
+    font = png_font(13)
+    th = text_height(font)
     width = max(1, len(panels)) * (_PANEL + _PAD) + _PAD
     lines = [title] if title else []
     if t.error is not None:
