@@ -49,6 +49,10 @@ _GAP = 0.08
 # hairline scratch.
 _HAIRLINE = 2.0
 _FAINT = 0.5
+# A mark whose spread across its main axis is below this share of its length is a
+# straight bar; one whose axis is more than this many degrees from upright lies down.
+_BAR = 0.08
+_LYING = 55.0
 # A mark whose stroke is wider than this share of its longer side is a solid blob, no
 # digit (bold digits: about 0.2; a filled square 0.64, a disc 0.5).
 _SOLID = 0.35
@@ -252,7 +256,8 @@ def _is_digit_beside(m: Mark, main: Mark, faint: np.ndarray, f: int) -> bool:
 
 
 def _plausible(main: Mark, ink: np.ndarray, contrast: float) -> bool:
-    """Is the main mark big enough to be a digit, and not a faint straight hairline?"""
+    """Is the main mark big enough to be a digit, not a solid blob, not a faint straight
+    hairline, and not a straight bar lying on its side?"""
     h, w = ink.shape
     side = max(main.height, main.width)
     if side < max(_MIN_PIXELS, min(_MIN_SIDE_SHARE * max(h, w), _MIN_STRIP_SHARE * min(h, w))):
@@ -260,23 +265,30 @@ def _plausible(main: Mark, ink: np.ndarray, contrast: float) -> bool:
     r0, r1, c0, c1 = main.box
     if max(h, w) >= _SOLID_MIN_SIDE and _stroke_share(ink[r0:r1, c0:c1]) > _SOLID:
         return False  # a solid blob: a blank sheet, a sticky note, an ink blot
-    if contrast >= _FAINT:
-        return True
     piece = ink[r0:r1, c0:c1] > _STRONG
     ys, xs = np.nonzero(piece)
     if ys.size < 3:
         return False
-    # Straight and thin: the spread across the mark's main axis is tiny, and its
-    # area over its length (the stroke width) is a hairline's.
     # The spread along and across the mark's main axis: eigenvalues of the 2x2
-    # covariance of its pixels' positions, in closed form.
+    # covariance of its pixels' positions, in closed form; and the axis' direction.
     y, x = ys.astype(np.float64), xs.astype(np.float64)
     var_y, var_x = float(y.var()), float(x.var())
     cov = float(((y - y.mean()) * (x - x.mean())).mean())
     half, root = (var_y + var_x) / 2, math.hypot((var_y - var_x) / 2, cov)
     length = math.sqrt(12 * max(half + root, 1e-9))
+    across = math.sqrt(max(half - root, 0.0))
+    # A straight bar far from upright is no digit: the only straight digit is a 1, and a
+    # 1 stands (slanted up to ~35 deg). What lies on its side is the edge of a sheet, a
+    # frame's side, a toolbar's rule or a shadow's border left over.
+    from_vertical = math.degrees(math.atan2(abs(2 * cov), var_y - var_x)) / 2
+    if across < _BAR * length and from_vertical > _LYING:
+        return False
+    if contrast >= _FAINT:
+        return True
+    # Straight and thin: the spread across the mark's main axis is tiny, and its
+    # area over its length (the stroke width) is a hairline's.
     width = ys.size / length
-    return not (width < _HAIRLINE and math.sqrt(max(half - root, 0.0)) < 0.05 * length)
+    return not (width < _HAIRLINE and across < 0.05 * length)
 
 
 def _stroke_share(piece: np.ndarray) -> float:

@@ -371,8 +371,16 @@ def _pixel_noise(g: np.ndarray) -> float:
         return 0.0
     step = max(1, round(g.size / _SAMPLE))
     rows = g[::step]
-    diffs = np.abs(rows[:, 1:] - rows[:, :-1]).ravel()
-    return 1.4826 / math.sqrt(2.0) * float(median(diffs))
+    diffs = np.abs(rows[:, 1:] - rows[:, :-1])
+    if max(g.shape) < _MAP_MIN_SIDE:
+        # In a small picture (a 9x12 scan of a digit) stroke edges are no longer "a few
+        # pixels": most neighbours straddle one. Only pairs on the same side of the
+        # midway level (both paper, or both ink) measure the noise there.
+        mid = np.float32((float(g.max()) + float(g.min())) / 2)
+        same = (rows[:, 1:] > mid) == (rows[:, :-1] > mid)
+        if same.any():
+            diffs = diffs[same]
+    return 1.4826 / math.sqrt(2.0) * float(median(diffs.ravel()))
 
 
 def _paper_spread(ink: np.ndarray) -> float:
