@@ -26,8 +26,10 @@ Modules, each small:
 - ``batch``      many files: worker processes, folder listing
 - ``mnist``      reading IDX files, locating the data folder, downloading MNIST
 - ``augment``    vectorised random distortions of image batches (training only)
+- ``handwriting`` digits drawn by code as pen strokes, other writers' forms (training only)
 - ``training``   mini-batch gradient descent: losses, optimisers, schedules
 - ``evaluation`` accuracy, confusion matrix, per-digit precision and recall
+- ``threads``    one BLAS thread for digitnet's matrix products, unless the user sets one
 - ``inspection`` the numbers ``inspect-layer`` shows: layer views, contributions
 - ``render``     terminal and PNG pictures of activations and weights
 - ``errors``     the exceptions, and safe one-line messages

@@ -1,16 +1,26 @@
 """Random distortions of digit images, vectorised over a batch (training only).
 
-A network that has only seen MNIST's neatly centred digits is thrown by a digit that is a
-little rotated, thicker, or wobblier than usual. Showing it slightly distorted copies of
-the training images during training -- new ones every epoch -- teaches it to ignore such
-differences. Every distortion here is one random smooth warp per image:
+A network that has only seen MNIST's neatly written digits is thrown by one that is a
+little rotated, slanted, thicker, stretched or blurrier than usual. Showing it distorted
+copies of the training images teaches it to ignore such differences. Every distortion
+here is one random smooth warp per image, then a few pen and scanner effects:
 
-    output pixel p  <-  input image sampled at  A (p - c) + c + t + d(p)
+    output pixel p  <-  input image sampled at  A^-1 (p - target) + com + d(p)
 
-with A a random rotation x scale x shear, t a random shift, and d(p) a smooth random
-displacement field ("elastic" distortion; Simard et al. 2003) made by bilinearly
-upsampling random displacements on a coarse 4x4 grid -- one small matrix product for the
-whole batch. Sampling is bilinear, done for all N x 784 pixels at once with fancy indexing.
+``A`` is a random rotation x shear (slant) x stretch, ``com`` the input's centre of mass,
+``target`` where the output's centre of mass lands, and d(p) a smooth random
+displacement field ("elastic" distortion; Simard et al. 2003), bilinearly upsampled from
+a coarse 4x4 grid with one small matrix product for the whole batch. Sampling is
+bilinear, for all N x 784 pixels at once with fancy indexing.
+
+The warp keeps what :func:`digitnet.normalise.normalise` guarantees for every image it
+hands the network: ``A`` is scaled so that the distorted digit's longer side is again 20
+pixels, and ``target`` is MNIST's centre (14, 14) give or take rounding -- so the network
+trains on what ``classify`` will feed it. Besides the classic distortions, some images
+get the *styles* other writers and forms produce: a strong slant (up to +-20 deg), a
+digit stretched to fill a square box (the form-processing convention that turns a 1 into
+a near-square blob), a low-resolution scan (reduced to 10..18 px and enlarged again), a
+marker's fat strokes.
 """
 
 from __future__ import annotations
@@ -20,7 +30,16 @@ import numpy as np
 __all__ = ["Augmenter"]
 
 SIDE = 28
-_PAD = 2   # zero border so that samples falling just outside the image read black
+BOX = 20         # the longer side of every digit normalise() produces, in pixels
+CENTRE = 14.0    # where normalise() puts the centre of mass (row and column)
+_PAD = 2         # zero border so that samples falling just outside the image read black
+_INK = 0.05      # pixels brighter than this count for the digit's extent (as in normalise)
+
+# How often each style is drawn (per image), and its size.
+_SLANT_SHARE, _SLANT = 0.25, np.tan(np.deg2rad(20))    # shear of a slanted hand
+_BOX_SHARE = 0.15                                       # stretched to fill a square box
+_LOWRES_SHARE, _LOWRES = 0.1, (10, 18)                  # scanned at 10..18 px, enlarged
+_MARKER_SHARE = 0.1                                     # one more pixel of stroke width
 
 
 def _coarse_to_fine(k=4, side=SIDE):
@@ -34,69 +53,137 @@ def _coarse_to_fine(k=4, side=SIDE):
     return np.kron(up, up).T.astype(np.float32)       # (k*k, side*side)
 
 
+def _resampler(n_out, n_in):
+    """(n_out, n_in) matrix resampling a line of n_in pixels to n_out: the area average
+    when reducing, linear interpolation when enlarging."""
+    m = np.zeros((n_out, n_in), np.float32)
+    if n_out <= n_in:
+        edges = np.linspace(0, n_in, n_out + 1)
+        j = np.arange(n_in)
+        # How much of input pixel j (spanning j..j+1) lies inside output pixel i's span.
+        m = np.minimum(edges[1:, None], j + 1) - np.maximum(edges[:-1, None], j)
+        m = np.maximum(m, 0).astype(np.float32)
+        return m / m.sum(axis=1, keepdims=True)
+    pos = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)
+    i0 = np.minimum(np.floor(pos).astype(int), n_in - 2)
+    f = (pos - i0).astype(np.float32)
+    m[np.arange(n_out), i0] = 1 - f
+    m[np.arange(n_out), i0 + 1] = f
+    return m
+
+
 class Augmenter:
     """Draws random warps and applies them to batches of (N, 784) images in 0..1.
 
-    Parameters are the *largest* distortions: ``rotate`` in degrees, ``scale`` as a
-    fraction (0.1 = 90%..110%), ``shear`` as a fraction, ``shift`` in pixels, ``elastic`` as
-    the standard deviation in pixels of the coarse displacement field, ``thickness`` as the
-    largest blend toward a one-pixel dilation (>0 thickens) or erosion (<0 thins) of the
-    strokes. ``rng`` is a ``numpy.random.Generator``; the same generator state gives the same
-    distortions. ``strength`` multiplies every one of the largest distortions (0.5 = half
-    as much rotation, scaling, shift ... as the defaults).
+    Parameters are the *largest* distortions: ``rotate`` in degrees, ``shear`` as a
+    fraction, ``shift`` in pixels (of the centre of mass, beyond MNIST's own rounding),
+    ``elastic`` as the standard deviation in pixels of the coarse displacement field,
+    ``thickness`` as the largest blend toward a one-pixel dilation (>0 thickens) or
+    erosion (<0 thins) of the strokes. ``strength`` multiplies all of these. ``styles``
+    adds the other writers' and forms' styles (see the module docstring) to a share of
+    the images: 1.0 the shares listed there, 0.5 half of them, 0 (or False) none. ``rng`` is a ``numpy.random.Generator`` (or a seed); the same state gives
+    the same distortions.
     """
 
-    def __init__(self, rotate=12.0, scale=0.12, shear=0.15, shift=2.0, elastic=0.6,
-                 thickness=0.5, rng=None, strength=1.0):
+    def __init__(self, rotate=12.0, shear=0.15, shift=1.0, elastic=0.6, thickness=0.5,
+                 rng=None, strength=1.0, styles=1.0):
         k = float(strength)
-        self.rotate, self.scale, self.shear, self.shift = rotate * k, scale * k, shear * k, shift * k
+        self.rotate, self.shear, self.shift = rotate * k, shear * k, shift * k
         self.elastic, self.thickness = elastic * k, thickness * k
+        self.styles = float(styles)
         self.rng = np.random.default_rng(rng)
         r, c = np.divmod(np.arange(SIDE * SIDE, dtype=np.float32), SIDE)
-        # Pixel coordinates relative to the image centre, shape (2, 784).
-        self._grid = np.stack([r - (SIDE - 1) / 2, c - (SIDE - 1) / 2])
+        self._rc = (r, c)                     # every pixel's row and column, (784,) each
         self._up = _coarse_to_fine()
+        self._lowres = {s: (_resampler(s, SIDE), _resampler(SIDE, s))
+                        for s in range(_LOWRES[0], _LOWRES[1] + 1)}
 
     def __call__(self, x):
         """A distorted copy of the batch ``x`` (N, 784) float32; ``x`` is not modified."""
         n = len(x)
+        if n == 0:
+            return x.copy()
         rng = self.rng
         f32 = np.float32
+        x = self._thicken(x)
+        # Where the ink is: the centre of mass, and every pixel that counts for the extent.
+        r, c = self._rc
+        mass = x.sum(axis=1) + f32(1e-6)
+        com_r, com_c = (x @ r) / mass, (x @ c) / mass
+        ink = (x > _INK).reshape(n, SIDE, SIDE)
+
+        # The linear part A = [[a, b], [d, e]] acting on (row, col): rotation x shear.
         angle = np.deg2rad(rng.uniform(-self.rotate, self.rotate, n)).astype(f32)
-        zoom = (1 + rng.uniform(-self.scale, self.scale, n)).astype(f32)
         shear = rng.uniform(-self.shear, self.shear, n).astype(f32)
-        shift = rng.uniform(-self.shift, self.shift, (2, n)).astype(f32) + f32((SIDE - 1) / 2)
-        cos, sin = np.cos(angle) / zoom, np.sin(angle) / zoom
-        # Inverse map (output pixel -> source position): rotation/zoom then shear, as a
-        # 2x2 matrix [[m00, m01], [m10, m11]] per image, applied to centred coordinates.
-        m00, m01 = cos, shear * cos - sin
-        m10, m11 = sin, cos + shear * sin
-        gr, gc = self._grid
-        rows = np.multiply.outer(m00, gr)
-        rows += np.multiply.outer(m01, gc)
-        rows += shift[0][:, None]
-        cols = np.multiply.outer(m10, gr)
-        cols += np.multiply.outer(m11, gc)
-        cols += shift[1][:, None]
+        if self.styles:   # a slanted hand: columns shift with the row, up to +-20 deg
+            slanted = rng.random(n) < _SLANT_SHARE * self.styles
+            shear = np.where(slanted, rng.uniform(-_SLANT, _SLANT, n), shear).astype(f32)
+        cos, sin = np.cos(angle), np.sin(angle)
+        a, b = cos, -sin
+        d, e = sin + shear * cos, cos - shear * sin
+        # The distorted digit's extent: where its ink goes. The extremes of a linear map
+        # over the ink lie on its outline, so each row's leftmost and rightmost ink pixel
+        # (56 points per image, not 784) are enough.
+        height, width = self._extent(ink, com_r, com_c, a, b, d, e)
+        sr = sc = np.ones(n, f32)
+        if self.styles:   # stretched to fill a square box, fully or partly
+            boxed = rng.random(n) < _BOX_SHARE * self.styles
+            fill = rng.uniform(0.5, 1.0, n).astype(f32)
+            side = np.maximum(height, width)
+            sr = np.where(boxed, (side / height) ** fill, 1).astype(f32)
+            sc = np.where(boxed, (side / width) ** fill, 1).astype(f32)
+        # ... and scaled back so that the longer side is BOX pixels, as normalise() makes it.
+        scale = f32(BOX) / np.maximum(height * sr, width * sc)
+        sr, sc = sr * scale, sc * scale
+        a, b, d, e = a * sr, b * sr, d * sc, e * sc
+        # Sampling needs the inverse map: output offset from target -> input offset.
+        det = a * e - b * d
+        ia, ib, id_, ie = e / det, -b / det, -d / det, a / det
+        target = rng.uniform(-self.shift, self.shift, (2, n)).astype(f32) + f32(CENTRE)
+        pr = r[None, :] - target[0][:, None]
+        pc = c[None, :] - target[1][:, None]
+        src_r = ia[:, None] * pr + ib[:, None] * pc + com_r[:, None]
+        src_c = id_[:, None] * pr + ie[:, None] * pc + com_c[:, None]
         if self.elastic:
             field = rng.normal(0, self.elastic, (2 * n, 16)).astype(f32) @ self._up
-            rows += field[:n]
-            cols += field[n:]
-        return self._sample(self._thicken(x), rows, cols)
+            src_r += field[:n]
+            src_c += field[n:]
+        out = self._sample(x, src_r, src_c)
+        if self.styles:
+            out = self._low_resolution(out)
+        return out
+
+    @staticmethod
+    def _extent(ink, com_r, com_c, a, b, d, e):
+        """Height and width (pixels, (n,) each) of the ink ``ink`` (n, SIDE, SIDE) after
+        the linear maps [[a, b], [d, e]] (n,) about the centres (com_r, com_c) (n,)."""
+        f32 = np.float32
+        has = ink.any(axis=2)                                   # (n, SIDE): rows with ink
+        left = ink.argmax(axis=2).astype(f32)
+        right = f32(SIDE - 1) - ink[:, :, ::-1].argmax(axis=2)
+        rr = np.arange(SIDE, dtype=f32)[None, :] - com_r[:, None]
+        ext = []
+        for u, v in ((a, b), (d, e)):  # the output's row, then its column
+            p = [u[:, None] * rr + v[:, None] * (cols - com_c[:, None]) for cols in (left, right)]
+            hi = np.where(has, np.maximum(*p), -np.inf).max(axis=1)
+            lo = np.where(has, np.minimum(*p), np.inf).min(axis=1)
+            ext.append(np.maximum(np.where(np.isfinite(hi), hi - lo + 1, 1), 1).astype(f32))
+        return ext
 
     def _thicken(self, x):
-        """Blend each image toward its dilation or erosion by a random amount."""
-        if not self.thickness:
-            return x
+        """Blend each image toward its dilation or erosion by a random amount; with
+        ``styles``, some images get a full extra pixel of width first (a marker)."""
         n = len(x)
         img = x.reshape(n, SIDE, SIDE)
-        # Max / min over the pixel and its 4 neighbours, by shifted slices (the image is
-        # black outside, so a missing neighbour counts as 0 for the max and the min).
-        dil = img.copy()
-        np.maximum(dil[:, 1:], img[:, :-1], out=dil[:, 1:])
-        np.maximum(dil[:, :-1], img[:, 1:], out=dil[:, :-1])
-        np.maximum(dil[:, :, 1:], img[:, :, :-1], out=dil[:, :, 1:])
-        np.maximum(dil[:, :, :-1], img[:, :, 1:], out=dil[:, :, :-1])
+        if self.styles:
+            marker = self.rng.random(n) < _MARKER_SHARE * self.styles
+            if marker.any():
+                img = img.copy()
+                img[marker] = _dilate(img[marker])
+        if not self.thickness:
+            return img.reshape(n, SIDE * SIDE)
+        dil = _dilate(img)
+        # Min over the pixel and its 4 neighbours: the image is black outside.
         ero = img.copy()
         np.minimum(ero[:, 1:], img[:, :-1], out=ero[:, 1:])
         np.minimum(ero[:, :-1], img[:, 1:], out=ero[:, :-1])
@@ -110,6 +197,21 @@ class Augmenter:
         target *= np.abs(t)
         target += img
         return target.reshape(n, SIDE * SIDE)
+
+    def _low_resolution(self, x):
+        """Some images reduced to 10..18 px (area average; one size per batch) and enlarged
+        back (linear), as a small scan is; the ink core is brought back to 1.0, as
+        normalise() does."""
+        n = len(x)
+        low = np.flatnonzero(self.rng.random(n) < _LOWRES_SHARE * self.styles)
+        if not low.size:
+            return x
+        down, up = self._lowres[int(self.rng.integers(_LOWRES[0], _LOWRES[1] + 1))]
+        img = x.reshape(n, SIDE, SIDE)
+        small = up @ (down @ img[low] @ down.T) @ up.T
+        small /= np.maximum(small.max(axis=(1, 2), keepdims=True), np.float32(1e-6))
+        img[low] = small
+        return np.clip(x, 0, 1, out=x)
 
     @staticmethod
     def _sample(x, rows, cols):
@@ -133,8 +235,8 @@ class Augmenter:
         cols -= c0
         r0 *= side                          # exact in float32 for these small integers
         r0 += c0
-        idx = r0.astype(np.int32)
-        idx += (np.arange(n, dtype=np.int32) * (side * side))[:, None]
+        idx = r0.astype(np.intp)
+        idx += (np.arange(n, dtype=np.intp) * (side * side))[:, None]
         top = flat.take(idx)
         right = flat.take(idx + 1)
         right -= top
@@ -150,3 +252,13 @@ class Augmenter:
         bottom *= rows
         top += bottom
         return np.clip(top, 0, 1, out=top)
+
+
+def _dilate(img):
+    """Max over each pixel and its 4 neighbours, for images (n, SIDE, SIDE)."""
+    dil = img.copy()
+    np.maximum(dil[:, 1:], img[:, :-1], out=dil[:, 1:])
+    np.maximum(dil[:, :-1], img[:, 1:], out=dil[:, :-1])
+    np.maximum(dil[:, :, 1:], img[:, :, :-1], out=dil[:, :, 1:])
+    np.maximum(dil[:, :, :-1], img[:, :, 1:], out=dil[:, :, :-1])
+    return dil

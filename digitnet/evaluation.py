@@ -38,16 +38,20 @@ def batch_size(net, budget=BATCH_BYTES):
 def evaluate(net, x, labels, batch=None):
     """Run the network on ``x`` (N, 784) and compare with ``labels`` (N,).
 
-    ``batch``: images per forward pass (default :func:`batch_size`).
+    ``batch``: images per forward pass (default :func:`batch_size`); the products run on
+    one BLAS thread unless the user set a thread count (:mod:`digitnet.threads`).
 
     Returns a JSON-ready dict: ``n``, ``correct``, ``accuracy`` (0..1), ``confusion``
     (10x10 list of counts), ``precision`` and ``recall`` (10 values each, 0..1; NaN-free:
     a digit never predicted gets precision 0), and ``most_confused``: up to 10 pairs
     ``{"true": t, "predicted": p, "count": c}``, most frequent first.
     """
+    from .threads import blas_threads
     batch = batch or batch_size(net)
-    predicted = np.concatenate([net.predict(x[i:i + batch]) for i in range(0, len(x), batch)]) \
-        if len(x) else np.zeros(0, np.int64)
+    with blas_threads():
+        predicted = np.concatenate([net.predict(x[i:i + batch])
+                                    for i in range(0, len(x), batch)]) \
+            if len(x) else np.zeros(0, np.int64)
     cm = confusion_matrix(labels, predicted)
     correct = int(np.trace(cm))
     n = int(cm.sum())

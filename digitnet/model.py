@@ -15,6 +15,7 @@ line the command line prints.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ import numpy as np
 from . import batch, weightfile
 from .errors import DigitnetError, ImageError, printable
 from .network import CONFIDENT_MARGIN, Network, top_two
+from .threads import blas_threads
 
 __all__ = ["load", "Model", "Result", "top_two", "CONFIDENT_MARGIN"]
 
@@ -131,12 +133,15 @@ class Model:
     def results(self, x: np.ndarray, sums: bool = False) -> list:
         """Results for inputs that already are the network's: ``x`` (N, 784) in 0..1.
 
-        One forward pass for the whole batch: each layer is one matrix product.
+        One forward pass for the whole batch: each layer is one matrix product, on one
+        BLAS thread unless the user set a thread count (:mod:`digitnet.threads`).
         """
         x = np.asarray(x)
         if x.ndim != 2 or x.shape[1] != self.sizes[0]:
             raise DigitnetError(f"expected inputs of shape (N, {self.sizes[0]}), got {x.shape}")
-        layers, zs = self.network.forward(x)
+        # One image is too little work for any BLAS to split: no thread pool to set.
+        with blas_threads() if len(x) > 1 else contextlib.nullcontext():
+            layers, zs = self.network.forward(x)
         out = layers[-1]
         win, second = top_two(out)
         rows = np.arange(len(out))

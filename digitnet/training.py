@@ -32,6 +32,7 @@ import numpy as np
 from .errors import DigitnetError
 from .evaluation import batch_size
 from .network import Network, sigmoid
+from .threads import blas_threads
 
 __all__ = ["TrainingDiverged", "TrainConfig", "TrainResult", "Outcome", "train",
            "train_and_save", "split_validation", "accuracy", "model_card"]
@@ -61,6 +62,9 @@ class TrainConfig:
     weight_decay: float = 0.0        # L2 coefficient (weights, not biases)
     augment: bool = True
     augment_strength: float = 0.5    # multiplies every distortion's largest size
+    augment_renew: float = 0.0625    # share of the distorted copies drawn anew each epoch
+    styles: float = 1.0              # other writers' styles among the distortions (share)
+    synthetic: float = 0.2           # digits drawn by digitnet.handwriting, per training image
     teacher_weight: float = 1.0      # share of the soft teacher targets in the target
     teacher_temperature: float = 3.0  # >1 softens the teacher's outputs: sigmoid(z / T)
     seed: int = 0
@@ -180,50 +184,126 @@ def train(cfg, x_train, y_train, x_val, y_val, teacher=None, on_epoch=None, on_b
           net=None):
     """Train a network by ``cfg`` and return the best epoch's network (:class:`TrainResult`).
 
-    ``x_*`` are float32 images (N, 784) in 0..1, ``y_*`` integer labels (N,). ``teacher`` is
-    an optional trained :class:`Network` whose outputs on the same (distorted) images are
-    mixed into the targets with share ``cfg.teacher_weight``. ``on_epoch(record)`` is called
-    after every epoch with a dict (epoch, loss, val_accuracy, seconds, lr);
-    ``on_batch(done, total)`` after every mini-batch (for a progress bar).
+    ``x_*`` are float32 images (N, 784) in 0..1, ``y_*`` integer labels (N,). With
+    ``cfg.synthetic`` > 0, ``round(synthetic * N)`` digits drawn by
+    :mod:`digitnet.handwriting` join the training images (never the validation set). ``teacher`` is an optional trained
+    :class:`Network` whose outputs on the same (distorted) images are mixed into the
+    targets with share ``cfg.teacher_weight``. ``on_epoch(record)`` is called after every
+    epoch with a dict (epoch, loss, val_accuracy, seconds, lr); ``on_batch(done, total)``
+    after every mini-batch (for a progress bar).
 
-    Ctrl-C (KeyboardInterrupt) stops the run; if at least one epoch finished, the result
-    holds the best network so far with ``interrupted=True``, otherwise it propagates.
-    Raises :class:`TrainingDiverged` if the loss stops being finite.
+    The matrix products run on one BLAS thread (:mod:`digitnet.threads`) unless the user
+    set a thread count. Ctrl-C (KeyboardInterrupt) stops the run; if at least one epoch
+    finished, the result holds the best network so far with ``interrupted=True``,
+    otherwise it propagates. Raises :class:`TrainingDiverged` if the loss stops being
+    finite.
     """
     from .augment import Augmenter
+    from .handwriting import draw
 
     rng = np.random.default_rng(cfg.seed)
     if net is None:
         net = Network.random(cfg.layers, rng)
-    augment = Augmenter(rng=rng.spawn(1)[0], strength=cfg.augment_strength) \
-        if cfg.augment else None
+    augment = Augmenter(rng=rng.spawn(1)[0], strength=cfg.augment_strength,
+                        styles=cfg.styles) if cfg.augment else None
+    start = time.perf_counter()
+    with blas_threads():  # one BLAS thread, unless the user chose a count
+        n_synthetic = round(cfg.synthetic * len(x_train))
+        if n_synthetic:
+            xs, ys = draw(n_synthetic, rng.spawn(1)[0])
+            x_train = np.concatenate([x_train, xs])
+            y_train = np.concatenate([y_train, ys])
+        use_teacher = teacher is not None and cfg.teacher_weight > 0
+        pool = _Pool(x_train, augment, teacher if use_teacher else None, cfg)
+        return _epochs(cfg, net, pool, y_train, x_val, y_val, rng, start, on_epoch, on_batch)
+
+
+class _Pool:
+    """The images training sees: one distorted copy of each training image (and the
+    teacher's soft targets for it), of which a share ``cfg.augment_renew`` is drawn anew
+    every epoch.
+
+    Distorting an image costs ~10x what one gradient step on it costs for the default
+    network, and the teacher's forward pass ~4x. Renewing a sixteenth of the copies per epoch
+    divides both by sixteen. So that a copy kept for several epochs is not learnt by heart,
+    each batch is cut from the copies at a fresh random offset of up to one pixel (they are
+    stored in a 30x30 frame, and the 28x28 window is moved): free, as the batch is copied
+    out of the pool anyway. (With ``augment_renew`` 1 every copy is new, and shown as is.)
+    """
+
+    _CHUNK = 512   # images distorted at once: large enough to vectorise, small to cache
+
+    def __init__(self, x, augment, teacher, cfg):
+        self.x, self.augment, self.teacher, self.cfg = x, augment, teacher, cfg
+        # The distorted copies, each in a 30x30 frame of zeros (None: no augmentation).
+        self.framed = None if augment is None else np.zeros((len(x), 30, 30), np.float32)
+        self.soft = None if teacher is None else np.empty((len(x), 10), np.float32)
+        if augment is not None or teacher is not None:
+            self._make(np.arange(len(x)))
+
+    @property
+    def images(self):
+        """The current copies, (N, 784) (a copy of them when augmenting)."""
+        if self.framed is None:
+            return self.x
+        return self.framed[:, 1:29, 1:29].reshape(len(self.x), -1)
+
+    def batch(self, idx, rng):
+        """The images ``idx`` (k,) as the network trains on them: (k, 784) float32."""
+        if self.framed is None:
+            return self.x[idx]
+        if self.cfg.augment_renew >= 1:  # every copy is new each epoch: shown as it is
+            return self.framed[idx, 1:29, 1:29].reshape(len(idx), -1)
+        dy, dx = rng.integers(0, 3, 2)
+        return self.framed[idx, dy:dy + 28, dx:dx + 28].reshape(len(idx), -1)
+
+    def renew(self, rng):
+        """Draw new distortions for a random share ``cfg.augment_renew`` of the images."""
+        if self.augment is None:
+            return
+        n = len(self.x)
+        k = min(n, max(1, round(self.cfg.augment_renew * n)))
+        self._make(np.sort(rng.choice(n, k, replace=False)) if k < n else np.arange(n))
+
+    def _make(self, idx):
+        for i in range(0, len(idx), self._CHUNK):
+            part = idx[i:i + self._CHUNK]
+            xb = self.x[part]
+            if self.augment is not None:
+                xb = self.augment(xb)
+                self.framed[part, 1:29, 1:29] = xb.reshape(-1, 28, 28)
+            if self.soft is not None:
+                z_teacher = self.teacher.forward(xb)[1][-1]
+                self.soft[part] = sigmoid(z_teacher / self.cfg.teacher_temperature)
+
+
+def _epochs(cfg, net, pool, y_train, x_val, y_val, rng, start, on_epoch, on_batch):
+    """The epochs of :func:`train`, on the images of ``pool``."""
     params = [p for pair in zip(net.weights, net.biases) for p in pair]
     decay_mask = [i % 2 == 0 for i in range(len(params))]      # weights yes, biases no
     opt = _Optimizer(cfg, params)
     lr_scale = [_fan_in_scale(cfg, w.shape[1]) for w in net.weights for _ in (0, 1)]
-    n = len(x_train)
+    n = len(y_train)
     batches = (n + cfg.batch_size - 1) // cfg.batch_size
     total_steps = cfg.epochs * batches
     eye = np.eye(10, dtype=np.float32)
+    share = np.float32(cfg.teacher_weight)
     best = (-1.0, 0, None)
     history = []
-    start = time.perf_counter()
     interrupted = False
     try:
         for epoch in range(1, cfg.epochs + 1):
             t0 = time.perf_counter()
+            if epoch > 1:
+                pool.renew(rng)
             order = rng.permutation(n)
             loss_sum = 0.0
             for b in range(batches):
                 idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-                xb = x_train[idx]
-                if augment is not None:
-                    xb = augment(xb)
+                xb = pool.batch(idx, rng)
                 yb = eye[y_train[idx]]
-                if teacher is not None and cfg.teacher_weight:
-                    z_teacher = teacher.forward(xb)[1][-1]
-                    soft = sigmoid(z_teacher / cfg.teacher_temperature)
-                    yb = (1 - cfg.teacher_weight) * yb + cfg.teacher_weight * soft
+                if pool.soft is not None:
+                    yb = (1 - share) * yb + share * pool.soft[idx]
                 # A diverging run overflows: that is reported below, not warned about.
                 with np.errstate(over="ignore", invalid="ignore"):
                     grad_w, grad_b, loss = net.backprop(xb, yb, cfg.loss)
@@ -281,7 +361,10 @@ def model_card(cfg, result, *, name, n_images, n_train, n_val, command, environm
         "training": {
             "data": f"MNIST training set (Y. LeCun, C. Cortes, C. J. C. Burges; CC BY-SA 3.0), "
                     f"{n_images:,} images: {n_train:,} trained on, {n_val:,} held out for "
-                    "validation (chosen by the seed)",
+                    "validation (chosen by the seed)"
+                    + (f"; plus {round(cfg.synthetic * n_train):,} digits drawn by code as "
+                       "pen strokes (digitnet.handwriting, from the seed)"
+                       if cfg.synthetic else ""),
             "command": command,
             "environment": environment,
             **cfg.as_card(),
