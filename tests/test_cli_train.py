@@ -133,3 +133,45 @@ def test_ctrl_c_before_first_epoch_keeps_existing_out_intact(small_mnist_dir, tm
     assert proc.returncode == 130 and "Traceback" not in err
     assert (out.read_bytes(), out.with_suffix(".json").read_bytes()) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.json", "keep.npz"]
+
+
+def test_quiet_training_prints_only_the_final_summary(small_mnist_dir, tmp_path):
+    out = tmp_path / "q.npz"
+    r = subprocess.run([DIGITNET, "train", "--data", str(small_mnist_dir), "--epochs", "2",
+                        "--validation", "300", "--out", str(out), "-q"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout == ""
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and "test accuracy" in lines[0] and str(out) in lines[0], r.stderr
+
+
+def test_progress_on_a_terminal_is_one_bar_with_an_eta(small_mnist_dir, tmp_path):
+    # Through a pseudo-terminal, as a user sees it: one line per finished epoch, and below
+    # them one bar over the whole run (redrawn in place with \r) that tells the ETA.
+    import pty
+    out = tmp_path / "p.npz"
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: stdout and stderr are the terminal
+        os.execv(DIGITNET, [DIGITNET, "train", "--data", str(small_mnist_dir), "--epochs",
+                            "3", "--validation", "300", "--batch-size", "16", "--out", str(out)])
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    _, status = os.waitpid(pid, 0)
+    text = b"".join(chunks).decode()
+    assert os.waitstatus_to_exitcode(status) == 0, text
+    lines = text.replace("\r\n", "\n").split("\n")
+    epoch_lines = [ln.split("\r")[-1] for ln in lines if "loss" in ln]
+    assert [ln.split()[1] for ln in epoch_lines] == ["1/3", "2/3", "3/3"], text
+    bars = [part for ln in lines for part in ln.split("\r") if "ETA" in part]
+    assert bars and all("%" in b and "batch" in b for b in bars), text
+    # The bar covers the whole run: its share grows across epochs, not per epoch.
+    shares = [int(b.split("]")[1].split("%")[0]) for b in bars]
+    assert shares == sorted(shares) and shares[-1] >= 66, shares
+    assert "test accuracy" in lines[-2] or "test accuracy" in text.splitlines()[-1]
