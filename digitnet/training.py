@@ -13,9 +13,11 @@ The learning rate follows a schedule (``cosine`` from ``lr`` down to almost zero
 run, ``step`` dividing by 10 at 50% and 75%, or ``constant``). L2 weight decay pulls
 weights toward zero (weights only, never biases), which keeps the sigmoids out of
 saturation and generalises better. Optional augmentation shows randomly distorted copies
-of the images (:mod:`digitnet.augment`), and an optional *teacher* network supplies soft
-targets (knowledge distillation: the small network learns to imitate a big one's outputs,
-which carry more information than the bare label).
+of the images (:mod:`digitnet.augment`; a share renewed each epoch, see :class:`_Pool`),
+synthetic digits in other writers' forms can join the data (:mod:`digitnet.handwriting`),
+and an optional *teacher* network supplies soft targets (knowledge distillation: the small
+network learns to imitate a big one's outputs, which carry more information than the bare
+label).
 
 A validation set held out of the training data picks the best epoch; the test set is never
 looked at here. The same seed and data give identical weights on the same machine.
