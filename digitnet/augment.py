@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import numpy as np
 
+# The layout normalise() gives every digit: a SIDE x SIDE field, the longer side BOX
+# pixels, the centre of mass at (CENTRE, CENTRE).
+from .normalise import BOX, COM_TARGET as CENTRE, FIELD as SIDE
+
 __all__ = ["Augmenter"]
 
-SIDE = 28
-BOX = 20         # the longer side of every digit normalise() produces, in pixels
-CENTRE = 14.0    # where normalise() puts the centre of mass (row and column)
 _PAD = 2         # zero border so that samples falling just outside the image read black
 _INK = 0.05      # pixels brighter than this count for the digit's extent (as in normalise)
 
@@ -179,17 +180,12 @@ class Augmenter:
             marker = self.rng.random(n) < _MARKER_SHARE * self.styles
             if marker.any():
                 img = img.copy()
-                img[marker] = _dilate(img[marker])
+                img[marker] = _cross(img[marker], np.maximum)
         if not self.thickness:
             return img.reshape(n, SIDE * SIDE)
-        dil = _dilate(img)
-        # Min over the pixel and its 4 neighbours: the image is black outside.
-        ero = img.copy()
-        np.minimum(ero[:, 1:], img[:, :-1], out=ero[:, 1:])
-        np.minimum(ero[:, :-1], img[:, 1:], out=ero[:, :-1])
-        np.minimum(ero[:, :, 1:], img[:, :, :-1], out=ero[:, :, 1:])
-        np.minimum(ero[:, :, :-1], img[:, :, 1:], out=ero[:, :, :-1])
-        ero[:, 0], ero[:, -1], ero[:, :, 0], ero[:, :, -1] = 0, 0, 0, 0
+        dil = _cross(img, np.maximum)
+        ero = _cross(img, np.minimum)
+        ero[:, 0], ero[:, -1], ero[:, :, 0], ero[:, :, -1] = 0, 0, 0, 0  # black outside
         t = self.rng.uniform(-self.thickness, self.thickness, (n, 1, 1)).astype(np.float32)
         # out = img + t (dil - img) for t > 0, img + |t| (ero - img) for t < 0
         target = np.where(t > 0, dil, ero)
@@ -254,11 +250,12 @@ class Augmenter:
         return np.clip(top, 0, 1, out=top)
 
 
-def _dilate(img):
-    """Max over each pixel and its 4 neighbours, for images (n, SIDE, SIDE)."""
-    dil = img.copy()
-    np.maximum(dil[:, 1:], img[:, :-1], out=dil[:, 1:])
-    np.maximum(dil[:, :-1], img[:, 1:], out=dil[:, :-1])
-    np.maximum(dil[:, :, 1:], img[:, :, :-1], out=dil[:, :, 1:])
-    np.maximum(dil[:, :, :-1], img[:, :, 1:], out=dil[:, :, :-1])
-    return dil
+def _cross(img, op):
+    """``op`` (np.maximum: dilation, np.minimum: erosion) over each pixel and its 4
+    neighbours, for images (n, SIDE, SIDE); a pixel at the edge has fewer neighbours."""
+    out = img.copy()
+    op(out[:, 1:], img[:, :-1], out=out[:, 1:])
+    op(out[:, :-1], img[:, 1:], out=out[:, :-1])
+    op(out[:, :, 1:], img[:, :, :-1], out=out[:, :, 1:])
+    op(out[:, :, :-1], img[:, :, 1:], out=out[:, :, :-1])
+    return out

@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["GLYPHS", "draw"]
+# The layout normalise() gives every digit: a SIDE x SIDE field, the longer side BOX
+# pixels, the centre of mass at (COM, COM).
+from .normalise import BOX, COM_TARGET as COM, FIELD as SIDE
 
-SIDE = 28
-BOX = 20
-COM = 14.0
+__all__ = ["GLYPHS", "draw"]
 
 
 def _arc(cx, cy, rx, ry, start, end, n=10):

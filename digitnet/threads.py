@@ -5,10 +5,10 @@ default starts one thread per core. For digitnet's matrices that is a loss: a pr
 a 128 x 784 batch with a 784 x 16 layer is over before a second thread has woken up, and
 when another program keeps one core busy -- every user's laptop -- the threads wait for
 each other at every product. Measured on a 2-core machine with one core busy
-(``python benchmarks/threads.py``): a training epoch of the default network takes 2-5x
+(``python benchmarks/threads.py``): a training epoch of the default network takes 3.3x
 longer with two threads than with one, and even the wide 784-512-256-10 network, which
-gains ~1.2x from a second *idle* core, loses ~1.8x when that core is busy. So digitnet
-runs its training and its batch classification with one BLAS thread.
+gains at most ~1.1x from a second *idle* core, takes 2.0x longer when that core is busy.
+So digitnet runs its training and its batch classification with one BLAS thread.
 
 A thread count the user chose always wins: if any of the environment variables in
 :data:`USER_VARIABLES` is set, digitnet leaves the BLAS library alone. The limit is set

@@ -225,9 +225,9 @@ class _Pool:
     teacher's soft targets for it), of which a share ``cfg.augment_renew`` is drawn anew
     every epoch.
 
-    Distorting an image costs ~10x what one gradient step on it costs for the default
-    network, and the teacher's forward pass ~4x. Renewing a sixteenth of the copies per epoch
-    divides both by sixteen. So that a copy kept for several epochs is not learnt by heart,
+    Distorting an image costs ~15x what one gradient step on it costs for the default
+    network, and the teacher's forward pass ~3x. Renewing a sixteenth of the copies per
+    epoch divides both by sixteen. So that a copy kept for several epochs is not learnt by heart,
     each batch is cut from the copies at a fresh random offset of up to one pixel (they are
     stored in a 30x30 frame, and the 28x28 window is moved): free, as the batch is copied
     out of the pool anyway. (With ``augment_renew`` 1 every copy is new, and shown as is.)
