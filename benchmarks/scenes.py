@@ -90,7 +90,6 @@ CC BY-SA 3.0. Only numpy and Pillow are needed to *make* the set.
 from __future__ import annotations
 
 import argparse
-import csv
 import functools
 import io
 import math
@@ -103,6 +102,9 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from imageset import chance as _chance, load_all, make_all, pct as _pct, read_labels
+from imageset import to_u8 as _u8, uniform as _u, write_labels
 
 KINDS = ("desk", "framed", "screenshot", "sticky", "ruled", "squared", "specks")
 
@@ -117,20 +119,8 @@ LANCZOS = Image.Resampling.LANCZOS
 # --- small tools ---------------------------------------------------------------------------
 
 
-def _u(rng, lo, hi) -> float:
-    return float(rng.uniform(lo, hi))
-
-
-def _chance(rng, p) -> bool:
-    return bool(rng.random() < p)
-
-
 def _pick(rng, options, p=None):
     return options[int(rng.choice(len(options), p=p))]
-
-
-def _u8(a: np.ndarray) -> np.ndarray:
-    return (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
 def _noise(h: int, w: int, rng, cell_y: float, cell_x: float | None = None) -> np.ndarray:
@@ -1745,53 +1735,12 @@ def make(outdir, per_kind=100, blank_per_kind=10, seed=0, mnist_dir=DEFAULT_MNIS
     tasks = [(n, *t) for n, t in enumerate(tasks)]
     _WORKER.update(seed=seed, images=images, labels=labels, outdir=str(out),
                    perm=mnist_permutation(seed, len(images)))
-    if jobs > 1 and len(tasks) > 1:
-        import multiprocessing
-
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            rows = pool.map(_make_one, tasks, chunksize=4)
-    else:
-        rows = [_make_one(t) for t in tasks]
-    with open(out / "labels.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["file", "label", "kind", "mnist_index", "notes"])
-        writer.writerows(rows)
+    rows = make_all(_make_one, tasks, jobs, chunksize=4)
+    write_labels(out, ["file", "label", "kind", "mnist_index", "notes"], rows)
     return rows
 
 
 # --- scoring ----------------------------------------------------------------------------------
-
-
-def read_labels(outdir) -> list:
-    with open(Path(outdir) / "labels.csv", newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def _load_all(paths, jobs):
-    """Per path: the (784,) input array, or an ImageError; a crash of the pipeline itself
-    (anything else) is caught per file, so that one bug does not stop the benchmark."""
-    from digitnet.batch import load_input, load_inputs
-
-    results = []
-    try:
-        results.extend(load_inputs(paths, jobs=jobs))
-    except Exception as exc:  # noqa: BLE001 - a pipeline bug: carry on file by file
-        print(f"load_inputs crashed after {len(results)} files ({type(exc).__name__}: "
-              f"{exc}); going on one file at a time", file=sys.stderr)
-        from digitnet.errors import ImageError
-
-        for p in paths[len(results):]:
-            try:
-                results.append(load_input(p))
-            except ImageError as e:
-                results.append(e)
-            except Exception as e:  # noqa: BLE001
-                results.append(RuntimeError(f"crash: {type(e).__name__}: {e}"))
-    return results
-
-
-def _pct(num, den) -> str:
-    return f"{100 * num / den:.1f}%" if den else "-"
 
 
 def score(outdir, weights=("default",), jobs=1, kinds=None, out=sys.stdout) -> list:
@@ -1807,7 +1756,7 @@ def score(outdir, weights=("default",), jobs=1, kinds=None, out=sys.stdout) -> l
     present += sorted({r["kind"] for r in rows} - set(present))
     paths = [str(Path(outdir) / r["file"]) for r in rows]
     t0 = time.perf_counter()
-    loaded = _load_all(paths, jobs)
+    loaded = load_all(paths, jobs)
     t_load = time.perf_counter() - t0
     records = []
     for r, x in zip(rows, loaded):

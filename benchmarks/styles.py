@@ -84,7 +84,6 @@ Only numpy and Pillow are needed to *make* the set.
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import itertools
 import math
@@ -99,6 +98,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+import imageset
+from imageset import chance as _chance, make_all, pct as _pct, to_u8 as _u8
+from imageset import uniform as _u, write_labels
+
 STYLES = ("european", "boxfill", "slant", "pens", "lowres", "mixed")
 
 F32 = np.float32
@@ -111,29 +114,14 @@ BOX_CAP = 3.0  # boxfill: a side is stretched at most this much more than the ot
 # --- small tools -------------------------------------------------------------------------
 
 
-def _u(rng, lo, hi) -> float:
-    """A uniform random number in lo..hi."""
-    return float(rng.uniform(lo, hi))
-
-
 def _log_u(rng, lo, hi) -> float:
     """A log-uniform random number in lo..hi."""
     return math.exp(_u(rng, math.log(lo), math.log(hi)))
 
 
-def _chance(rng, p) -> bool:
-    """True with probability ``p``."""
-    return bool(rng.random() < p)
-
-
 def _pick(rng, options):
     """A uniformly random element of ``options``."""
     return options[int(rng.integers(len(options)))]
-
-
-def _u8(a: np.ndarray) -> np.ndarray:
-    """0..1 floats -> uint8."""
-    return (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
 # --- stroke geometry (glyph units: x right, y down, the glyph about 0.6 x 1) -------------
@@ -753,32 +741,17 @@ def make(outdir, per_style=100, seed=0, styles: Sequence[str] = STYLES, jobs=1) 
     out.mkdir(parents=True, exist_ok=True)
     tasks = [(style, j) for style in styles for j in range(per_style)]
     tasks = [(n, style, j, seed, str(out)) for n, (style, j) in enumerate(tasks)]
-    if jobs > 1 and len(tasks) > 1:
-        import multiprocessing
-
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            records = pool.map(_make_one, tasks, chunksize=8)
-    else:
-        records = [_make_one(t) for t in tasks]
-    with open(out / "labels.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, ["file", "label", "style", "notes"])
-        writer.writeheader()
-        writer.writerows(records)
+    records = make_all(_make_one, tasks, jobs, chunksize=8)
+    write_labels(out, ["file", "label", "style", "notes"], records)
     return records
 
 
 def read_labels(outdir) -> list:
     """The records of ``OUTDIR/labels.csv``, labels as ints."""
-    with open(Path(outdir) / "labels.csv", newline="") as f:
-        return [dict(r, label=int(r["label"])) for r in csv.DictReader(f)]
+    return [dict(r, label=int(r["label"])) for r in imageset.read_labels(outdir)]
 
 
 # --- scoring -----------------------------------------------------------------------------
-
-
-def _pct(num, den) -> str:
-    """``num / den`` as a percentage, or "-"."""
-    return f"{100 * num / den:.1f}%" if den else "-"
 
 
 def _glyph_of(notes: str) -> str:
@@ -798,7 +771,6 @@ def score(outdir, weights=("default",), jobs=1, by_glyph=False, out=None) -> lis
     ``out`` (default stdout); return the records (file, label, style, notes, glyph, input,
     error, refused, pred: {spec: (digit, margin)})."""
     import digitnet
-    from digitnet.batch import load_inputs
     from digitnet.errors import ImageError
 
     out = out or sys.stdout
@@ -806,7 +778,7 @@ def score(outdir, weights=("default",), jobs=1, by_glyph=False, out=None) -> lis
     rows = read_labels(outdir)
     paths = [str(Path(outdir) / r["file"]) for r in rows]
     t0 = time.perf_counter()
-    loaded = list(load_inputs(paths, jobs=jobs))
+    loaded = imageset.load_all(paths, jobs)
     t_load = time.perf_counter() - t0
     records = []
     for r, x in zip(rows, loaded):

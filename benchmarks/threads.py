@@ -29,6 +29,7 @@ MNIST: Y. LeCun, C. Cortes and C. J. C. Burges, CC BY-SA 3.0.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -41,8 +42,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "mnist"
 SETTINGS = (("digitnet's choice", None), ("forced 1", "1"), ("forced 2", "2"))
-VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-             "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "GOTO_NUM_THREADS")
 RECIPES = {  # (hidden layers, TrainConfig overrides, teacher) as the shipped cards train them
     "default": ([16, 16], {}, "wide"),
     "wide": ([512, 256], {"lr": 0.02, "augment_strength": 1.0, "augment_renew": 1.0}, None),
@@ -55,7 +54,8 @@ def log(msg):
 
 def env_for(threads):
     """This environment without any thread variable, plus OPENBLAS_NUM_THREADS=threads."""
-    env = {k: v for k, v in os.environ.items() if k not in VARIABLES}
+    from digitnet.threads import USER_VARIABLES
+    env = {k: v for k, v in os.environ.items() if k not in USER_VARIABLES}
     if threads is not None:
         env["OPENBLAS_NUM_THREADS"] = threads
     return env
@@ -162,7 +162,7 @@ def main():
                     # so that a slow moment of the machine hits no setting alone.
                     for _ in range(a.repeat):
                         for name, threads in SETTINGS:
-                            with Busy() if cond != "idle" else _nothing():
+                            with Busy() if cond != "idle" else contextlib.nullcontext():
                                 if job == "train":
                                     v = run_worker({"model": model, "data": a.data,
                                                     "epochs": a.epochs}, threads)["median"]
@@ -179,14 +179,6 @@ def main():
             out.append(table(f"`digitnet classify DIR -q -w MODEL` on {a.files:,} PNGs "
                              "(best of 3)", "files/s", results, True))
     print("\n".join(out))
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 if __name__ == "__main__":

@@ -1,0 +1,88 @@
+"""What the image-set benchmarks (``scenes.py``, ``styles.py``) share: small random tools,
+making a set's images in worker processes, its ``labels.csv``, and loading the images
+through digitnet's pipeline without letting one crash stop the benchmark.
+
+Imported by the scripts beside it (``python benchmarks/NAME.py`` puts this folder on the
+path). Only the standard library and numpy here; digitnet is imported where it is used.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def uniform(rng, lo, hi) -> float:
+    """A uniform random number in lo..hi."""
+    return float(rng.uniform(lo, hi))
+
+
+def chance(rng, p) -> bool:
+    """True with probability ``p``."""
+    return bool(rng.random() < p)
+
+
+def to_u8(a: np.ndarray) -> np.ndarray:
+    """0..1 floats -> uint8."""
+    return (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def pct(num, den) -> str:
+    """``num / den`` as a percentage, or "-"."""
+    return f"{100 * num / den:.1f}%" if den else "-"
+
+
+def make_all(make_one, tasks, jobs=1, chunksize=4) -> list:
+    """``[make_one(t) for t in tasks]``, in ``jobs`` forked worker processes when > 1 (the
+    images depend only on their task, never on the worker)."""
+    if jobs > 1 and len(tasks) > 1:
+        import multiprocessing
+
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            return pool.map(make_one, tasks, chunksize=chunksize)
+    return [make_one(t) for t in tasks]
+
+
+def write_labels(outdir, fields, rows) -> None:
+    """``OUTDIR/labels.csv``: a header of ``fields``, then ``rows`` (dicts, or lists in the
+    order of ``fields``)."""
+    with open(Path(outdir) / "labels.csv", "w", newline="") as f:
+        if rows and isinstance(rows[0], dict):
+            writer = csv.DictWriter(f, fields)
+            writer.writeheader()
+        else:
+            writer = csv.writer(f)
+            writer.writerow(fields)
+        writer.writerows(rows)
+
+
+def read_labels(outdir) -> list:
+    """The rows of ``OUTDIR/labels.csv`` as dicts of strings."""
+    with open(Path(outdir) / "labels.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def load_all(paths, jobs):
+    """Per path: the (784,) input array, or an ImageError; a crash of the pipeline itself
+    (anything else) is caught per file, so that one bug does not stop the benchmark."""
+    from digitnet.batch import load_input, load_inputs
+
+    results = []
+    try:
+        results.extend(load_inputs(paths, jobs=jobs))
+    except Exception as exc:  # noqa: BLE001 - a pipeline bug: carry on file by file
+        print(f"load_inputs crashed after {len(results)} files ({type(exc).__name__}: "
+              f"{exc}); going on one file at a time", file=sys.stderr)
+        from digitnet.errors import ImageError
+
+        for p in paths[len(results):]:
+            try:
+                results.append(load_input(p))
+            except ImageError as e:
+                results.append(e)
+            except Exception as e:  # noqa: BLE001
+                results.append(RuntimeError(f"crash: {type(e).__name__}: {e}"))
+    return results
