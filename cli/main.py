@@ -471,6 +471,31 @@ class ResultPrinter:
 # ---------------------------------------------------------------------------------------
 # inspect-layer
 
+def palette_option(f):
+    return click.option(
+        "--palette", type=click.Choice(["green-red", "blue-orange"]), default="green-red",
+        show_default=True,
+        help="Colours of positive and negative values; blue-orange is safe for red-green "
+             "colour blindness.")(f)
+
+
+def png_target(png):
+    """Check a --png file name before any work: a failure must not follow a report."""
+    if not png.lower().endswith(".png"):
+        raise click.BadParameter("the picture is a PNG: give a file name ending in .png",
+                                 param_hint="--png")
+    writable_or_fail(png)
+
+
+def read_image_inputs(model, image, raw):
+    """The network inputs of IMG (``-``: stdin), or a one-line failure."""
+    from digitnet.errors import ImageError
+    try:
+        return model.inputs(read_stdin() if image == "-" else image, raw=raw)
+    except ImageError as e:
+        fail(f"{printable(image)}: {e}")
+
+
 @cli.command("inspect-layer")
 @click.argument("layer", type=int, required=False)
 @click.option("--neuron", "-n", type=int, default=None, metavar="K",
@@ -481,20 +506,31 @@ class ResultPrinter:
               help="Show each neuron's weighted sum for this image: the contribution map "
                    "(input activation x weight), the sum, the bias and the activation.")
 @click.option("--raw", is_flag=True, help="With --image: the image is already 28x28 MNIST-style.")
+@click.option("--top", type=click.IntRange(1, 50), default=None, metavar="K",
+              help="What each neuron detects: the K MNIST test digits (the shipped t10k "
+                   "set) that excite it most, and its preferred input -- the mean of its "
+                   "100 most exciting test digits minus the mean test digit (more ink "
+                   "than usual where it is positive, less where negative).")
 @click.option("--per-neuron-scale", is_flag=True,
-              help="Scale each grid's brightness to its own largest |value| (default: one "
-                   "symmetric scale for the whole layer, so neurons compare fairly).")
+              help="Scale each grid's brightness to its own 95th percentile of |value| "
+                   "(default: the whole layer's 95th percentile, so neurons compare fairly "
+                   "and one neuron alone looks as in the full view).")
+@palette_option
 @click.option("--png", "png", type=click.Path(dir_okay=False), default=None, metavar="FILE",
-              help="Also write every neuron's grid into one PNG picture.")
+              help="Write the picture into a PNG instead of printing the report (a one-line "
+                   "summary goes to stderr).")
 @json_option
-def inspect_layer(layer, neuron, weights, image, raw, per_neuron_scale, png, as_json):
-    """A layer's weights and biases: each neuron's incoming weights as a green/red grid.
+def inspect_layer(layer, neuron, weights, image, raw, top, per_neuron_scale, palette, png,
+                  as_json):
+    """A layer's weights and biases: each neuron's incoming weights as a coloured grid.
 
     LAYER counts layers of weights from 1: layer 1 connects the 784 inputs to the first
-    hidden layer, the last layer feeds the 10 outputs. Without LAYER: a summary of every
-    layer. A neuron's weights are drawn as a grid (784 inputs -> 28x28, like the image it
-    reads): green where a weight is positive, red where it is negative, brighter for
-    larger |w|. Its bias is the threshold the weighted sum must pass: the neuron's
+    hidden layer, the last layer feeds the 10 outputs (its neuron K is digit K). Without
+    LAYER: a summary of every layer. A neuron's weights are drawn as a grid (784 inputs
+    -> 28x28, like the image it reads; 16 inputs -> 4x4, row by row): green where a
+    weight is positive, red where it is negative (--palette blue-orange: blue and
+    orange), brighter for larger |w|, full brightness from the layer's 95th percentile
+    of |w|. Its bias is the threshold the weighted sum must pass: the neuron's
     activation is sigmoid(weighted sum + bias).
 
     \b
@@ -502,51 +538,125 @@ def inspect_layer(layer, neuron, weights, image, raw, per_neuron_scale, png, as_
       digitnet inspect-layer
       digitnet inspect-layer 1 --png layer1.png
       digitnet inspect-layer 3 --neuron 7 --image digit.png
+      digitnet inspect-layer 2 --top 8 --png layer2-top.png
       digitnet inspect-layer 2 --json > layer2.json
     """
     from digitnet import inspection, render
-    from digitnet.errors import ImageError
 
     model = load_model(weights)
     if layer is None:
-        if image or png or neuron is not None:
-            raise click.UsageError("--neuron, --image and --png need a LAYER")
+        if image or png or top or neuron is not None:
+            raise click.UsageError("--neuron, --image, --top and --png need a LAYER")
         return print_summary(model, weights, as_json)
-    if not 1 <= layer <= len(model.network.weights):
-        raise click.BadParameter(f"this model has layers 1..{len(model.network.weights)}",
-                                 param_hint="LAYER")
+    n_layers = len(model.network.weights)
+    if not 1 <= layer <= n_layers:
+        raise click.BadParameter(f"this model has layers 1..{n_layers}", param_hint="LAYER")
     n_out = model.network.weights[layer - 1].shape[0]
     if neuron is not None and not 0 <= neuron < n_out:
         raise click.BadParameter(f"layer {layer} has neurons 0..{n_out - 1}",
                                  param_hint="--neuron")
+    if top is not None and image:
+        raise click.UsageError("--top looks at the test digits; it does not take --image")
     if png:
-        if not png.lower().endswith(".png"):
-            raise click.BadParameter("the picture is a PNG: give a file name ending in .png",
-                                     param_hint="--png")
-        writable_or_fail(png)   # before anything is printed: a failure must not follow a report
-    inputs = None
-    if image:
-        try:
-            inputs = model.inputs(read_stdin() if image == "-" else image, raw=raw)
-        except ImageError as e:
-            fail(f"{printable(image)}: {e}")
+        png_target(png)
+    if top is not None:
+        return show_top(model, weights, layer, neuron, top, palette, png, as_json)
+    inputs = read_image_inputs(model, image, raw) if image else None
     view = inspection.layer_view(model.network, layer,
                                  None if neuron is None else [neuron], inputs)
     if as_json:
         import json
         click.echo(json.dumps(view.to_dict(image)))
-    else:
+    elif not png:
         color = use_color()
         width = max(terminal_width() if color else 80, 40)
         click.echo(render.layer_text(view, color, width, per_neuron_scale,
-                                     printable(image) if image else None))
+                                     printable(image) if image else None, palette))
     if png:
         try:
-            render.layer_png(view, png, weights, per_neuron_scale,
-                             os.path.basename(image) if image else None)
+            _, scale = render.layer_png(view, png, weights, per_neuron_scale,
+                                        os.path.basename(image) if image else None, palette)
         except OSError as e:
             fail(f"{printable(png)}: cannot write ({one_line(e)})")
-        click.echo(f"wrote {printable(png)}", err=True)
+        what = "contributions" if image else "weights"
+        scale_note = ("each tile on its own scale" if per_neuron_scale
+                      else f"full brightness at |{what[0]}| >= {scale:.3g}, the 95th percentile")
+        click.echo(f"wrote {printable(png)}: layer {layer}, {len(view.rows)} neuron(s) x "
+                   f"{view.shape[1]} {what}; {scale_note}", err=True)
+
+
+def show_top(model, weights, layer, neuron, top, palette, png, as_json):
+    """``inspect-layer L --top K``: what each neuron detects, on the shipped test set."""
+    from digitnet import inspection, mnist, render
+    x, y = mnist.load_split(mnist.bundled_dir(), "test")
+    td = inspection.top_digits(model.network, layer, top, x, y,
+                               None if neuron is None else [neuron])
+    output_layer = layer == len(model.network.weights)
+    if as_json:
+        import json
+        click.echo(json.dumps(td.to_dict()))
+    elif not png:
+        color = use_color()
+        click.echo(render.top_text(td, color, max(terminal_width() if color else 80, 40),
+                                   palette, output_layer))
+    if png:
+        try:
+            render.top_png(td, png, f"layer {layer} of {weights}: the MNIST test digits that "
+                                    f"excite each neuron most", palette, output_layer)
+        except OSError as e:
+            fail(f"{printable(png)}: cannot write ({one_line(e)})")
+        click.echo(f"wrote {printable(png)}: layer {layer}, top {top} test digits of "
+                   f"{len(td.neurons)} neuron(s)", err=True)
+
+
+@cli.command()
+@click.argument("image", metavar="IMG")
+@weights_option
+@click.option("--raw", is_flag=True, help="The image is already 28x28 MNIST-style.")
+@palette_option
+@click.option("--png", "png", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Write the two maps into a PNG instead of printing them.")
+@json_option
+def explain(image, weights, raw, palette, png, as_json):
+    """Which pixels pushed the answer up, and which pushed it down.
+
+    For the answer and for the runner-up: gradient x input of the output neuron's
+    weighted input z (its evidence, before the sigmoid; the sigmoid itself would hide
+    everything in a confident answer). A pixel is green (--palette blue-orange: blue)
+    where its ink raised z, red (orange) where it lowered z; blank pixels never count.
+    The pixels' shares add up to z, apart from what the biases and the sigmoids'
+    curvature add (printed as well).
+
+    \b
+    Examples:
+      digitnet explain digit.png
+      digitnet explain digit.png --png why.png
+      digitnet explain digit.png --json | jq '.explained[0].pushed_up'
+    """
+    from digitnet import explain as explaining, render
+
+    model = load_model(weights)
+    if png:
+        png_target(png)
+    inputs = read_image_inputs(model, image, raw)
+    ex = explaining.explain(model.network, inputs)
+    result = model.results(inputs[None])[0]
+    if as_json:
+        import json
+        click.echo(json.dumps({"file": image, "digit": result.digit, "margin": result.margin,
+                               "runner_up": result.runner_up, **ex.to_dict()}))
+    elif not png:
+        color = use_color()
+        click.echo(render.answer_line(result.outputs))
+        click.echo(render.explain_text(ex, color, max(terminal_width() if color else 80, 40),
+                                       palette))
+    if png:
+        try:
+            render.explain_png(ex, png, os.path.basename(image), palette)
+        except OSError as e:
+            fail(f"{printable(png)}: cannot write ({one_line(e)})")
+        click.echo(f"wrote {printable(png)}: why {ex.digits[0]} and not {ex.digits[1]}",
+                   err=True)
 
 
 def print_summary(model, weights, as_json):
@@ -911,6 +1021,62 @@ def download(data):
     except DataError as e:
         fail(str(e))
     click.echo(printable(folder))
+
+
+# ---------------------------------------------------------------------------------------
+# draw
+
+@cli.command()
+@weights_option
+@click.option("--port", "-p", type=click.IntRange(0, 65535), default=8765, show_default=True,
+              help="Port on 127.0.0.1 (0: any free port).")
+@click.option("--no-browser", is_flag=True, help="Only print the URL; do not open a browser.")
+def draw(weights, port, no_browser):
+    """Draw a digit in your browser and watch the network think, live.
+
+    Serves a page on http://127.0.0.1:PORT (this computer only; everything it needs ships
+    with digitnet, nothing is fetched from the internet). As you draw, the drawing goes
+    through the same normalisation and network as `classify`: the page shows the 28x28
+    input, every neuron lit by its activation, the strongest connections, the ten
+    outputs, why the answer won (gradient x input), and, for a neuron you point at, its
+    weights, bias, weighted sum, z, sigmoid(z) and the test digits that excite it most.
+    "Break it" switches zero the biases or a layer, or add weight noise.
+
+    The page's HTTP API (POST /api/classify with an image file's bytes) answers with the
+    fields of `classify --json`; see the README. Ctrl-C stops the server.
+
+    \b
+    Examples:
+      digitnet draw
+      digitnet draw --weights wide --port 9000 --no-browser
+    """
+    from digitnet.server import DrawApp, make_server
+    from digitnet.errors import WeightFileError
+
+    try:
+        app = DrawApp(weights)
+    except WeightFileError as e:
+        fail(str(e))
+    try:
+        server = make_server(app, port)
+    except OSError as e:
+        fail(f"cannot listen on 127.0.0.1:{port} ({one_line(e)}); try another --port, "
+             "or --port 0 for any free one")
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    try:
+        click.echo(url)                       # stdout: the URL, for scripts
+        click.echo("digitnet draw: serving the page; press Ctrl-C to stop", err=True)
+        if not no_browser:
+            import webbrowser
+            try:
+                webbrowser.open(url)
+            except Exception:                  # no browser here: the URL is printed above
+                pass
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        raise Interrupted("stopped the draw server") from None
+    finally:
+        server.server_close()
 
 
 # ---------------------------------------------------------------------------------------

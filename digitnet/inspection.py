@@ -7,7 +7,9 @@ gets the very same ones:
 - :func:`layer_view`: one layer's weights and biases -- all neurons or some -- with
   per-neuron statistics, and, given an image, each neuron's weighted sum made concrete:
   the contribution of every input (input activation x weight), their sum, the bias,
-  ``z`` and ``sigmoid(z)``, exactly as ``classify`` computes them.
+  ``z`` and ``sigmoid(z)``, exactly as ``classify`` computes them;
+- :func:`top_digits`: what each neuron of a layer detects -- the test digits that excite
+  it most, and the picture they share.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["summary", "layer_view", "LayerView", "value_range", "neuron_stats"]
+__all__ = ["summary", "layer_view", "LayerView", "value_range", "neuron_stats", "top_digits",
+           "TopDigits", "PREFERRED_FROM"]
 
 
 def value_range(a: np.ndarray) -> dict:
@@ -46,7 +49,8 @@ class LayerView:
     ``all_biases`` the whole layer's (for scales shared by every neuron). With an image:
     ``inputs`` (n_in,) the previous layer's activations, ``contributions`` (k, n_in) =
     input activation x weight, ``sums`` (k,) their row sums (the weighted sums, before
-    the bias), ``z`` (k,) = weighted sum + bias and ``activations`` (k,) = sigmoid(z).
+    the bias), ``z`` (k,) = weighted sum + bias and ``activations`` (k,) = sigmoid(z);
+    ``all_contributions`` (n_out, n_in) the whole layer's (for a shared scale).
     """
 
     layer: int
@@ -58,14 +62,22 @@ class LayerView:
     stats: list
     inputs: np.ndarray | None = None
     contributions: np.ndarray | None = None
+    all_contributions: np.ndarray | None = None
     sums: np.ndarray | None = None
     z: np.ndarray | None = None
     activations: np.ndarray | None = None
+
+    n_layers: int = 0           # layers in the network (the last is the output layer)
 
     @property
     def shape(self):
         """(n_out, n_in) of the whole layer."""
         return self.all_weights.shape
+
+    @property
+    def is_output(self) -> bool:
+        """Is this the output layer (whose neuron K is digit K)?"""
+        return self.layer == self.n_layers
 
     def to_dict(self, image_name=None) -> dict:
         """The JSON document of ``digitnet inspect-layer L --json``."""
@@ -97,12 +109,76 @@ def layer_view(network, layer: int, neurons=None, inputs=None) -> LayerView:
     for k in rows:
         if not 0 <= k < W.shape[0]:
             raise IndexError(f"layer {layer} has neurons 0..{W.shape[0] - 1}")
-    view = LayerView(layer, rows, W[rows], b[rows], W, b, neuron_stats(W[rows], b[rows], rows))
+    view = LayerView(layer, rows, W[rows], b[rows], W, b, neuron_stats(W[rows], b[rows], rows),
+                     n_layers=len(network.weights))
     if inputs is not None:
         acts, zs = ([a[0] for a in arrays] for arrays in network.forward(np.asarray(inputs)[None]))
         view.inputs = acts[layer - 1]
-        view.contributions = W[rows] * view.inputs
+        view.all_contributions = W * view.inputs
+        view.contributions = view.all_contributions[rows]
         view.sums = view.contributions.sum(axis=1)
         view.z = zs[layer - 1][rows]
         view.activations = acts[layer][rows]
     return view
+
+
+#: How many of a neuron's most exciting test digits its preferred-input picture averages.
+PREFERRED_FROM = 100
+
+
+@dataclass
+class TopDigits:
+    """What the neurons of one layer respond to, measured on a set of digits.
+
+    ``indices`` (n_neurons, k) are the positions in the set (the MNIST test set: t10k) of
+    each neuron's ``k`` most exciting digits, strongest first, ``activations`` (n, k)
+    their activations and ``labels`` (n, k) their labels. ``preferred`` (n, 784) is each
+    neuron's preferred input: the mean of its :data:`PREFERRED_FROM` most exciting digits
+    minus the mean of all digits -- positive where its favourite digits have ink that
+    digits in general lack, negative where they lack ink that others have.
+    """
+
+    layer: int
+    neurons: list
+    indices: np.ndarray
+    activations: np.ndarray
+    labels: np.ndarray
+    preferred: np.ndarray
+    images: np.ndarray       # (n, k, 784) the top digits themselves
+
+    def to_dict(self) -> dict:
+        """The JSON of ``digitnet inspect-layer L --top K --json``."""
+        return {"layer": self.layer, "data": "MNIST test set (t10k), 10,000 digits",
+                "preferred_input": f"mean of the {PREFERRED_FROM} most exciting test digits "
+                                   "minus the mean test digit",
+                "neurons": [{"neuron": k, "test_indices": self.indices[i].tolist(),
+                             "activations": self.activations[i].tolist(),
+                             "labels": self.labels[i].tolist(),
+                             "preferred": self.preferred[i].tolist()}
+                            for i, k in enumerate(self.neurons)]}
+
+
+def top_digits(network, layer: int, k: int, x: np.ndarray, labels: np.ndarray,
+               neurons=None) -> TopDigits:
+    """For each neuron of layer ``layer`` (1..L), the ``k`` digits of ``x`` exciting it most.
+
+    ``x`` (N, 784) are network inputs (the MNIST test set as :func:`digitnet.mnist.load_split`
+    gives it), ``labels`` (N,) their digits. One forward pass over all of them, in
+    batches; ties are broken by the lower index, so the answer is reproducible.
+    """
+    if not 1 <= layer <= len(network.weights):
+        raise IndexError(f"this model has layers 1..{len(network.weights)}")
+    n_out = network.weights[layer - 1].shape[0]
+    rows = list(range(n_out)) if neurons is None else [int(j) for j in neurons]
+    for j in rows:
+        if not 0 <= j < n_out:
+            raise IndexError(f"layer {layer} has neurons 0..{n_out - 1}")
+    k = max(1, min(int(k), len(x)))
+    acts = np.concatenate([network.forward(x[i:i + 2048])[0][layer][:, rows]
+                           for i in range(0, len(x), 2048)]).T            # (n, N)
+    order = np.argsort(-acts, axis=1, kind="stable")                        # (n, N)
+    top = order[:, :k]
+    m = min(PREFERRED_FROM, len(x))
+    preferred = x[order[:, :m]].mean(axis=1) - x.mean(axis=0)               # (n, 784)
+    return TopDigits(layer, rows, top, np.take_along_axis(acts, top, axis=1),
+                     np.asarray(labels)[top], preferred.astype(np.float64), x[top])

@@ -218,23 +218,31 @@ def robust_scale(values: np.ndarray | Iterable[np.ndarray], q: float = 99.0) -> 
     return _clean_scale(np.percentile(flat, q))
 
 
-def signed_rgb(values: np.ndarray, scale: float) -> np.ndarray:
+#: Colours of positive and negative values at full brightness. Blue/orange (Okabe & Ito's
+#: palette) reads the same for the red-green colour-blind, about 1 man in 12.
+PALETTES = {"green-red": ((0, 255, 0), (255, 0, 0)),
+            "blue-orange": ((86, 180, 233), (230, 159, 0))}
+PALETTE_WORDS = {"green-red": ("green", "red"), "blue-orange": ("blue", "orange")}
+
+
+def signed_rgb(values: np.ndarray, scale: float, palette: str = "green-red") -> np.ndarray:
     """Colour signed values: shape ``(...)`` -> ``uint8`` array of shape ``(..., 3)``.
 
-    - positive ``v`` -> ``(0, g, 0)`` (green), negative -> ``(r, 0, 0)`` (red), 0 -> black;
-    - the channel is ``round(255 * clip(|v| / scale, 0, 1) ** GAMMA)``, so ``|v| >= scale``
-      is full brightness and the square root (``GAMMA = 0.5``) keeps small values visible.
+    - with the default ``palette`` "green-red": positive ``v`` -> ``(0, g, 0)`` (green),
+      negative -> ``(r, 0, 0)`` (red), 0 -> black; "blue-orange": positive blue,
+      negative orange (:data:`PALETTES`);
+    - the brightness is ``clip(|v| / scale, 0, 1) ** GAMMA``, so ``|v| >= scale`` is full
+      brightness and the square root (``GAMMA = 0.5``) keeps small values visible.
 
     ``scale`` is in the same units as ``values`` (e.g. the weights' typical magnitude, see
     :func:`robust_scale`); a scale that is ``<= 0``, NaN or infinite counts as 1.
     NaN values are drawn black, +-inf at full brightness.
     """
     v = np.asarray(values, dtype=np.float64)
-    level = np.rint(_brightness(v, scale) * 255.0).astype(np.uint8)
-    out = np.zeros(v.shape + (3,), dtype=np.uint8)
-    out[..., 0] = np.where(v < 0, level, 0)
-    out[..., 1] = np.where(v > 0, level, 0)
-    return out
+    level = _brightness(v, scale)
+    pos, neg = (np.array(c, dtype=np.float64) for c in PALETTES[palette])
+    colour = np.where((v < 0)[..., None], neg, np.where((v > 0)[..., None], pos, 0.0))
+    return np.rint(colour * level[..., None]).astype(np.uint8)
 
 
 # Plain-text weights: sign picks the family, brightness (same formula as the colours)
@@ -250,25 +258,31 @@ def _plain_weight_chars(grid: np.ndarray, blank: np.ndarray, scale: float) -> np
     return chars
 
 
-def legend_text(color: bool, scale: float | None = None, what: str = "weights") -> str:
+def legend_text(color: bool, scale: float | None = None, what: str = "weights",
+                palette: str = "green-red", rule: str | None = None) -> str:
     """One line (at most 80 columns) explaining how :func:`grids_to_text` draws weights.
 
     Plain: ``weights: #+. positive, %=- negative (strong..weak), blank ~0``. Each
     character covers a quarter of the brightness ``b = (|w| / scale) ** 0.5`` used for the
     colours: blank for ``b < .25``, ``.``/``-`` up to .5, ``+``/``=`` up to .75, ``#``/``%``
-    above. Colour: a red-black-green swatch. With ``scale``, also says where full
-    brightness starts. ``what`` names the values drawn (e.g. ``"contributions"``).
+    above. Colour: a negative-black-positive swatch in ``palette``. With ``scale``, also
+    says where full brightness starts, and ``rule`` how that scale was chosen (e.g.
+    ``"95th percentile of the layer"``). ``what`` names the values drawn.
     """
     if color:
         steps = np.array([-1.0, -0.5, -0.2, -0.05, 0.0, 0.05, 0.2, 0.5, 1.0])
-        swatch = "".join(_bg(c) + " " for c in signed_rgb(steps, 1.0).tolist()) + RESET
-        base = f"{what}: {swatch} red -, black 0, green +"
+        swatch = "".join(_bg(c) + " " for c in signed_rgb(steps, 1.0, palette).tolist()) + RESET
+        pos, neg = PALETTE_WORDS[palette]
+        base = f"{what}: {swatch} {neg} -, black 0, {pos} +"
     else:
         base = f"{what}: #+. positive, %=- negative (strong..weak), blank ~0"
     if scale is None:
         return base
-    line = base + f"; full at |w| >= {scale:.3g}"
-    return line if visible_len(line) <= 80 else base + f"; scale {scale:.3g}"
+    for line in (base + f"; full at |value| >= {scale:.3g} ({rule})" if rule else None,
+                 base + f"; full at |value| >= {scale:.3g}", base + f"; scale {scale:.3g}"):
+        if line and visible_len(line) <= 80:
+            return line
+    return base
 
 
 # --------------------------------------------------------------------------------------
@@ -400,6 +414,9 @@ def bar(value: float, width: int, color: bool, rgb: Sequence[int] | None = None)
 # Weight grids in the terminal
 # --------------------------------------------------------------------------------------
 
+#: Grids of at most this many values are drawn with cells twice as large.
+SMALL_GRID = 64
+
 #: Labels may widen a terminal tile beyond its grid, up to this many columns, so that
 #: tiny grids (4x4, 2x5) can still carry a readable label like "n12 b=-1.3".
 LABEL_MAX = 12
@@ -448,6 +465,7 @@ def grids_to_text(
     scale: float | Sequence[float] | None = None,
     width: int = 80,
     color: bool = False,
+    palette: str = "green-red",
 ) -> str:
     """Draw several neurons' incoming weights as grids side by side, within ``width``.
 
@@ -469,8 +487,12 @@ def grids_to_text(
       :func:`legend_text`: ``. + #`` positive and ``- = %`` negative, weakest to
       strongest, blank near 0. ASCII only if the labels are.
 
+    Grids of at most :data:`SMALL_GRID` (64) values are drawn twice as large -- each value
+    two columns wide and one line tall -- so a 4x4 grid is 8 columns x 4 lines, readable
+    next to its label. ``palette``: see :func:`signed_rgb`.
+
     Tiles are separated by 2 spaces and wrap onto more rows of tiles (separated by a blank
-    line) as needed: two 28-wide grids per row at width 80, a dozen 4x4 grids. No line is
+    line) as needed: two 28-wide grids per row at width 80, several 4x4 grids. No line is
     longer than ``width`` visible columns; a single grid wider than ``width`` raises
     ``ValueError``.
     """
@@ -481,7 +503,8 @@ def grids_to_text(
     names = _labels(labels, len(gl), "{}")
     scales = _scales(scale, gl)
     shape = grid_shape(gl[0].size)
-    gw = shape[1]
+    k = 2 if gl[0].size <= SMALL_GRID else 1       # cell size, in columns
+    gw = shape[1] * k
     if gw > width:
         raise ValueError(f"grids of {gl[0].size} values are {gw} columns wide; width {width} is too narrow")
     gap = 2
@@ -493,9 +516,14 @@ def grids_to_text(
     for g, s in zip(gl, scales):
         grid, blank = _as_grid(g, shape)
         if color:
-            blocks.append(_halfblock_lines(signed_rgb(grid, s), blank))
+            rgb = signed_rgb(grid, s, palette)
+            if k > 1:   # each value 2 columns wide and, as two half-block rows, 1 line tall
+                rgb = np.repeat(np.repeat(rgb, 2, axis=0), 2, axis=1)
+                blank = np.repeat(np.repeat(blank, 2, axis=0), 2, axis=1)
+            blocks.append(_halfblock_lines(rgb, blank))
         else:
-            blocks.append(["".join(r) for r in _plain_weight_chars(grid, blank, s)])
+            chars = _plain_weight_chars(grid, blank, s)
+            blocks.append(["".join(np.repeat(r, k)) for r in chars])
     if not color:
         names = [x.encode("ascii", "replace").decode("ascii") for x in names]
 
@@ -553,6 +581,8 @@ def grids_image(
     scale: float | Sequence[float] | None = None,
     px: int | None = None,
     title: str | None = None,
+    palette: str = "green-red",
+    legend: str | None = None,
 ):
     """Draw weight grids as one Pillow RGB image; return ``(image, boxes)``.
 
@@ -592,9 +622,10 @@ def grids_image(
     trows = -(-n // tcols)
 
     same = len(set(scales)) == 1
-    legend = "green = positive weight, red = negative, black = 0;  brightness = sqrt(|w| / scale), " + (
-        f"scale {scales[0]:.3g}" if same else "scale per tile"
-    )
+    pos, neg = PALETTE_WORDS[palette]
+    legend = (legend or f"{pos} = positive weight, {neg} = negative, black = 0") + (
+        ";  brightness = sqrt(|value| / scale), "
+        + (f"scale {scales[0]:.3g}" if same else "scale per tile"))
     title_h = text_height(title_font) + _PNG_PAD if title else 0
     legend_h = text_height(label_font) + _PNG_PAD
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
@@ -616,7 +647,7 @@ def grids_image(
         x0 = tc * (tile_w + 1) + (tile_w - gw_px) // 2
         y0 = top0 + tr * (tile_h + 1) + _PNG_PAD + label_h
         grid, blank = _as_grid(g, (rows, cols))
-        rgb = signed_rgb(grid, s)
+        rgb = signed_rgb(grid, s, palette)
         rgb[blank] = _PNG_BG
         canvas[y0:y0 + gh_px, x0:x0 + gw_px] = np.repeat(np.repeat(rgb, px, axis=0), px, axis=1)
         boxes.append((x0, y0, x0 + gw_px, y0 + gh_px))
@@ -660,6 +691,8 @@ def grids_png(
     scale: float | Sequence[float] | None = None,
     px: int | None = None,
     title: str | None = None,
+    palette: str = "green-red",
+    legend: str | None = None,
 ) -> list[tuple[int, int, int, int]]:
     """Write every neuron's weight grid into one PNG at ``path`` (atomically).
 
@@ -673,7 +706,8 @@ def grids_png(
 
     Returns each grid's pixel box ``(left, top, right, bottom)``, see :func:`grids_image`.
     """
-    image, boxes = grids_image(grids, labels, scale=scale, px=px, title=title)
+    image, boxes = grids_image(grids, labels, scale=scale, px=px, title=title,
+                               palette=palette, legend=legend)
     save_png_atomic(image, path)
     return boxes
 
@@ -849,28 +883,62 @@ def activations_text(layers: Sequence[np.ndarray], color: bool, width: int = 80)
 # --------------------------------------------------------------------------------------
 
 
+#: Weight and contribution pictures reach full brightness at this percentile of |value|:
+#: a few outliers (the default model's layer 2 has weights up to 87 where most are below
+#: 9) would otherwise leave every other cell dark. The 5% above it are drawn at full
+#: brightness.
+SCALE_PERCENTILE = 95.0
+
+
+def scale_rule(per_neuron: bool = False) -> str:
+    """The words that name :func:`layer_scales`' rule, for legends."""
+    return (f"{SCALE_PERCENTILE:.0f}th percentile of each tile" if per_neuron
+            else f"{SCALE_PERCENTILE:.0f}th percentile of the layer")
+
+
 def layer_scales(view, per_neuron: bool = False):
     """The |value| drawn at full brightness for a :class:`~digitnet.inspection.LayerView`.
 
-    Weights share the whole layer's :func:`robust_scale` even when only some neurons are
-    shown, so that one neuron's picture matches the full view; contributions share the
-    scale of those drawn. ``per_neuron``: each grid's own largest |value|.
+    One rule everywhere (text and PNG, one neuron or all): the
+    :data:`SCALE_PERCENTILE` (95th) percentile of |value| over the *whole layer* -- its
+    weights, or with an image its contributions -- so that one neuron's picture matches
+    the full view. ``per_neuron``: each grid's own 95th percentile instead.
     """
-    grids = view.contributions if view.contributions is not None else view.weights
+    with_image = view.contributions is not None
     if per_neuron:
-        return [float(np.abs(g).max()) or 1.0 for g in grids]
-    return robust_scale(view.contributions if view.contributions is not None
-                        else view.all_weights)
+        grids = view.contributions if with_image else view.weights
+        return [robust_scale(g, SCALE_PERCENTILE) for g in grids]
+    return robust_scale(view.all_contributions if with_image else view.all_weights,
+                        SCALE_PERCENTILE)
+
+
+def neuron_name(view, k: int, short: bool = False) -> str:
+    """``"digit 7"`` in the output layer (neuron K there *is* digit K), else ``"neuron 7"``
+    (``short``: ``"d7"`` / ``"n7"``)."""
+    if view.is_output:
+        return f"d{k}" if short else f"digit {k}"
+    return f"n{k}" if short else f"neuron {k}"
+
+
+def _inputs_key(view) -> str | None:
+    """For small grids: which cell is which input, e.g. ``cells: inputs 0-3, 4-7, ...``."""
+    n_in = view.shape[1]
+    if n_in > SMALL_GRID:
+        return None
+    rows, cols = grid_shape(n_in)
+    parts = [f"{r * cols}-{min(n_in, (r + 1) * cols) - 1}" for r in range(rows)]
+    prev = f"layer {view.layer - 1}'s neurons" if view.layer > 1 else "inputs"
+    return f"each tile: {prev} row by row, rows {', '.join(parts)}"
 
 
 def layer_text(view, color: bool, width: int = 80, per_neuron_scale: bool = False,
-               image_name: str | None = None) -> str:
+               image_name: str | None = None, palette: str = "green-red") -> str:
     """The ``inspect-layer L`` report: grids, then a table per neuron.
 
-    Without an image: each neuron's incoming weights as a green/red grid, and bias and
-    weight statistics. With one (``view.contributions`` set): the contribution grids and
-    each neuron's weighted sum, bias, z and sigmoid(z). One neuron of a small layer also
-    lists its inputs one by one (a 4x4 grid cannot say which hidden neuron is which).
+    Without an image: each neuron's incoming weights as a grid, and bias and weight
+    statistics. With one (``view.contributions`` set): the contribution grids and each
+    neuron's weighted sum, bias, z and sigmoid(z). One neuron of a small layer also
+    lists its inputs one by one. In the output layer neurons are named by their digit.
     """
     with_image = view.contributions is not None
     n_out, n_in = view.shape
@@ -878,31 +946,44 @@ def layer_text(view, color: bool, width: int = 80, per_neuron_scale: bool = Fals
     grids = view.contributions if with_image else view.weights
     scale = layer_scales(view, per_neuron_scale)
     if with_image:
-        labels = [f"n{k} a={view.activations[i]:.2f}" for i, k in enumerate(rows)]
+        labels = [f"{neuron_name(view, k, True)} a={view.activations[i]:.2f}"
+                  for i, k in enumerate(rows)]
         # The file name on a line of its own: with it, the heading would outgrow 80 columns.
         what = (f"layer {view.layer}: contributions (input activation x weight) to "
                 f"{len(rows)} neuron(s)\nimage: {image_name}")
     else:
-        labels = [f"n{k} b={view.biases[i]:+.2f}" for i, k in enumerate(rows)]
+        labels = [f"{neuron_name(view, k, True)} b={view.biases[i]:+.2f}"
+                  for i, k in enumerate(rows)]
         what = f"layer {view.layer}: {n_out} neurons x {n_in} weights"
         if n_in == 784:
             what += " (each drawn as the 28x28 image it reads)"
-    lines = [what, legend_text(color, None if per_neuron_scale else scale,
-                               "contributions" if with_image else "weights"), ""]
-    if grid_shape(n_in)[1] <= width:
-        lines.append(grids_to_text(grids, labels, scale, width=width, color=color))
+        if view.is_output:
+            what += "; neuron K is digit K"
+    lines = [what, legend_text(color, None, "contributions" if with_image else "weights",
+                               palette),
+             "full brightness at the " + scale_rule(per_neuron_scale) +
+             ("" if per_neuron_scale else f" of |{'contributions' if with_image else 'w'}|: "
+                                          f"{scale:.3g}")]
+    key = _inputs_key(view)
+    if key:
+        lines.append(key)
+    lines.append("")
+    if grid_shape(n_in)[1] * (2 if n_in <= SMALL_GRID else 1) <= width:
+        lines.append(grids_to_text(grids, labels, scale, width=width, color=color,
+                                   palette=palette))
     else:  # e.g. 5000 inputs from a huge hidden layer: a grid row would not fit a line
         lines.append(f"({n_in} inputs per neuron: grids too wide for {width} columns; "
                      "see --png or --json)")
     lines.append("")
+    name = "digit" if view.is_output else "neuron"
     if with_image:
-        lines.append(f"{'neuron':>6} {'weighted sum':>13} {'+ bias':>9} {'= z':>9} "
+        lines.append(f"{name:>6} {'weighted sum':>13} {'+ bias':>9} {'= z':>9} "
                      f"{'sigmoid(z)':>11}")
         for i, k in enumerate(rows):
             lines.append(f"{k:>6} {view.sums[i]:>13.4f} {view.biases[i]:>+9.4f} "
                          f"{view.z[i]:>9.4f} {view.activations[i]:>11.4f}")
     else:
-        lines.append(f"{'neuron':>6} {'bias':>8} {'w min':>8} {'w max':>8} "
+        lines.append(f"{name:>6} {'bias':>8} {'w min':>8} {'w max':>8} "
                      f"{'mean |w|':>9} {'positive':>9}")
         for st in view.stats:
             lines.append(f"{st['neuron']:>6} {st['bias']:>+8.3f} {st['min']:>+8.3f} "
@@ -910,7 +991,8 @@ def layer_text(view, color: bool, width: int = 80, per_neuron_scale: bool = Fals
                          f"{100 * st['positive']:>8.1f}%")
     if len(rows) == 1 and n_in <= 64:
         k = rows[0]
-        lines += ["", f"neuron {k}'s inputs (neurons of layer {view.layer - 1 or 'input'}):"]
+        lines += ["", f"{neuron_name(view, k)}'s inputs (neurons of layer "
+                      f"{view.layer - 1 or 'input'}):"]
         if with_image:
             lines.append(f"{'input':>6} {'activation':>11} {'x weight':>10} {'= product':>11}")
             lines += [f"{j:>6} {view.inputs[j]:>11.4f} {view.weights[0, j]:>+10.4f} "
@@ -922,18 +1004,176 @@ def layer_text(view, color: bool, width: int = 80, per_neuron_scale: bool = Fals
 
 
 def layer_png(view, path, model_name: str, per_neuron_scale: bool = False,
-              image_name: str | None = None):
-    """Write the grids of :func:`layer_text` into one PNG at ``path`` (atomically)."""
+              image_name: str | None = None, palette: str = "green-red"):
+    """Write the grids of :func:`layer_text` into one PNG at ``path`` (atomically), on the
+    same scale rule; returns ``(boxes, scale)``."""
     with_image = view.contributions is not None
     n_out, n_in = view.shape
+    pos, neg = PALETTE_WORDS[palette]
     if with_image:
-        labels = [f"neuron {k}  z={view.z[i]:+.2f}  a={view.activations[i]:.2f}"
+        labels = [f"{neuron_name(view, k, True)} z={view.z[i]:+.2f} a={view.activations[i]:.2f}"
                   for i, k in enumerate(view.rows)]
         title = f"layer {view.layer}: input activation x weight for {image_name}"
+        legend = (f"{pos} = input pushed the weighted sum up (activation x weight > 0), "
+                  f"{neg} = pushed it down, black = no effect")
     else:
-        labels = [f"neuron {k}  b={view.biases[i]:+.2f}" for i, k in enumerate(view.rows)]
+        labels = [f"{neuron_name(view, k)}  b={view.biases[i]:+.2f}"
+                  for i, k in enumerate(view.rows)]
         title = (f"layer {view.layer} of {model_name}: incoming weights "
-                 f"(green +, red -), {n_out}x{n_in}")
+                 f"({pos} +, {neg} -), {n_out}x{n_in}")
+        legend = f"{pos} = positive weight, {neg} = negative, black = 0"
+    scale = layer_scales(view, per_neuron_scale)
+    legend += f";  full brightness at the {scale_rule(per_neuron_scale)}"
     grids = view.contributions if with_image else view.weights
-    return grids_png(grids, labels, path, scale=layer_scales(view, per_neuron_scale),
-                     title=title)
+    return grids_png(grids, labels, path, scale=scale, title=title, palette=palette,
+                     legend=legend), scale
+
+
+# --------------------------------------------------------------------------------------
+# What neurons detect (`inspect-layer --top`) and why an answer won (`explain`)
+# --------------------------------------------------------------------------------------
+
+def _shrink(rgb: np.ndarray, fy: int, fx: int) -> np.ndarray:
+    """Mean over ``fy x fx`` blocks of an ``(h, w, 3)`` picture (h, w divisible)."""
+    h, w = rgb.shape[:2]
+    return rgb.reshape(h // fy, fy, w // fx, fx, 3).mean(axis=(1, 3))
+
+
+def pictures_text(pictures: Sequence[np.ndarray], labels: Sequence[str], color: bool,
+                  width: int = 80) -> str:
+    """Small 28x28 RGB pictures (uint8, (28, 28, 3) each) side by side, labelled, wrapped.
+
+    Each is drawn at half size, 14 columns x 7 lines (colour half blocks at 14x14; plain:
+    14x7 blocks of the grey ramp ``" .:-=+*#%@"`` by brightness).
+    """
+    tiles = []
+    for p in pictures:
+        if color:
+            tiles.append(_halfblock_lines(np.rint(_shrink(p.astype(np.float64), 2, 2))
+                                          .astype(np.uint8)))
+        else:
+            grey = _shrink(p.astype(np.float64), 4, 2).max(axis=2) / 255.0
+            tiles.append(["".join(r) for r in _PLAIN_RAMP[np.rint(grey * 9).astype(np.int64)]])
+    names = [_CONTROL_RE.sub(" ", str(x))[:14].ljust(14) for x in labels]
+    if not color:
+        names = [x.encode("ascii", "replace").decode("ascii") for x in names]
+    per_row = max(1, (width + 1) // 15)
+    out = []
+    for start in range(0, len(tiles), per_row):
+        idx = range(start, min(start + per_row, len(tiles)))
+        out.append(" ".join(names[i] for i in idx).rstrip())
+        for r in range(len(tiles[start])):
+            out.append(" ".join(tiles[i][r] for i in idx).rstrip(" "))
+    return "\n".join(out)
+
+
+def _grey_rgb(x: np.ndarray) -> np.ndarray:
+    g = np.rint(np.clip(np.asarray(x, dtype=np.float64).reshape(28, 28), 0, 1) * 255)
+    return np.repeat(g.astype(np.uint8)[..., None], 3, axis=2)
+
+
+def _over_digit(values: np.ndarray, digit: np.ndarray, scale: float, palette: str) -> np.ndarray:
+    """Signed ``values`` (784,) coloured over the faint grey of ``digit`` (784,)."""
+    rgb = signed_rgb(np.asarray(values).reshape(28, 28), scale, palette)
+    grey = np.rint(90 * np.clip(np.asarray(digit).reshape(28, 28), 0, 1)).astype(np.uint8)
+    return np.maximum(rgb, grey[..., None])
+
+
+def top_text(td, color: bool, width: int = 80, palette: str = "green-red",
+             output_layer: bool = False) -> str:
+    """``inspect-layer L --top K``: per neuron, its preferred input and its top digits."""
+    from .inspection import PREFERRED_FROM
+    pos, neg = PALETTE_WORDS[palette]
+    lines = [f"layer {td.layer}: the MNIST test digits (t10k) that excite each neuron most",
+             f"first picture: preferred input = mean of its {PREFERRED_FROM} top digits minus "
+             "the mean digit",
+             f"({pos}: more ink than usual, {neg}: less); then its top digits: "
+             "test index and activation", ""]
+    for i, k in enumerate(td.neurons):
+        name = f"digit {k}" if output_layer else f"neuron {k}"
+        pref = td.preferred[i]
+        pics = [signed_rgb(pref.reshape(28, 28), robust_scale(pref, SCALE_PERCENTILE), palette)]
+        pics += [_grey_rgb(img) for img in td.images[i]]
+        labels = ["preferred"] + [f"#{j} {a:.2f}" for j, a in
+                                  zip(td.indices[i], td.activations[i])]
+        digits = " ".join(str(d) for d in td.labels[i])
+        lines += [f"{name}: top {td.indices.shape[1]} are the digits {digits}",
+                  pictures_text(pics, labels, color, width), ""]
+    return "\n".join(lines).rstrip("\n")
+
+
+def top_png(td, path, title: str, palette: str = "green-red", output_layer: bool = False):
+    """``inspect-layer L --top K --png``: one row per neuron (preferred input, top digits)."""
+    from PIL import Image, ImageDraw
+
+    from .inspection import PREFERRED_FROM
+    k = td.indices.shape[1]
+    cell, pad = 84, 6                                    # 3 px per pixel
+    font, title_font = png_font(12), png_font(16)
+    lh = text_height(font)
+    name_w = 90
+    row_h = lh + cell + pad
+    W = name_w + (k + 1) * (cell + pad) + pad
+    top = 2 * pad + text_height(title_font)
+    H = top + len(td.neurons) * row_h + 2 * lh + 2 * pad
+    canvas = np.empty((H, W, 3), np.uint8)
+    canvas[:] = _PNG_BG
+    for i in range(len(td.neurons)):
+        y = top + i * row_h + lh
+        pref = td.preferred[i]
+        pics = [signed_rgb(pref.reshape(28, 28), robust_scale(pref, SCALE_PERCENTILE), palette)]
+        pics += [_grey_rgb(img) for img in td.images[i]]
+        for j, p in enumerate(pics):
+            x = name_w + j * (cell + pad)
+            canvas[y:y + cell, x:x + cell] = np.repeat(np.repeat(p, 3, axis=0), 3, axis=1)
+    image = Image.fromarray(canvas, "RGB")
+    draw = ImageDraw.Draw(image)
+    draw.text((pad, pad), title, fill=(255, 255, 255), font=title_font)
+    for i, n in enumerate(td.neurons):
+        y = top + i * row_h
+        draw.text((pad, y + lh + cell // 2 - lh // 2), f"digit {n}" if output_layer
+                  else f"neuron {n}", fill=_PNG_TEXT, font=font)
+        draw.text((name_w, y), "preferred", fill=(170, 170, 170), font=font)
+        for j in range(k):
+            draw.text((name_w + (j + 1) * (cell + pad), y),
+                      f"#{td.indices[i, j]} {td.activations[i, j]:.2f}", fill=(170, 170, 170),
+                      font=font)
+    pos, neg = PALETTE_WORDS[palette]
+    draw.text((pad, H - 2 * lh - pad), f"preferred input: mean of the neuron's "
+              f"{PREFERRED_FROM} most exciting MNIST test digits minus the mean test digit "
+              f"({pos} more ink, {neg} less)", fill=(170, 170, 170), font=font)
+    draw.text((pad, H - lh - pad), "then its top digits, with their test-set index and the "
+              "neuron's activation. MNIST: Y. LeCun, C. Cortes, C. Burges (CC BY-SA 3.0)",
+              fill=(170, 170, 170), font=font)
+    save_png_atomic(image, path)
+
+
+def explain_text(ex, color: bool, width: int = 80, palette: str = "green-red") -> str:
+    """``digitnet explain``: the gradient x input maps of answer and runner-up, side by side."""
+    scale = robust_scale(ex.maps, SCALE_PERCENTILE)
+    pos, neg = PALETTE_WORDS[palette]
+    labels = [f"{'answer' if i == 0 else 'runner-up'} {d}" for i, d in enumerate(ex.digits)]
+    lines = ["why this answer: gradient x input of each output's weighted input z",
+             legend_text(color, None, "push on z", palette),
+             f"full brightness at the {SCALE_PERCENTILE:.0f}th percentile of |push|: "
+             f"{scale:.3g}",
+             "", grids_to_text(ex.maps, labels, scale, width=width, color=color,
+                               palette=palette), ""]
+    for i, d in enumerate(ex.digits):
+        m = ex.maps[i]
+        lines.append(f"{labels[i]:<12} z = {ex.z[i]:+8.3f}: pixels pushed it up "
+                     f"{m[m > 0].sum():+.3f} ({pos}) and down {m[m < 0].sum():+.3f} ({neg}); "
+                     f"biases and curvature {ex.bias_share[i]:+.3f}")
+    return "\n".join(lines)
+
+
+def explain_png(ex, path, image_name: str, palette: str = "green-red"):
+    """``digitnet explain --png``: the two maps over the digit, as one PNG."""
+    scale = robust_scale(ex.maps, SCALE_PERCENTILE)
+    pos, neg = PALETTE_WORDS[palette]
+    labels = [f"{'answer' if i == 0 else 'runner-up'} {d}: z = {ex.z[i]:+.2f}"
+              for i, d in enumerate(ex.digits)]
+    return grids_png(ex.maps, labels, path, scale=scale, palette=palette,
+                     title=f"why {ex.digits[0]}, not {ex.digits[1]}: {image_name}",
+                     legend=f"{pos} = pixel pushed z up, {neg} = pushed it down "
+                            f"(gradient x input)")

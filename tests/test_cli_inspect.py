@@ -48,28 +48,34 @@ def parse_grids(out, cols, rows, color):
     """The weight grids of an inspect-layer text report: neuron -> rows x cols pixels.
 
     Colour: each pixel is an (r, g, b) tuple (None = terminal default, i.e. blank).
-    Plain: each pixel is a character. Tiles are found by their labels ("n12 ...").
+    Plain: each pixel is a character. Tiles are found by their labels ("n12 ...", or
+    "d7 ..." in the output layer). Grids of up to 64 values have cells 2 columns wide
+    and one line tall.
     """
+    label = re.compile(r"[nd](\d+) ")
+    small = rows * cols <= 64
+    k = 2 if small else 1
     lines = out.split("\n")
-    i = next(k for k, line in enumerate(lines) if visible(line).startswith("weights:")) + 2
-    n_lines = (rows + 1) // 2 if color else rows
+    i = next(j for j, line in enumerate(lines) if label.match(line))
+    n_lines = rows if small else (rows + 1) // 2 if color else rows
     grids = {}
-    while i < len(lines) and re.match(r"n\d+ ", lines[i]):
-        starts = [(int(m.group(1)), m.start()) for m in re.finditer(r"n(\d+) ", lines[i])]
+    while i < len(lines) and label.match(lines[i]):
+        starts = [(int(m.group(1)), m.start()) for m in label.finditer(lines[i])]
         body = lines[i + 1:i + 1 + n_lines]
         for neuron, col in starts:
             pixels = []
             for line in body:
                 if color:
-                    cells = decode_halfblocks(line)[col:col + cols]
+                    cells = decode_halfblocks(line)[col:col + k * cols:k]
                     cells += [(None, None)] * (cols - len(cells))
                     pixels.append([c[0] for c in cells])
-                    pixels.append([c[1] for c in cells])
+                    if not small:
+                        pixels.append([c[1] for c in cells])
                 else:
-                    pixels.append(list(line[col:col + cols].ljust(cols)))
+                    pixels.append(list(line[col:col + k * cols:k].ljust(cols)))
             grids[neuron] = pixels[:rows]
         i += 1 + n_lines
-        if i + 1 < len(lines) and lines[i] == "" and re.match(r"n\d+ ", lines[i + 1]):
+        if i + 1 < len(lines) and lines[i] == "" and label.match(lines[i + 1]):
             i += 1
     return grids
 
@@ -343,8 +349,8 @@ def test_png_draws_green_and_red_where_the_weights_say(signed, tmp_path):
     path, _ = signed
     out = tmp_path / "layer1.png"
     r = run("inspect-layer", 1, "--png", out, "--weights", path)
-    assert r.exit_code == 0 and f"wrote {out}" in r.stderr
-    assert "\x1b" not in r.stdout and "n0 b=+0.50" in r.stdout   # the text report too
+    assert r.exit_code == 0 and r.stdout == ""     # the picture, not the text report
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith(f"wrote {out}: layer 1, 2 neuron(s)")
     im = Image.open(out)
     assert im.format == "PNG" and im.mode == "RGB"
     w, h = im.size
@@ -491,5 +497,5 @@ def test_default_model(default_model, monkeypatch, digit_png):
     monkeypatch.setattr(main_module, "use_color", lambda stream=None: True)
     for layer in range(1, len(default_model.weights) + 1):
         out = run("inspect-layer", layer, "--weights", "default", env={"COLUMNS": "80"}).stdout
-        assert "\x1b[38;2;" in out
+        assert "\x1b[48;2;" in out
         assert_fits(out)

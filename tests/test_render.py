@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from digitnet.render import (
     RESET,
+    SMALL_GRID,
     activations_text,
     answer_line,
     bar,
@@ -234,11 +235,15 @@ def test_grids_layout_784():
     assert len(grids_to_text(W, None, 0.5, width=88, color=False).split("\n\n")) == 6
 
 
-@pytest.mark.parametrize("n_in", [784, 16, 10, 7, 3, 32])
+@pytest.mark.parametrize("n_in", [784, 16, 10, 7, 3, 32, 64, 65])
 def test_halfblock_rows(n_in):
-    rows, _ = grid_shape(n_in)
+    rows, cols = grid_shape(n_in)
     text = grids_to_text(rng().normal(size=(1, n_in)), ["x"], 1.0, color=True)
-    assert len(lines_of(text)) == 1 + math.ceil(rows / 2)
+    if n_in <= SMALL_GRID:   # small grids: each value 2 columns wide, one line tall
+        assert len(lines_of(text)) == 1 + rows
+        assert max(visible_len(x) for x in lines_of(text)[1:]) == 2 * cols
+    else:
+        assert len(lines_of(text)) == 1 + math.ceil(rows / 2)
 
 
 @pytest.mark.parametrize("n_in", [784, 16, 10, 7])
@@ -249,10 +254,11 @@ def test_colour_grid_decodes_to_signed_rgb(n_in):
     text = grids_to_text([w], ["n"], 1.0, color=True)
     decoded = [decode_halfblocks(line) for line in lines_of(text)[1:]]
     expect = signed_rgb(w, 1.0).tolist()
+    k = 2 if n_in <= SMALL_GRID else 1     # small grids: cells 2 columns x 2 half rows
     for i in range(rows * cols):
         r, c = divmod(i, cols)
-        cells = decoded[r // 2]
-        got = cells[c][r % 2] if c < len(cells) else None
+        cells = decoded[r * k // 2]
+        got = cells[c * k][(r * k) % 2] if c * k < len(cells) else None
         want = tuple(expect[i]) if i < n_in else None
         assert got == want, (i, got, want)
 
@@ -261,7 +267,7 @@ def test_plain_grid_characters():
     w = np.zeros(16)
     w[0], w[1], w[2], w[3] = 1.0, -1.0, 0.1, -0.1  # 0.1 -> brightness ~0.32: weakest mark
     text = grids_to_text([w], ["n"], 1.0, color=False)
-    assert lines_of(text)[1] == "#%.-"
+    assert lines_of(text)[1] == "##%%..--"     # 16 values: each 2 characters wide
     assert lines_of(text)[2] == ""
 
 
@@ -281,7 +287,7 @@ def test_grids_tiny_labels_and_validation():
 def test_grids_per_grid_scales():
     w = np.array([0.5, 0.5, 0.5, 0.5])
     text = grids_to_text([w, w], ["a", "b"], [0.5, 4.0], color=False)
-    assert lines_of(text)[1] == "##  .."  # same weights, darker under the larger scale
+    assert lines_of(text)[1] == "####  ...."  # same weights, darker under the larger scale
 
 
 def test_grids_of_a_256_neuron_layer():
