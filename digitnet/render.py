@@ -1087,8 +1087,8 @@ def top_text(td, color: bool, width: int = 80, palette: str = "green-red",
     lines = [f"layer {td.layer}: the MNIST test digits (t10k) that excite each neuron most",
              f"first picture: preferred input = mean of its {PREFERRED_FROM} top digits minus "
              "the mean digit",
-             f"({pos}: more ink than usual, {neg}: less); then its top digits: "
-             "test index and activation", ""]
+             f"({pos}: more ink than usual, {neg}: less); then its top digits,",
+             "each with its test-set index and the neuron's activation", ""]
     for i, k in enumerate(td.neurons):
         name = f"digit {k}" if output_layer else f"neuron {k}"
         pref = td.preferred[i]

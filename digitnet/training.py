@@ -67,7 +67,6 @@ class TrainConfig:
     augment_renew: float = 0.0625    # share of the distorted copies drawn anew each epoch
     styles: float = 1.0              # other writers' styles among the distortions (share)
     synthetic: float = 0.2           # digits drawn by digitnet.handwriting, per training image
-    clean_tail: float = 0.0          # share of the last epochs trained on undistorted images
     teacher_weight: float = 1.0      # share of the soft teacher targets in the target
     teacher_temperature: float = 3.0  # >1 softens the teacher's outputs: sigmoid(z / T)
     seed: int = 0
@@ -251,17 +250,6 @@ class _Pool:
             return self.x
         return self.framed[:, 1:29, 1:29].reshape(len(self.x), -1)
 
-    def clean(self):
-        """From now on, train on the undistorted images (and the teacher's targets for them)."""
-        if self.framed is None:
-            return
-        self.framed = None
-        if self.soft is not None:
-            for i in range(0, len(self.x), self._CHUNK):
-                z_teacher = self.teacher.forward(self.x[i:i + self._CHUNK])[1][-1]
-                self.soft[i:i + self._CHUNK] = sigmoid(z_teacher / self.cfg.teacher_temperature)
-        self.augment = None
-
     def batch(self, idx, rng):
         """The images ``idx`` (k,) as the network trains on them: (k, 784) float32."""
         if self.framed is None:
@@ -308,9 +296,7 @@ def _epochs(cfg, net, pool, y_train, x_val, y_val, rng, start, on_epoch, on_batc
     try:
         for epoch in range(1, cfg.epochs + 1):
             t0 = time.perf_counter()
-            if epoch > round(cfg.epochs * (1 - cfg.clean_tail)):
-                pool.clean()
-            elif epoch > 1:
+            if epoch > 1:
                 pool.renew(rng)
             order = rng.permutation(n)
             loss_sum = 0.0

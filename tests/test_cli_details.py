@@ -79,7 +79,7 @@ def test_small_layer_neuron_lists_its_inputs(digits, default_model):
     np.testing.assert_allclose(weights, net.weights[1][5], atol=6e-5)
     assert max(len(line) for line in r.stdout.splitlines()) <= 80
     without = run("inspect-layer", "3", "--neuron", "7")
-    assert "neuron 7's inputs (neurons of layer 2):" in without.stdout
+    assert "digit 7's inputs (neurons of layer 2):" in without.stdout
 
 
 def test_term_dumb_gets_no_colour(monkeypatch):
