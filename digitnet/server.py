@@ -360,7 +360,10 @@ class _Handler(BaseHTTPRequestHandler):
                 if len(body) < n:
                     self.close_connection = True
                     raise ApiError(400, "the body ended early")
-            query = parse_qs(url.query, keep_blank_values=True, max_num_fields=20)
+            try:
+                query = parse_qs(url.query, keep_blank_values=True, max_num_fields=20)
+            except ValueError:
+                raise ApiError(400, "too many query parameters") from None
             method = "GET" if self.command == "HEAD" else self.command
             status, ctype, data = self.server.app.handle(method, url.path, query, body)
             self._send(status, ctype, data)

@@ -409,7 +409,10 @@ def test_non_utf8_file_names(tmp_path, random_weights, good):
     # inspect-layer with a non-UTF-8 image and PNG name; the file name is in the picture's title.
     out_png = d + b"/\xfflayer.png"
     p = proc("inspect-layer", "1", "--image", name, "--png", out_png, "-w", random_weights)
-    assert p.returncode == 0 and os.path.exists(out_png) and b"\xff\xfe-digit.png" in p.stdout
+    assert p.returncode == 0 and os.path.exists(out_png) and p.stdout == b""
+    assert p.stderr.decode("ascii").count("\n") == 1 and b"layer.png" in p.stderr
+    p = proc("inspect-layer", "1", "--image", name, "-w", random_weights)
+    assert p.returncode == 0 and b"\xff\xfe-digit.png" in p.stdout
     # Every command names a non-UTF-8 path it cannot use, on one line.
     for args, fragment in [
         (["classify", d + b"/\xff-missing.png", "-w", random_weights], "-missing.png: no such file"),

@@ -170,6 +170,8 @@ def test_refusals(server):
     assert request(server, "POST", "/api/classify?details=1&neuron=2:99", png)[0] == 400
     assert request(server, "GET", "/api/neuron?layer=x&neuron=1")[0] == 400
     assert request(server, "GET", "/api/neuron?layer=1&neuron=1&top=1000")[0] == 400
+    assert request(server, "GET", "/api/models?" + "&".join(f"a{i}=1" for i in range(50)))[0] == 400
+    assert request(server, "POST", "/api/classify?model=default&model=wide", png)[0] == 400
     assert request(server, "GET", "/api/models")[0] == 200
 
 
