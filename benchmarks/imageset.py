@@ -1,6 +1,7 @@
 """What the image-set benchmarks (``scenes.py``, ``styles.py``) share: small random tools,
-making a set's images in worker processes, its ``labels.csv``, and loading the images
-through digitnet's pipeline without letting one crash stop the benchmark.
+making a set's images in worker processes, its ``labels.csv``, loading the images
+through digitnet's pipeline without letting one crash stop the benchmark, and the
+command-line options of their ``make`` and ``score`` commands.
 
 Imported by the scripts beside it (``python benchmarks/NAME.py`` puts this folder on the
 path). Only the standard library and numpy here; digitnet is imported where it is used.
@@ -86,3 +87,22 @@ def load_all(paths, jobs):
             except Exception as e:  # noqa: BLE001
                 results.append(RuntimeError(f"crash: {type(e).__name__}: {e}"))
     return results
+
+
+def add_make_jobs(parser) -> None:
+    """``make``'s ``-j/--jobs``: worker processes that draw the images."""
+    import os
+    parser.add_argument("-j", "--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                        help="worker processes (default 2; the images do not depend on it)")
+
+
+def add_score_parser(sub, help):
+    """The ``score`` command with its shared options: OUTDIR, repeatable ``--weights``
+    (default: the default model) and ``-j/--jobs`` for decoding. Returns the parser."""
+    p = sub.add_parser("score", help=help)
+    p.add_argument("outdir")
+    p.add_argument("--weights", action="append", default=[], metavar="PATH|NAME",
+                   help="a model to score (repeatable; default: default)")
+    p.add_argument("-j", "--jobs", type=int, default=1,
+                   help="decoding worker processes for digitnet.batch.load_inputs")
+    return p

@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import glob
 import io
 import math
 import os

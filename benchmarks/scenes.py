@@ -93,7 +93,6 @@ import argparse
 import functools
 import io
 import math
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -104,7 +103,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from imageset import chance as _chance, load_all, make_all, pct as _pct, read_labels
-from imageset import to_u8 as _u8, uniform as _u, write_labels
+from imageset import add_make_jobs, add_score_parser, to_u8 as _u8, uniform as _u, write_labels
 
 KINDS = ("desk", "framed", "screenshot", "sticky", "ruled", "squared", "specks")
 
@@ -1852,14 +1851,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "beside the repository)")
     p_make.add_argument("--kinds", type=_kinds_arg, default=list(KINDS),
                         help="comma-separated kinds to make (default all)")
-    p_make.add_argument("-j", "--jobs", type=int, default=min(2, os.cpu_count() or 1),
-                        help="worker processes (default 2; the images do not depend on it)")
-    p_score = sub.add_parser("score", help="run the scenes through digitnet")
-    p_score.add_argument("outdir")
-    p_score.add_argument("--weights", action="append", default=[], metavar="PATH|NAME",
-                         help="a model to score (repeatable; default: default)")
-    p_score.add_argument("-j", "--jobs", type=int, default=1,
-                         help="decoding worker processes for digitnet.batch.load_inputs")
+    add_make_jobs(p_make)
+    p_score = add_score_parser(sub, "run the scenes through digitnet")
     p_score.add_argument("--kinds", type=_kinds_arg, default=None,
                          help="comma-separated kinds to score (default all)")
     args = parser.parse_args(argv)

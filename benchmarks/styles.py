@@ -87,7 +87,6 @@ import argparse
 import io
 import itertools
 import math
-import os
 import sys
 import time
 from collections import Counter
@@ -100,7 +99,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 import imageset
 from imageset import chance as _chance, make_all, pct as _pct, to_u8 as _u8
-from imageset import uniform as _u, write_labels
+from imageset import add_make_jobs, add_score_parser, uniform as _u, write_labels
 
 STYLES = ("european", "boxfill", "slant", "pens", "lowres", "mixed")
 
@@ -949,14 +948,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_make.add_argument("outdir")
     p_make.add_argument("--per-style", type=int, default=100, help="images per style (100)")
     p_make.add_argument("--seed", type=int, default=0)
-    p_make.add_argument("-j", "--jobs", type=int, default=min(2, os.cpu_count() or 1),
-                        help="worker processes (default 2; the images do not depend on it)")
-    p_score = sub.add_parser("score", help="run the set through digitnet")
-    p_score.add_argument("outdir")
-    p_score.add_argument("--weights", action="append", default=[], metavar="PATH|NAME",
-                         help="a model to score (repeatable; default: default)")
-    p_score.add_argument("-j", "--jobs", type=int, default=1,
-                         help="decoding worker processes for digitnet.batch.load_inputs")
+    add_make_jobs(p_make)
+    p_score = add_score_parser(sub, "run the set through digitnet")
     p_score.add_argument("--by-glyph", action="store_true",
                          help="also print accuracy per glyph variant")
     p_score.add_argument("--card", action="store_true",
