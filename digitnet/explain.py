@@ -30,13 +30,14 @@ from .network import top_two
 __all__ = ["gradients", "explain", "Explanation"]
 
 
-def gradients(network, x, classes) -> np.ndarray:
+def gradients(network, x, classes, activations=None) -> np.ndarray:
     """``dz_c / dx`` for each output ``c`` of ``classes``: (len(classes), 784) float64.
 
-    ``x`` is one image's (784,) network inputs. All the classes go back through the
-    layers together, one matrix product per layer.
+    ``x`` is one image's (784,) network inputs; ``activations``, if the caller already ran
+    the forward pass, its list for the batch of one (``network.forward(x[None])[0]``).
+    All the classes go back through the layers together, one matrix product per layer.
     """
-    acts, _ = network.forward(np.asarray(x)[None])
+    acts = activations if activations is not None else network.forward(np.asarray(x)[None])[0]
     g = np.eye(network.sizes[-1])[list(classes)]              # (k, n_out)
     for l in range(len(network.weights) - 1, 0, -1):
         a = acts[l][0].astype(np.float64)
@@ -84,6 +85,6 @@ def explain(network, x, digits=None) -> Explanation:
     if digits is None:
         win, second = top_two(acts[-1][0])
         digits = (int(win), int(second))
-    maps = gradients(network, x, digits) * x.astype(np.float64)
+    maps = gradients(network, x, digits, acts) * x.astype(np.float64)
     return Explanation(tuple(int(d) for d in digits), x, maps,
                        zs[-1][0][list(digits)].astype(np.float64))

@@ -259,15 +259,14 @@ def _plain_weight_chars(grid: np.ndarray, blank: np.ndarray, scale: float) -> np
 
 
 def legend_text(color: bool, scale: float | None = None, what: str = "weights",
-                palette: str = "green-red", rule: str | None = None) -> str:
+                palette: str = "green-red") -> str:
     """One line (at most 80 columns) explaining how :func:`grids_to_text` draws weights.
 
     Plain: ``weights: #+. positive, %=- negative (strong..weak), blank ~0``. Each
     character covers a quarter of the brightness ``b = (|w| / scale) ** 0.5`` used for the
     colours: blank for ``b < .25``, ``.``/``-`` up to .5, ``+``/``=`` up to .75, ``#``/``%``
     above. Colour: a negative-black-positive swatch in ``palette``. With ``scale``, also
-    says where full brightness starts, and ``rule`` how that scale was chosen (e.g.
-    ``"95th percentile of the layer"``). ``what`` names the values drawn.
+    says where full brightness starts. ``what`` names the values drawn.
     """
     if color:
         steps = np.array([-1.0, -0.5, -0.2, -0.05, 0.0, 0.05, 0.2, 0.5, 1.0])
@@ -278,11 +277,8 @@ def legend_text(color: bool, scale: float | None = None, what: str = "weights",
         base = f"{what}: #+. positive, %=- negative (strong..weak), blank ~0"
     if scale is None:
         return base
-    for line in (base + f"; full at |value| >= {scale:.3g} ({rule})" if rule else None,
-                 base + f"; full at |value| >= {scale:.3g}", base + f"; scale {scale:.3g}"):
-        if line and visible_len(line) <= 80:
-            return line
-    return base
+    line = base + f"; full at |value| >= {scale:.3g}"
+    return line if visible_len(line) <= 80 else base + f"; scale {scale:.3g}"
 
 
 # --------------------------------------------------------------------------------------
@@ -896,6 +892,13 @@ def scale_rule(per_neuron: bool = False) -> str:
             else f"{SCALE_PERCENTILE:.0f}th percentile of the layer")
 
 
+def scale_line(scale, whose: str = "the layer's") -> str:
+    """The line under a legend that says where full brightness starts, and by which rule
+    (``whose``: which values the percentile is taken over)."""
+    return (f"full brightness at |value| >= {scale:.3g}: {SCALE_PERCENTILE:.0f}th "
+            f"percentile of {whose} |values|")
+
+
 def layer_scales(view, per_neuron: bool = False):
     """The |value| drawn at full brightness for a :class:`~digitnet.inspection.LayerView`.
 
@@ -961,9 +964,9 @@ def layer_text(view, color: bool, width: int = 80, per_neuron_scale: bool = Fals
             what += "; neuron K is digit K"
     lines = [what, legend_text(color, None, "contributions" if with_image else "weights",
                                palette),
-             "full brightness at the " + scale_rule(per_neuron_scale) +
-             ("" if per_neuron_scale else f" of |{'contributions' if with_image else 'w'}|: "
-                                          f"{scale:.3g}")]
+             scale_line(scale) if not per_neuron_scale else
+             f"full brightness on each tile's own scale: the {SCALE_PERCENTILE:.0f}th "
+             "percentile of its |values|"]
     key = _inputs_key(view)
     if key:
         lines.append(key)
@@ -1072,11 +1075,13 @@ def _grey_rgb(x: np.ndarray) -> np.ndarray:
     return np.repeat(g.astype(np.uint8)[..., None], 3, axis=2)
 
 
-def _over_digit(values: np.ndarray, digit: np.ndarray, scale: float, palette: str) -> np.ndarray:
-    """Signed ``values`` (784,) coloured over the faint grey of ``digit`` (784,)."""
-    rgb = signed_rgb(np.asarray(values).reshape(28, 28), scale, palette)
-    grey = np.rint(90 * np.clip(np.asarray(digit).reshape(28, 28), 0, 1)).astype(np.uint8)
-    return np.maximum(rgb, grey[..., None])
+def _top_pictures(td, i: int, palette: str) -> list:
+    """Neuron ``i`` of a :class:`~digitnet.inspection.TopDigits` as (28, 28, 3) pictures:
+    its preferred input (signed colours, on its own 95th-percentile scale), then its top
+    digits in grey."""
+    pref = td.preferred[i]
+    return ([signed_rgb(pref.reshape(28, 28), robust_scale(pref, SCALE_PERCENTILE), palette)]
+            + [_grey_rgb(img) for img in td.images[i]])
 
 
 def top_text(td, color: bool, width: int = 80, palette: str = "green-red",
@@ -1091,9 +1096,7 @@ def top_text(td, color: bool, width: int = 80, palette: str = "green-red",
              "each with its test-set index and the neuron's activation", ""]
     for i, k in enumerate(td.neurons):
         name = f"digit {k}" if output_layer else f"neuron {k}"
-        pref = td.preferred[i]
-        pics = [signed_rgb(pref.reshape(28, 28), robust_scale(pref, SCALE_PERCENTILE), palette)]
-        pics += [_grey_rgb(img) for img in td.images[i]]
+        pics = _top_pictures(td, i, palette)
         labels = ["preferred"] + [f"#{j} {a:.2f}" for j, a in
                                   zip(td.indices[i], td.activations[i])]
         digits = " ".join(str(d) for d in td.labels[i])
@@ -1120,10 +1123,7 @@ def top_png(td, path, title: str, palette: str = "green-red", output_layer: bool
     canvas[:] = _PNG_BG
     for i in range(len(td.neurons)):
         y = top + i * row_h + lh
-        pref = td.preferred[i]
-        pics = [signed_rgb(pref.reshape(28, 28), robust_scale(pref, SCALE_PERCENTILE), palette)]
-        pics += [_grey_rgb(img) for img in td.images[i]]
-        for j, p in enumerate(pics):
+        for j, p in enumerate(_top_pictures(td, i, palette)):
             x = name_w + j * (cell + pad)
             canvas[y:y + cell, x:x + cell] = np.repeat(np.repeat(p, 3, axis=0), 3, axis=1)
     image = Image.fromarray(canvas, "RGB")
@@ -1155,8 +1155,7 @@ def explain_text(ex, color: bool, width: int = 80, palette: str = "green-red") -
     labels = [f"{'answer' if i == 0 else 'runner-up'} {d}" for i, d in enumerate(ex.digits)]
     lines = ["why this answer: gradient x input of each output's weighted input z",
              legend_text(color, None, "push on z", palette),
-             f"full brightness at the {SCALE_PERCENTILE:.0f}th percentile of |push|: "
-             f"{scale:.3g}",
+             scale_line(scale, "both maps'"),
              "", grids_to_text(ex.maps, labels, scale, width=width, color=color,
                                palette=palette), ""]
     for i, d in enumerate(ex.digits):

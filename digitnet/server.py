@@ -33,9 +33,9 @@ no CORS headers are ever sent, so other sites cannot read answers; bodies above
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import threading
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from urllib.parse import parse_qs, urlsplit
@@ -228,7 +228,7 @@ class DrawApp:
         """One request -> ``(status, content_type, bytes)``."""
         if method == "GET" and path in _ASSETS:
             name, ctype = _ASSETS[path]
-            return 200, ctype, resources.files("digitnet").joinpath("page", name).read_bytes()
+            return 200, ctype, _asset(name)
         routes = {("GET", "/api/models"): lambda: self.models(),
                   ("GET", "/api/neuron"): lambda: self.neuron(query),
                   ("POST", "/api/classify"): lambda: self.classify(body, query)}
@@ -243,6 +243,12 @@ class DrawApp:
         except DigitnetError as e:
             raise ApiError(422, str(e)) from None
         return 200, "application/json", json.dumps(doc).encode()
+
+
+@functools.cache
+def _asset(name):
+    """A file of the page (read once: the package does not change while serving)."""
+    return resources.files("digitnet").joinpath("page", name).read_bytes()
 
 
 def _one(query, key):

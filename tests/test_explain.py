@@ -84,6 +84,10 @@ def test_top_command(tmp_path, mnist_test):
     assert Image.open(out).size[1] > 16 * 84
     r = run("inspect-layer", 1, "--top", 4, "--image", out)
     assert r.exit_code == 2
+    # --help names the preferred input's method with the number the code uses
+    from digitnet.inspection import PREFERRED_FROM
+    help_text = " ".join(run("inspect-layer", "--help").stdout.split())
+    assert f"mean of its {PREFERRED_FROM} most exciting test digits" in help_text
 
 
 def test_output_layer_names_digits():
@@ -96,8 +100,8 @@ def test_one_scale_rule_for_one_neuron_and_all(digit):
     # the same layer-wide 95th percentile, whether one neuron or all are drawn
     def scale(*args):
         text = run("inspect-layer", *args).stdout
-        return float(re.search(r"95th percentile of the layer of \|\w+\|: ([0-9.e+-]+)",
-                               text).group(1))
+        return float(re.search(r"full brightness at \|value\| >= ([0-9.e+-]+): 95th "
+                               r"percentile of the layer's \|values\|", text).group(1))
     assert scale(2) == scale(2, "--neuron", 3)
     assert scale(2, "--image", digit) == scale(2, "--neuron", 3, "--image", digit)
     view = __import__("digitnet").inspection.layer_view(load("default").network, 2)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitnet import inspection, mnist
+from digitnet import inspection
 from digitnet.server import MAX_BODY, DrawApp, make_server
 from helpers import DIGITNET, _env, draw_seven, encode, run, to_image
 
@@ -291,4 +291,3 @@ def test_top_digits_are_the_most_exciting(mnist_test):
         assert np.allclose(td.activations[i], np.sort(acts[:, i])[::-1][:6])
         assert (td.labels[i] == y[td.indices[i]]).all()
     assert td.preferred.shape == (16, 784)
-    assert mnist.bundled_dir().is_dir()

@@ -36,10 +36,10 @@ function signed(v, scale) {            // like digitnet.render.signed_rgb: sqrt 
   const c = v >= 0 ? pos : neg;
   return [c[0] * b, c[1] * b, c[2] * b];
 }
-function robustScale(values) {         // 99th percentile of |v|, as inspect-layer uses
+function robustScale(values) {         // 95th percentile of |v|, as inspect-layer uses
   const a = Array.from(values, Math.abs).filter(Number.isFinite).sort((p, q) => p - q);
   if (!a.length) return 1;
-  const s = a[Math.min(a.length - 1, Math.floor(0.99 * (a.length - 1)))];
+  const s = a[Math.min(a.length - 1, Math.floor(0.95 * (a.length - 1)))];
   return s > 0 ? s : (a[a.length - 1] || 1);
 }
 function gridShape(n) {                // digitnet.render.grid_shape
