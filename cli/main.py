@@ -785,7 +785,8 @@ def parse_out(ctx, param, value):
               help="L2 weight decay (weights only, not biases).")
 @click.option("--augment/--no-augment", default=True, show_default=True,
               help="Train on randomly distorted copies (rotation, scale, shear, shift, "
-                   "elastic warp, stroke thickness), new ones every epoch.")
+                   "elastic warp, stroke thickness, other writers' styles); --renew says "
+                   "which share is drawn anew each epoch.")
 @click.option("--augment-strength", default=0.5, show_default=True,
               type=click.FloatRange(0, 3),
               help="Scale every distortion of --augment (0.5 = half as strong).")
@@ -844,7 +845,7 @@ def train(data, layers, epochs, batch_size, lr, optimizer, momentum, loss, sched
     Examples:
       digitnet download --data ~/mnist
       digitnet train --data ~/mnist --epochs 3 --out m.npz
-      digitnet train --data ~/mnist --teacher none --no-augment --epochs 30 --out plain.npz
+      digitnet train --data ~/mnist --teacher none --no-augment --synthetic 0 --epochs 30 --out plain.npz
       digitnet train --data ~/mnist --styles 0 --synthetic 0 --out mnist-only.npz
       digitnet train --data ~/mnist --layers 32,16 --optimizer sgd --lr 0.5 --teacher none
     """

@@ -5,7 +5,8 @@ Everything the page shows comes from the library -- :class:`digitnet.Model`,
 printing code, so the page and ``digitnet classify --json`` give the same numbers to the
 bit (the same decoding, normalisation and batch-of-one forward pass).
 
-The API (all answers are JSON; errors are ``{"error": "one line"}`` with a 4xx status):
+The API (all answers are JSON; errors are ``{"error": "one line"}`` with a 4xx status,
+or 500 for a fault of the server itself):
 
 ``POST /api/classify?model=NAME`` with an image file's bytes as the body (PNG or JPEG,
 as a canvas sends them; any format ``classify`` reads)
@@ -46,7 +47,7 @@ from .errors import DigitnetError, ImageError
 
 __all__ = ["DrawApp", "make_server", "MAX_BODY", "SHIPPED_MODELS"]
 
-#: Largest request body accepted: a dropped phone photo fits, a flood does not.
+#: Largest request body accepted (16 MiB): a dropped phone photo fits, a flood does not.
 MAX_BODY = 16 * 1024 * 1024
 #: Models the page offers (any other weight file given to ``draw`` is added first).
 SHIPPED_MODELS = ("default", "wide")
