@@ -3,7 +3,7 @@ median, a stroke width, connected components.
 
 The scene analysis (:mod:`digitnet.surface`, :mod:`digitnet.rulings`,
 :mod:`digitnet.blobs`) and the normaliser share these. Every function is vectorised: it
-loops over a handful of passes or over runs of pixels, never over pixels.
+loops over a handful of passes, never over pixels or runs.
 """
 
 from __future__ import annotations
@@ -20,27 +20,28 @@ def running(a: np.ndarray, size: int, axis: int, op) -> np.ndarray:
     """Running minimum or maximum (``op``: ``np.minimum`` / ``np.maximum``) of ``a`` (2-D)
     over centred windows of ``size`` along ``axis``; the window is cut at the edges.
 
-    A constant number of passes whatever the size (van Herk / Gil-Werman): cumulative
-    extremes within blocks of ``size``, forward and backward; each window spans at most
-    two blocks, the end of one and the start of the next.
+    Doubling: after k passes every element holds the extreme of the 2**k elements from
+    it on; a window of ``size`` is then the extreme of two such spans that overlap
+    (s = the largest power of two <= size: the span at its start and the one ending at
+    its end). About log2(size) + 1 passes over contiguous rows, exact for any size.
     """
     if size <= 1:
         return a.copy()
-    x = np.moveaxis(a, axis, 1)
-    h, w = x.shape
     if a.dtype.kind == "f":
         fill = np.inf if op is np.minimum else -np.inf
     else:
         info = np.iinfo(a.dtype)
         fill = info.max if op is np.minimum else info.min
-    n = -(-(w + size - 1) // size) * size
-    p = np.full((h, n), fill, a.dtype)
+    x = a if axis == 1 else a.T
+    h, w = x.shape
+    p = np.full((h, w + size - 1), fill, a.dtype)  # the windows cut at the edges
     p[:, size // 2:size // 2 + w] = x
-    blocks = p.reshape(h, -1, size)
-    fwd = op.accumulate(blocks, axis=2).reshape(h, n)
-    bwd = op.accumulate(blocks[:, :, ::-1], axis=2)[:, :, ::-1].reshape(h, n)
-    out = op(bwd[:, :w], fwd[:, size - 1:size - 1 + w])
-    return np.ascontiguousarray(np.moveaxis(out, 1, axis))
+    span = 1
+    while 2 * span <= size:
+        p = op(p[:, :-span], p[:, span:])
+        span *= 2
+    out = op(p[:, :w], p[:, size - span:size - span + w]) if span < size else p[:, :w]
+    return np.ascontiguousarray(out if axis == 1 else out.T)
 
 
 def max_filter(a: np.ndarray, size: int) -> np.ndarray:
@@ -99,9 +100,10 @@ def label(mask: np.ndarray) -> tuple[np.ndarray, int]:
     inside, numbered in row-major order of each component's first pixel.
 
     Works on *runs* (horizontal stretches of mask pixels): runs in neighbouring rows that
-    overlap belong together, and a union-find over the runs joins them. The cost is
-    bounded by the number of runs -- at most half the pixels, whatever the shape -- where
-    growing labels pixel by pixel can take thousands of rounds on a maze.
+    overlap belong together, and :func:`_components` joins them, a few vectorised rounds
+    over the pairs of overlapping runs. The work follows the number of runs -- at most
+    half the pixels, whatever the shape -- where growing labels pixel by pixel can take
+    thousands of rounds on a maze.
     """
     h, w = mask.shape
     padded = np.zeros((h, w + 2), np.int8)
@@ -122,23 +124,11 @@ def label(mask: np.ndarray) -> tuple[np.ndarray, int]:
     first = np.searchsorted(key_end, up + c_start, side="right")  # ends after my start
     last = np.searchsorted(key_start, up + c_end, side="left")  # starts before my end
     has_up = (r_start > 0) & (last > first)
-    parent = list(range(n_runs))
-
-    def find(i):
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for run, lo, hi in zip(np.flatnonzero(has_up).tolist(), first[has_up].tolist(),
-                           last[has_up].tolist()):
-        a = find(run)
-        for other in range(lo, hi):
-            b = find(other)
-            if a != b:
-                parent[max(a, b)] = min(a, b)
-                a = min(a, b)
-    roots = np.array([find(i) for i in range(n_runs)])
+    # Every overlapping pair (run, run above) is an edge between two runs.
+    counts = (last - first)[has_up]
+    src = np.repeat(np.flatnonzero(has_up), counts)
+    dst = np.repeat(first[has_up] - np.cumsum(counts) + counts, counts) + np.arange(src.size)
+    roots = _components(n_runs, src, dst)
     # Number the components 1.. in the order of their roots (their first runs); no
     # np.unique, which would import numpy.ma at start-up.
     is_root = np.zeros(n_runs, np.int32)
@@ -149,6 +139,51 @@ def label(mask: np.ndarray) -> tuple[np.ndarray, int]:
     flat_index += np.arange(lengths.sum())
     labels.ravel()[flat_index] = np.repeat(run_label, lengths)
     return labels, int(run_label.max())
+
+
+def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """For n nodes joined by the edges a[i] -- b[i]: each node's component, named by
+    its smallest node.
+
+    Rounds of hooking and pointer jumping, each a few passes over the edges: every root
+    joins the smallest root it has an edge to (roots only ever point to smaller ones, so
+    no cycle forms), then every node jumps to its root. The roots that merge in a round
+    are all the roots with a smaller neighbour, so a handful of rounds does, even on a
+    maze; after _MAX_ROUNDS (never seen) a plain union-find over the edges finishes.
+    """
+    parent = np.arange(n)
+    for _ in range(_MAX_ROUNDS):
+        pa, pb = parent[a], parent[b]
+        apart = pa != pb
+        if not apart.any():
+            return parent
+        np.minimum.at(parent, np.maximum(pa, pb)[apart], np.minimum(pa, pb)[apart])
+        while True:
+            up = parent[parent]
+            if np.array_equal(up, parent):
+                break
+            parent = up
+    return _union_find(parent, a, b)
+
+
+_MAX_ROUNDS = 32
+
+
+def _union_find(parent: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """:func:`_components` finished one edge at a time (``parent`` as far as it got)."""
+    p = parent.tolist()
+
+    def find(i):
+        while p[i] != i:
+            p[i] = p[p[i]]
+            i = p[i]
+        return i
+
+    for i, j in zip(a.tolist(), b.tolist()):
+        ri, rj = find(i), find(j)
+        if ri != rj:
+            p[max(ri, rj)] = min(ri, rj)
+    return np.array([find(i) for i in range(len(p))])
 
 
 def fill_holes(mask: np.ndarray) -> np.ndarray:
