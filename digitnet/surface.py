@@ -261,26 +261,46 @@ def _otsu(b: np.ndarray) -> tuple[float, float, float]:
 def _extend(values: np.ndarray, known: np.ndarray) -> np.ndarray:
     """``values`` (h, w) where ``known``, extended outward: each unknown pixel takes the
     mean of its known 4-neighbours, ring by ring (so the paper's own shading, not a flat
-    average, continues into the painted scene)."""
-    v = np.where(known, values, 0.0).astype(np.float32)
-    k = known.copy()
-    for _ in range(sum(known.shape)):
-        if k.all():
-            break
-        total = np.zeros_like(v)
-        count = np.zeros(v.shape, np.float32)
-        for src, dst in _SHIFTS:
-            total[dst] += v[src] * k[src]
-            count[dst] += k[src]
-        new = ~k & (count > 0)
-        v[new] = total[new] / count[new]
-        k |= new
-    return v
+    average, continues into the painted scene).
+
+    Each ring is the unknown pixels next to the last one, found from it: the work
+    follows the pixels filled in, not the rings times the image."""
+    h, w = known.shape
+    v = np.where(known, values, 0.0).astype(np.float32).ravel()
+    k = known.ravel().copy()
+    row, col = np.divmod(np.arange(h * w), w)
+    # The 4 neighbours in a fixed order (below, above, right, left), which fixes the
+    # order of the float sums; a neighbour off the image adds nothing.
+    steps = ((w, row < h - 1), (-w, row > 0), (1, col < w - 1), (-1, col > 0))
+    ring = np.flatnonzero(~k & _next_to(known).ravel())
+    while ring.size:
+        total = np.zeros(ring.size, np.float32)
+        count = np.zeros(ring.size, np.float32)
+        for step, inside in steps:
+            ok = inside[ring]
+            nb = np.where(ok, ring + step, ring)
+            there = ok & k[nb]
+            total += np.where(there, v[nb], np.float32(0.0))
+            count += there
+        v[ring] = total / count
+        k[ring] = True
+        # The next ring: unknown neighbours of this one, each once.
+        nbs = np.concatenate([ring[inside[ring]] + step for step, inside in steps])
+        nbs = nbs[~k[nbs]]
+        mark = np.zeros(h * w, bool)
+        mark[nbs] = True
+        ring = np.flatnonzero(mark)
+    return v.reshape(h, w)
 
 
-_SHIFTS = [((slice(1, None),), (slice(None, -1),)), ((slice(None, -1),), (slice(1, None),)),
-           ((slice(None), slice(1, None)), (slice(None), slice(None, -1))),
-           ((slice(None), slice(None, -1)), (slice(None), slice(1, None)))]
+def _next_to(mask: np.ndarray) -> np.ndarray:
+    """Pixels with a 4-neighbour in ``mask`` (H, W) bool."""
+    out = np.zeros_like(mask)
+    out[1:] |= mask[:-1]
+    out[:-1] |= mask[1:]
+    out[:, 1:] |= mask[:, :-1]
+    out[:, :-1] |= mask[:, 1:]
+    return out
 
 
 def _nearest(mask: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -288,7 +308,10 @@ def _nearest(mask: np.ndarray, h: int, w: int) -> np.ndarray:
     ch, cw = mask.shape
     rows = np.minimum((np.arange(h) * ch) // h, ch - 1)
     cols = np.minimum((np.arange(w) * cw) // w, cw - 1)
-    return mask[rows[:, None], cols[None, :]]
+    # The maps are non-decreasing: each coarse row (column) is repeated a whole number
+    # of times, which np.repeat copies in blocks, where indexing would gather each pixel.
+    rows = np.bincount(rows, minlength=ch)
+    return mask.repeat(rows, axis=0).repeat(np.bincount(cols, minlength=cw), axis=1)
 
 
 def _peel_frame(g: np.ndarray) -> tuple[int, int, int, int]:
