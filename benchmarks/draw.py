@@ -12,8 +12,9 @@ CC BY-SA 3.0; the copy shipped with digitnet) drawn large as dark ink on white, 
 drawing on the pad, each sent once, on one kept-alive connection like the browser's.
 
 Reports the round-trip time per update, median and 95th percentile, for each model, on
-an idle machine and with a CPU-bound process on one core. Target: <= 20 ms per update
-(the page sends at most one every 50 ms, and never two at once).
+an idle machine and with a CPU-bound process on one core. Target: <= 20 ms per update for
+the default model, checked here at the 95th percentile (the page sends at most one every
+50 ms, and never two at once).
 """
 
 from __future__ import annotations
@@ -93,11 +94,12 @@ def main():
         server.wait()
     print(f"\n### One draw-page update (`POST /api/classify?details=1`), {args.updates} "
           "canvases\n")
-    print("| model | machine | median | 95th percentile | target ≤ 20 ms |")
+    print("| model | machine | median | 95th percentile | 95th percentile ≤ 20 ms |")
     print("|---|---|---|---|---|")
     for model, cond, med, p95 in rows:
         print(f"| {model} | {cond} | {med:.1f} ms | {p95:.1f} ms | "
-              f"{'met' if p95 <= 20 else 'NOT met'} |")
+              f"{'yes' if p95 <= 20 else '**no**'} |")
+    print("\nThe target (<= 20 ms) is the default model's; the wide one has none.")
 
 
 if __name__ == "__main__":
