@@ -218,11 +218,19 @@ def _light_scene(c, b, h, w):
     touching[dark[scene]] = True
     touching[0] = False
     scene |= touching[dark]
-    if max(h, w) < _PHOTO_SIDE and not (surface & ~region & (c < t)).any():
+    k = max(3, round(_CLOSE_SHARE * max(ch, cw)) | 1)  # the closing's size
+    if max(h, w) < _PHOTO_SIDE and not (_inside(surface, k) & (c < t)).any():
         # A small picture whose light part holds no ink: the dark part *is* the digit,
         # drawn to fill its canvas and touching the edges (a photo of a desk is large).
+        # Ink counts well inside the light part only: where a bold digit's thin parts
+        # were closed away, they still touch the rest of it.
         return None
     return scene
+
+
+def _inside(mask: np.ndarray, k: int) -> np.ndarray:
+    """``mask`` without a rim of k pixels (coarse) along its boundary."""
+    return min_filter(mask.astype(np.uint8), 2 * k + 1).astype(bool)
 
 
 def _sharp_edge(b, part, surface, near_surface, separation) -> bool:
