@@ -135,6 +135,8 @@ def _light_surface(g):
     b = min_filter(max_filter(c, k), k)  # closing: dark strokes narrower than k vanish
     scene = _light_scene(c, b, h, w)
     if scene is None:
+        scene = _edged_note(c, b)
+    if scene is None:
         return None
     scene = max_filter(scene.astype(np.uint8), 2 * _RIM + 1).astype(bool)
     keep = ~scene
@@ -226,6 +228,65 @@ def _light_scene(c, b, h, w):
         # were closed away, they still touch the rest of it.
         return None
     return scene
+
+
+def _edged_note(c, b):
+    """The scene around a note or sheet whose edge is a step all round, as a coarse
+    bool mask, or None: a yellow or grey note on a white wall (in grey, barely darker
+    than the wall, whose lighting varies more across it), a note lighter than a desk.
+
+    The closing ``b`` keeps the edges of sheets and erases the digit's strokes. Pixels
+    next to a step steeper than _EDGE_STEP are edge; the note is the region between the
+    edges that holds (nearly) all the strokes -- dark, thin and clear of the closing
+    around them. A region that leaks out through a gap in its edge is too large or no
+    sheet's shape, and the picture is left whole.
+    """
+    ch, cw = c.shape
+    tophat = b - c
+    strokes = tophat > max(_MIN_SEPARATION, 0.5 * float(tophat.max()))
+    n_strokes = int(np.count_nonzero(strokes))
+    if n_strokes < _NOTE_INK * c.size:
+        return None
+    edge = np.zeros(b.shape, bool)
+    dy = np.abs(np.diff(b, axis=0)) > _EDGE_STEP
+    dx = np.abs(np.diff(b, axis=1)) > _EDGE_STEP
+    edge[1:] |= dy
+    edge[:-1] |= dy
+    edge[:, 1:] |= dx
+    edge[:, :-1] |= dx
+    labels, n = label(~edge)
+    held = np.bincount(labels[strokes], minlength=n + 1)
+    held[0] = 0
+    i = int(held.argmax())
+    if held[i] < _NOTE_HOLDS * n_strokes:
+        return None
+    region = labels == i
+    note = fill_holes(region)
+    if not _MIN_SURFACE_SHARE <= note.mean() <= _NOTE_MAX_SHARE:
+        return None
+    core = max(3, round(_CORE_SHARE * max(ch, cw)))
+    if not min_filter(region.astype(np.uint8), core).any():
+        return None
+    rows, cols = np.flatnonzero(note.any(axis=1)), np.flatnonzero(note.any(axis=0))
+    if note.sum() / ((rows[-1] - rows[0] + 1) * (cols[-1] - cols[0] + 1)) < _SHEET_FILL:
+        return None
+    # What lies around the note differs from it (a step, either way), two pixels out.
+    around = max_filter(note.astype(np.uint8), 7).astype(bool) & ~note
+    rim = note & max_filter((~note).astype(np.uint8), 7).astype(bool)
+    if not around.any() or not rim.any():
+        return None
+    if abs(median(b[around]) - median(b[rim])) < _MIN_STEP:
+        return None
+    return ~note
+
+
+# Strokes inside a note: at least this share of the picture's pixels, and this share of
+# all of them inside it. A note fills at most this share of the picture (else it is the
+# picture). A step between coarse neighbours steeper than this is an edge.
+_NOTE_INK = 0.002
+_NOTE_HOLDS = 0.9
+_NOTE_MAX_SHARE = 0.8
+_EDGE_STEP = 0.035
 
 
 def _inside(mask: np.ndarray, k: int) -> np.ndarray:
