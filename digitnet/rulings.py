@@ -41,6 +41,10 @@ _STRONGER = 2.5
 _MARGIN = 0.1
 # Ink this much stronger than the line under it is a stroke drawn across the line.
 _ABOVE = 0.25
+# After removing several rulings fainter than this (relative to the ink core), ink up to
+# this many times their typical strength is what is left of them.
+_FAINT_RULINGS = 0.45
+_REMNANT = 1.25
 
 
 def remove_rulings(ink: np.ndarray) -> np.ndarray:
@@ -52,12 +56,23 @@ def remove_rulings(ink: np.ndarray) -> np.ndarray:
     are no rulings).
     """
     t = _skew(ink)
-    rows = _unshear(_remove_rows(_shear(ink, t)), t, ink.shape)
+    rows, level_r = _remove_rows(_shear(ink, t))
+    rows = _unshear(rows, t, ink.shape)
     u = _skew(rows.T)  # a photo's perspective turns the two families differently
-    cols = _unshear(_remove_rows(_shear(rows.T, u)), u, rows.T.shape)
+    cols, level_c = _remove_rows(_shear(rows.T, u))
+    cols = _unshear(cols, u, rows.T.shape)
     if cols is rows.T or np.array_equal(cols, rows.T):
-        return ink if rows is ink or np.array_equal(rows, ink) else rows
-    return np.ascontiguousarray(cols.T)
+        out = ink if rows is ink or np.array_equal(rows, ink) else rows
+    else:
+        out = np.ascontiguousarray(cols.T)
+    level = max(level_r, level_c)
+    if 0.0 < level <= _FAINT_RULINGS:
+        # What is left of a ruled page's lines (where a line wavers, bends with the
+        # page, or breaks) is no stronger than the lines were, and when they are far
+        # fainter than the ink core, the digit is stronger. Fade what is left.
+        cut = np.float32(_REMNANT * level)
+        out = np.clip((out - cut) * (np.float32(1.0) / (1 - cut)), 0.0, 1.0)
+    return out
 
 
 def _skew(ink: np.ndarray) -> float:
@@ -130,17 +145,20 @@ def _blocks(dy: np.ndarray) -> list:
     return list(zip(starts.tolist(), ends.tolist(), dy[starts].tolist()))
 
 
-def _remove_rows(ink: np.ndarray) -> np.ndarray:
-    """``ink`` (H, W) without the lines that run along its rows (see the module)."""
+def _remove_rows(ink: np.ndarray) -> tuple[np.ndarray, float]:
+    """``ink`` (H, W) without the lines that run along its rows (see the module).
+
+    Returns (the map, the typical strength of its rulings if it had several, else 0.0).
+    """
     h, w = ink.shape
     # Rulings run across a page: on a narrow strip, what runs across it is the digit.
     if h < 8 or w < _ACROSS * max(h, w) or w < 32:
-        return ink
+        return ink, 0.0
     lines = _line_map(ink)  # (h, w): how strong a long horizontal line is at each pixel
     cover = (lines > _RULED).mean(axis=1)
     ruled = cover >= _COVER
     if not ruled.any():
-        return ink
+        return ink, 0.0
     # Bands of consecutive ruled rows; thick ones are not rulings.
     padded = np.concatenate(([False], ruled, [False]))
     changes = np.flatnonzero(padded[1:] != padded[:-1])
@@ -150,14 +168,20 @@ def _remove_rows(ink: np.ndarray) -> np.ndarray:
     # a narrow canvas); rulings are fainter than pen ink, or come several to a page.
     strength = np.array([float(lines[a:b].max()) for a, b in zip(starts, ends)])
     several = np.count_nonzero(thin) >= _SEVERAL
+    typical = 0.0
     thin &= (strength <= _FAINTER) | several
     if several:
         # A ruler-straight stroke lying along a ruling (the bar of a 7) is far stronger
-        # than the rulings around it: it stays.
+        # than the rulings around it: it stays. Unless such strong lines come several
+        # times, evenly spaced: the major lines of a grid (every fifth line drawn bolder).
         typical = float(np.sort(strength[thin])[np.count_nonzero(thin) // 2]) if thin.any() else 0.0
-        thin &= strength <= _STRONGER * typical + _MARGIN
+        faint = thin & (strength <= _STRONGER * typical + _MARGIN)
+        bold = thin & ~faint
+        if np.count_nonzero(bold) >= _SEVERAL and _evenly_spaced(starts[bold]):
+            faint |= bold
+        thin = faint
     if not thin.any():
-        return ink
+        return ink, 0.0
     out = ink.copy()
     for r0, r1 in zip(starts[thin].tolist(), ends[thin].tolist()):  # a few dozen bands
         r0, r1 = max(0, r0 - 1), min(h, r1 + 1)  # and the line's antialiased edges
@@ -170,7 +194,17 @@ def _remove_rows(ink: np.ndarray) -> np.ndarray:
         t = (np.arange(1, r1 - r0 + 1, dtype=np.float32) / (r1 - r0 + 1))[:, None]
         through = above[None] * (1 - t) + below[None] * t
         out[r0:r1] = np.maximum(kept, through)
-    return out
+    return out, (typical if several else 0.0)
+
+
+def _evenly_spaced(rows: np.ndarray) -> bool:
+    """Do these (sorted) rows follow one another at nearly equal gaps?"""
+    gaps = np.diff(rows)
+    return bool(gaps.min() > 0 and gaps.max() <= _EVEN * gaps.min())
+
+
+# Gaps between a grid's major lines differ by at most this factor (rounding, perspective).
+_EVEN = 1.3
 
 
 def _line_map(ink: np.ndarray) -> np.ndarray:
