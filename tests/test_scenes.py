@@ -160,11 +160,51 @@ def specks(rng, digit=None):
     return rgb(canvas), "PNG"
 
 
+def grey_note(rng, digit=None):
+    """A grey note on a white wall lit from one side, with a soft shadow below it: in
+    grey, the note is only a little darker than the wall, which varies more across."""
+    h, w = 600, 800
+    light = np.linspace(0.99, 0.8, w, dtype=np.float32)[None, :, None]
+    canvas = np.ones((h, w, 3), np.float32) * light + noise((h, w, 1), rng, 0.01)
+    canvas[322:462, 270:558] *= 0.88                          # the shadow under the note
+    canvas[140:450, 250:540] = (0.72, 0.72, 0.7)
+    if digit is not None:
+        lay(canvas, ink(digit, 170, rng), 200, 310, (0.1, 0.1, 0.15))
+    return rgb(canvas).filter(ImageFilter.GaussianBlur(1)), "JPEG"
+
+
+def small_note(rng, digit=None):
+    """A small picture (under 400 px): a white note on a dark table, a thin pen digit."""
+    canvas = np.full((300, 360, 3), 0.3, np.float32) + noise((300, 360, 1), rng, 0.02)
+    canvas[60:250, 90:270] = 0.95
+    if digit is not None:
+        lay(canvas, ink(digit, 110, rng), 100, 125, (0.1, 0.1, 0.1))
+    return rgb(canvas), "JPEG"
+
+
+def graph_paper(rng, digit=None):
+    """Graph paper photographed: faint lines every 12 px, every fifth one bold, the
+    page bent a little so that the lines waver by a pixel or two."""
+    h, w = 720, 600
+    canvas = np.ones((h, w, 3), np.float32)
+    wave = np.round(1.5 * np.sin(np.arange(w) / 90.0)).astype(int)
+    for i, v in enumerate(range(8, h - 4, 12)):
+        colour = (0.45, 0.6, 0.75) if i % 5 == 0 else (0.82, 0.88, 0.94)
+        canvas[np.clip(v + wave, 0, h - 1), np.arange(w)] = colour
+    for i, v in enumerate(range(8, w - 4, 12)):
+        colour = (0.45, 0.6, 0.75) if i % 5 == 0 else (0.82, 0.88, 0.94)
+        canvas[:, v] = np.minimum(canvas[:, v], colour)
+    if digit is not None:
+        lay(canvas, ink(digit, 150, rng), 260, 220, (0.05, 0.05, 0.1))
+    return rgb(canvas).filter(ImageFilter.GaussianBlur(0.6)), "JPEG"
+
+
 SCENES = {"desk": desk, "framed-1px-grey": lambda rng, d=None: framed(rng, d, (1, 0.5)),
           "framed-3px-black": lambda rng, d=None: framed(rng, d, (3, 0.0)),
           "framed-10px-grey": lambda rng, d=None: framed(rng, d, (10, 0.6)),
           "scanner-edge": scanner_edge, "screenshot": screenshot, "sticky": sticky,
-          "ruled": ruled, "squared": squared, "specks": specks}
+          "ruled": ruled, "squared": squared, "specks": specks, "grey-note": grey_note,
+          "small-note": small_note, "graph-paper": graph_paper}
 
 
 def encoded(image_and_format):
