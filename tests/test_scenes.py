@@ -199,12 +199,24 @@ def graph_paper(rng, digit=None):
     return rgb(canvas).filter(ImageFilter.GaussianBlur(0.6)), "JPEG"
 
 
+def landscape_edge(rng, digit=None):
+    """A landscape scan whose page edge left a dark line down one side, a little in from
+    the border: it runs the page's height, which is not most of its width."""
+    h, w = 520, 780
+    canvas = np.full((h, w, 3), 0.95, np.float32) + noise((h, w, 1), rng, 0.01)
+    canvas[:, 40:43] = 0.15
+    if digit is not None:
+        lay(canvas, ink(digit, 150, rng), 190, 160, (0.1, 0.1, 0.1))
+    return rgb(canvas), "PNG"
+
+
 SCENES = {"desk": desk, "framed-1px-grey": lambda rng, d=None: framed(rng, d, (1, 0.5)),
           "framed-3px-black": lambda rng, d=None: framed(rng, d, (3, 0.0)),
           "framed-10px-grey": lambda rng, d=None: framed(rng, d, (10, 0.6)),
           "scanner-edge": scanner_edge, "screenshot": screenshot, "sticky": sticky,
           "ruled": ruled, "squared": squared, "specks": specks, "grey-note": grey_note,
-          "small-note": small_note, "graph-paper": graph_paper}
+          "small-note": small_note, "graph-paper": graph_paper,
+          "landscape-edge": landscape_edge}
 
 
 def encoded(image_and_format):
