@@ -63,12 +63,14 @@ _SOLID_MIN_SIDE = 96
 _HAIRLINE_POOLED = 1.6
 _MIN_SCRATCH = 5
 _FAINT_PIECE = 0.55
-# ... and any ruler-straight piece this long (share of the picture's side along it), at most
-# this wide (share of the longer side) and this near the border (share of the side
-# across it) is a leftover edge or frame line.
+# ... and any straight piece this long (share of the longer side) and at most this wide
+# (share of it) is a leftover edge or frame line; a ruler-straight one this near the
+# border (share of the side across it) and this long along its own side of the picture,
+# up to _EDGE_WIDTH wide, too.
 _EDGE_LINE = 0.8
+_EDGE_THIN = 0.02
 _EDGE_WIDTH = 0.03
-_EDGE_NEAR = 0.15
+_EDGE_NEAR = 0.06
 # ... and it is straighter than a hand can draw: its spread across, share of its length.
 _EDGE_STRAIGHT = 0.02
 # Pieces with less than this share of the largest piece's pixels are specks.
@@ -173,18 +175,19 @@ def _drop_scratches(labels: np.ndarray, n: int, ink: np.ndarray, f: int) -> np.n
     scratch = ((count / length < _HAIRLINE_POOLED) & straight
                & (length >= _MIN_SCRATCH) & (strength < _FAINT_PIECE))
     # A thin straight line across most of the picture is an edge or a frame line that
-    # was left over (a scanner's edge, wavering), however strong.
-    # "Most of the picture" along the line: its height for an upright line, else its
-    # width (a frame's side in a landscape scan is shorter than the scan is wide).
+    # was left over (a scanner's edge, wavering, a margin line), however strong.
+    side = max(labels.shape)
+    scratch |= straight & (length >= _EDGE_LINE * side) & (count / length < _EDGE_THIN * side)
+    # So is a ruler-straight line close to the border that runs most of the picture's
+    # side along it -- its height when upright, however wide the picture (a landscape
+    # scan's edge) -- if not too bold (a hairline 1 stands further in).
     upright = var_r >= var_c
-    side = np.where(upright, labels.shape[0], labels.shape[1])
-    width = max(labels.shape)
-    # ... and it runs near the border (a hairline 1 stands in the middle).
+    along_side = np.where(upright, labels.shape[0], labels.shape[1])
     across_at = np.where(upright, mean_c / labels.shape[1], mean_r / labels.shape[0])
     near = np.minimum(across_at, 1.0 - across_at) < _EDGE_NEAR
-    ruler = np.sqrt(across) < _EDGE_STRAIGHT * length   # a frame is ruler-straight
-    scratch |= (ruler & near & (length >= _EDGE_LINE * side)
-                & (count / length < _EDGE_WIDTH * width))
+    ruler = np.sqrt(across) < _EDGE_STRAIGHT * length
+    scratch |= (ruler & near & (length >= _EDGE_LINE * along_side)
+                & (count / length < _EDGE_WIDTH * side))
     scratch[0] = False
     if not scratch.any():
         return labels

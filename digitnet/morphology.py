@@ -32,6 +32,7 @@ def running(a: np.ndarray, size: int, axis: int, op) -> np.ndarray:
     else:
         info = np.iinfo(a.dtype)
         fill = info.max if op is np.minimum else info.min
+    axis %= 2  # -1 is the rows' axis, as numpy counts
     x = a if axis == 1 else a.T
     h, w = x.shape
     p = np.full((h, w + size - 1), fill, a.dtype)  # the windows cut at the edges

@@ -177,7 +177,7 @@ def _remove_rows(ink: np.ndarray) -> tuple[np.ndarray, float]:
         typical = float(np.sort(strength[thin])[np.count_nonzero(thin) // 2]) if thin.any() else 0.0
         faint = thin & (strength <= _STRONGER * typical + _MARGIN)
         bold = thin & ~faint
-        if np.count_nonzero(bold) >= _SEVERAL and _evenly_spaced(starts[bold]):
+        if np.count_nonzero(bold) >= _SEVERAL and _major_lines(starts[bold], starts[faint], h):
             faint |= bold
         thin = faint
     if not thin.any():
@@ -197,14 +197,26 @@ def _remove_rows(ink: np.ndarray) -> tuple[np.ndarray, float]:
     return out, (typical if several else 0.0)
 
 
-def _evenly_spaced(rows: np.ndarray) -> bool:
-    """Do these (sorted) rows follow one another at nearly equal gaps?"""
-    gaps = np.diff(rows)
-    return bool(gaps.min() > 0 and gaps.max() <= _EVEN * gaps.min())
+def _major_lines(bold: np.ndarray, faint: np.ndarray, h: int) -> bool:
+    """Are the strong bands at rows ``bold`` a grid's major lines? They follow one
+    another at nearly equal gaps, several of the faint lines' spacing apart (every
+    fourth, fifth or tenth line), and run on across the page, as a digit's bars do not
+    (three bars lying on rulings are evenly spaced too, but one or two rulings apart)."""
+    gaps = np.diff(bold)
+    if gaps.min() <= 0 or gaps.max() > _EVEN * gaps.min():
+        return False
+    spacing = float(np.median(np.diff(faint))) if faint.size >= 2 else 0.0
+    if spacing <= 0 or gaps.min() < _MAJOR_EVERY * spacing:
+        return False
+    return bold.size >= _MAJOR_SPAN * h / float(gaps.mean())
 
 
-# Gaps between a grid's major lines differ by at most this factor (rounding, perspective).
+# A grid's major lines: gaps that differ by at most this factor (rounding, perspective),
+# at least this many faint spacings apart, and at least this share of the lines that
+# such gaps would fit on the page.
 _EVEN = 1.3
+_MAJOR_EVERY = 3
+_MAJOR_SPAN = 0.5
 
 
 def _line_map(ink: np.ndarray) -> np.ndarray:

@@ -62,6 +62,8 @@ _INK_SHARE = 0.12
 # A light region fills at least this share of its bounding box to be a sheet (a
 # rectangle turned by 30 degrees still fills 0.55 of it, a bold digit less).
 _SHEET_FILL = 0.55
+# ... and a clean, upright or slightly turned note or sheet fills at least this share.
+_CLEAN_FILL = 0.8
 # A dark region outside the surface is scene when it runs along one side of the image
 # for at least this share of the image's longer side (a stroke touching the short side
 # of a strip does not).
@@ -221,11 +223,13 @@ def _light_scene(c, b, h, w):
     touching[0] = False
     scene |= touching[dark]
     k = max(3, round(_CLOSE_SHARE * max(ch, cw)) | 1)  # the closing's size
-    if max(h, w) < _PHOTO_SIDE and not (_inside(surface, k) & (c < t)).any():
+    # Where the light part is a clean quadrilateral (a note, a sheet), ink well inside
+    # it counts (where a bold digit's thin parts were closed away, they still touch the
+    # rest of it); else only its holes do (a bold light digit's loops were closed too).
+    held = _inside(surface, k) if box_fill >= _CLEAN_FILL else surface & ~region
+    if max(h, w) < _PHOTO_SIDE and not (held & (c < t)).any():
         # A small picture whose light part holds no ink: the dark part *is* the digit,
         # drawn to fill its canvas and touching the edges (a photo of a desk is large).
-        # Ink counts well inside the light part only: where a bold digit's thin parts
-        # were closed away, they still touch the rest of it.
         return None
     return scene
 
@@ -270,7 +274,7 @@ def _edged_note(c, b):
     rows, cols = np.flatnonzero(note.any(axis=1)), np.flatnonzero(note.any(axis=0))
     if note.sum() / ((rows[-1] - rows[0] + 1) * (cols[-1] - cols[0] + 1)) < _SHEET_FILL:
         return None
-    # What lies around the note differs from it (a step, either way), two pixels out.
+    # What lies around the note differs from it (a step, either way), three pixels out.
     around = max_filter(note.astype(np.uint8), 7).astype(bool) & ~note
     rim = note & max_filter((~note).astype(np.uint8), 7).astype(bool)
     if not around.any() or not rim.any():
@@ -355,10 +359,8 @@ def _extend(values: np.ndarray, known: np.ndarray) -> np.ndarray:
         k[ring] = True
         # The next ring: unknown neighbours of this one, each once.
         nbs = np.concatenate([ring[inside[ring]] + step for step, inside in steps])
-        nbs = nbs[~k[nbs]]
-        mark = np.zeros(h * w, bool)
-        mark[nbs] = True
-        ring = np.flatnonzero(mark)
+        nbs = np.sort(nbs[~k[nbs]])
+        ring = nbs[np.concatenate(([True], nbs[1:] != nbs[:-1]))] if nbs.size else nbs
     return v.reshape(h, w)
 
 

@@ -334,3 +334,35 @@ def test_a_tiny_low_resolution_scan_is_still_read(digits, net):
             (9, 12) if d == 1 else (11, 14), Image.Resampling.BOX)
         read += net.classify(small).digit == d   # must not raise "no digit found"
     assert read >= 8, read
+
+
+@pytest.mark.parametrize("shape,at", [((140, 140), 0.1), ((480, 640), 0.1), ((600, 800), 0.14)])
+def test_a_ruler_straight_one_near_a_side_is_still_a_digit(net, shape, at):
+    # Only a line close to the border and running the picture's side is a frame's edge.
+    h, w = shape
+    g = np.ones(shape, np.float32)
+    x = int(at * w)
+    g[int(0.09 * h):int(0.91 * h), x:x + max(4, w // 35)] = 0.05
+    assert net.classify(Image.fromarray((g * 255).astype(np.uint8))).digit == 1
+
+
+def test_three_bars_on_lined_paper_are_not_a_grid():
+    # Three bars lying on rulings, two rulings apart, are evenly spaced -- but they are a
+    # digit's strokes, not a grid's major lines.
+    from digitnet.rulings import remove_rulings
+    ink = np.zeros((400, 400), np.float32)
+    ink[20::40] = ink[21::40] = 0.3
+    for r in (100, 180, 260):
+        ink[r - 2:r + 4, 100:300] = 1
+    ink[100:266, 294:300] = 1
+    assert (remove_rulings(ink)[[100, 180, 260], 150] == 1).all()
+
+
+def test_a_bold_light_digit_on_black_keeps_its_loops(mnist_test, net):
+    # Light ink on black at 112 px: the closing fills a bold 6's loop; that is no
+    # surface holding ink, and the digit must not be painted over as a desk.
+    x, y = mnist_test
+    for i in (130, 131, 353, 632, 761):      # each was misread when the loop was lost
+        dark = Image.fromarray(np.rint(255 - 255 * x[i].reshape(28, 28)).astype(np.uint8))
+        big = 255 - np.asarray(dark.resize((112, 112), Image.Resampling.BILINEAR))
+        assert net.classify(Image.fromarray(big)).digit == y[i], i
