@@ -5,11 +5,14 @@ scratch on a scan, a stray dot -- or a second digit beside the first. :func:`fin
 groups the strong ink into *marks* (connected pieces, with pieces close to each other
 joined: the bar of a 5 belongs to its body) and decides:
 
+* faint straight hairlines (scratches) and thin straight lines along the picture's side
+  (what is left of a frame or a scan's edge) are dropped first;
 * the digit is the mark with the most ink; marks far smaller than it are specks and are
   wiped out;
 * a mark too small to be a digit (a speck or a dot: less than 4% of the image's longer
-  side -- or 30% of a strip's height -- or 6 pixels), a solid blob (a blank note) or a
-  faint, straight hairline (a scratch) is not a digit: "no digit found";
+  side -- or 30% of a strip's height -- or 6 pixels), a solid blob (a blank note), a
+  straight bar lying on its side (a sheet's edge, a toolbar's rule) or a faint, straight
+  hairline (a scratch) is not a digit: "no digit found";
 * two or more marks of a digit's size side by side are several digits: an error that
   says how many, since digitnet reads one digit per image.
 """

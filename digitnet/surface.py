@@ -135,12 +135,12 @@ def _light_surface(g):
     ch, cw = c.shape
     k = max(3, round(_CLOSE_SHARE * max(ch, cw)) | 1)
     b = min_filter(max_filter(c, k), k)  # closing: dark strokes narrower than k vanish
-    scene = _light_scene(c, b, h, w)
+    scene = _light_scene(c, b, k, h, w)
     if scene is None:
         scene = _edged_note(c, b)
     if scene is None:
         return None
-    scene = max_filter(scene.astype(np.uint8), 2 * _RIM + 1).astype(bool)
+    scene = _grow(scene, 2 * _RIM + 1)
     keep = ~scene
     if not keep.any():
         return None
@@ -157,10 +157,10 @@ def _light_surface(g):
     return (r0, r1, c0, c1), scene_full, image
 
 
-def _light_scene(c, b, h, w):
+def _light_scene(c, b, k, h, w):
     """The scene around a light surface in a darker one (coarse bool mask), or None.
-    ``c``: the coarse image, ``b`` its closing; (h, w) the full image's size."""
-    ch, cw = c.shape
+    ``c``: the coarse image, ``b`` its closing of size ``k``; (h, w) the full image's
+    size."""
     t, dark_level, light_level = _otsu(b)
     light = b > t
     if light_level - dark_level < _MIN_SEPARATION or (~light).mean() < _MIN_DARK_SHARE:
@@ -172,15 +172,13 @@ def _light_scene(c, b, h, w):
     sizes[0] = 0
     region = labels == int(sizes.argmax())
     # A surface is broad; light ink on dark paper (a chalkboard, MNIST itself) is light
-    # too, but in strokes: no square of a seventh of the picture fits inside them.
-    core = max(3, round(_CORE_SHARE * max(ch, cw)))
-    if not min_filter(region.astype(np.uint8), core).any():
+    # too, but in strokes.
+    if not _broad(region):
         return None
     surface = fill_holes(region)
     if surface.mean() < _MIN_SURFACE_SHARE:
         return None
-    rows, cols = np.flatnonzero(surface.any(axis=1)), np.flatnonzero(surface.any(axis=0))
-    box_fill = surface.sum() / ((rows[-1] - rows[0] + 1) * (cols[-1] - cols[0] + 1))
+    box_fill = _box_fill(surface)
     if box_fill < _SHEET_FILL:
         # Not shaped like a sheet or a note (a quadrilateral, turned or cut by the frame,
         # fills most of its box): a bold light digit on dark paper.
@@ -196,7 +194,7 @@ def _light_scene(c, b, h, w):
     # the ink of a digit that reaches the border and stay.
     outside, m = label(~surface & ~light)
     scene = np.zeros_like(surface)
-    near_surface = max_filter(surface.astype(np.uint8), 5).astype(bool)
+    near_surface = _grow(surface, 5)
     separation = light_level - dark_level
     rest = []
     for i in range(1, m + 1):
@@ -222,7 +220,6 @@ def _light_scene(c, b, h, w):
     touching[dark[scene]] = True
     touching[0] = False
     scene |= touching[dark]
-    k = max(3, round(_CLOSE_SHARE * max(ch, cw)) | 1)  # the closing's size
     # Where the light part is a clean quadrilateral (a note, a sheet), ink well inside
     # it counts (where a bold digit's thin parts were closed away, they still touch the
     # rest of it); else only its holes do (a bold light digit's loops were closed too).
@@ -245,7 +242,6 @@ def _edged_note(c, b):
     around them. A region that leaks out through a gap in its edge is too large or no
     sheet's shape, and the picture is left whole.
     """
-    ch, cw = c.shape
     tophat = b - c
     strokes = tophat > max(_MIN_SEPARATION, 0.5 * float(tophat.max()))
     n_strokes = int(np.count_nonzero(strokes))
@@ -268,15 +264,11 @@ def _edged_note(c, b):
     note = fill_holes(region)
     if not _MIN_SURFACE_SHARE <= note.mean() <= _NOTE_MAX_SHARE:
         return None
-    core = max(3, round(_CORE_SHARE * max(ch, cw)))
-    if not min_filter(region.astype(np.uint8), core).any():
-        return None
-    rows, cols = np.flatnonzero(note.any(axis=1)), np.flatnonzero(note.any(axis=0))
-    if note.sum() / ((rows[-1] - rows[0] + 1) * (cols[-1] - cols[0] + 1)) < _SHEET_FILL:
+    if not _broad(region) or _box_fill(note) < _SHEET_FILL:
         return None
     # What lies around the note differs from it (a step, either way), three pixels out.
-    around = max_filter(note.astype(np.uint8), 7).astype(bool) & ~note
-    rim = note & max_filter((~note).astype(np.uint8), 7).astype(bool)
+    around = _grow(note, 7) & ~note
+    rim = note & _grow(~note, 7)
     if not around.any() or not rim.any():
         return None
     if abs(median(b[around]) - median(b[rim])) < _MIN_STEP:
@@ -298,6 +290,25 @@ def _inside(mask: np.ndarray, k: int) -> np.ndarray:
     return min_filter(mask.astype(np.uint8), 2 * k + 1).astype(bool)
 
 
+def _grow(mask: np.ndarray, size: int) -> np.ndarray:
+    """``mask`` grown by a ``size`` x ``size`` square (size odd: (size - 1) / 2 pixels)."""
+    return max_filter(mask.astype(np.uint8), size).astype(bool)
+
+
+def _broad(region: np.ndarray) -> bool:
+    """Does a square of _CORE_SHARE of the (coarse) picture's longer side fit inside
+    ``region``? Surfaces are broad; strokes, however bold, are not."""
+    core = max(3, round(_CORE_SHARE * max(region.shape)))
+    return bool(min_filter(region.astype(np.uint8), core).any())
+
+
+def _box_fill(mask: np.ndarray) -> float:
+    """The share of its bounding box that a non-empty ``mask`` fills: a quadrilateral,
+    turned or cut by the frame, fills most of it."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return float(mask.sum()) / ((rows[-1] - rows[0] + 1) * (cols[-1] - cols[0] + 1))
+
+
 def _sharp_edge(b, part, surface, near_surface, separation) -> bool:
     """Does the brightness step sharply from ``part`` to the surface next to it?
 
@@ -306,7 +317,7 @@ def _sharp_edge(b, part, surface, near_surface, separation) -> bool:
     the two sides within two coarse pixels of where they meet.
     """
     inner = part & near_surface
-    outer = surface & max_filter(part.astype(np.uint8), 5).astype(bool)
+    outer = surface & _grow(part, 5)
     if not inner.any() or not outer.any():
         return True  # nothing to compare: cannot be a slope
     step = median(b[outer]) - median(b[inner])
