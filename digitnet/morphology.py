@@ -3,7 +3,8 @@ median, a stroke width, connected components.
 
 The scene analysis (:mod:`digitnet.surface`, :mod:`digitnet.rulings`,
 :mod:`digitnet.blobs`) and the normaliser share these. Every function is vectorised: it
-loops over a handful of passes, never over pixels or runs.
+loops over a handful of passes, never over pixels or runs (only :func:`label`'s fallback,
+which no shape has needed, joins runs one pair at a time).
 """
 
 from __future__ import annotations
