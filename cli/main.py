@@ -160,6 +160,12 @@ def terminal_width(default=80):
     return shutil.get_terminal_size((default, 24)).columns or default
 
 
+def report_width(color: bool) -> int:
+    """Columns for a picture report: the terminal's when in colour (on a terminal), else
+    80 (piped text stays the same everywhere); never under 40."""
+    return max(terminal_width() if color else 80, 40)
+
+
 def use_color(stream=None):
     """Colour only on a terminal, never with NO_COLOR set (https://no-color.org) or TERM=dumb."""
     stream = stream or sys.stdout
@@ -347,14 +353,11 @@ def classify(files, weights, raw, jobs, min_margin, steps, quiet, csv, as_json):
             raise click.UsageError("--steps shows the normalisation, which --raw skips")
         if len(files) != 1 or (files[0] != "-" and os.path.isdir(files[0])):
             raise click.UsageError("--steps draws the steps for one image: give one FILE")
-        if not steps.lower().endswith(".png"):
-            raise click.BadParameter("the picture is a PNG: give a file name ending in .png",
-                                     param_hint="--steps")
         if files[0] != "-" and os.path.exists(steps) and os.path.exists(files[0]) \
                 and os.path.samefile(files[0], steps):
             raise click.UsageError("--steps would overwrite the image itself: give another "
                                    "file name")
-        writable_or_fail(steps)
+        png_target(steps, "--steps")
     model = load_model(weights)
     if jobs is None:
         jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
@@ -479,11 +482,12 @@ def palette_option(f):
              "colour blindness.")(f)
 
 
-def png_target(png):
-    """Check a --png file name before any work: a failure must not follow a report."""
+def png_target(png, option="--png"):
+    """Check a --png (or ``option``) file name before any work: a failure must not follow
+    a report."""
     if not png.lower().endswith(".png"):
         raise click.BadParameter("the picture is a PNG: give a file name ending in .png",
-                                 param_hint="--png")
+                                 param_hint=option)
     writable_or_fail(png)
 
 
@@ -569,7 +573,7 @@ def inspect_layer(layer, neuron, weights, image, raw, top, per_neuron_scale, pal
         click.echo(json.dumps(view.to_dict(image)))
     elif not png:
         color = use_color()
-        width = max(terminal_width() if color else 80, 40)
+        width = report_width(color)
         click.echo(render.layer_text(view, color, width, per_neuron_scale,
                                      printable(image) if image else None, palette))
     if png:
@@ -579,10 +583,9 @@ def inspect_layer(layer, neuron, weights, image, raw, top, per_neuron_scale, pal
         except OSError as e:
             fail(f"{printable(png)}: cannot write ({one_line(e)})")
         what = "contributions" if image else "weights"
-        scale_note = ("each tile on its own scale" if per_neuron_scale
-                      else f"full brightness at |{what[0]}| >= {scale:.3g}, the 95th percentile")
         click.echo(f"wrote {printable(png)}: layer {layer}, {len(view.rows)} neuron(s) x "
-                   f"{view.shape[1]} {what}; {scale_note}", err=True)
+                   f"{view.shape[1]} {what}; "
+                   f"{render.scale_line(scale, per_neuron=per_neuron_scale)}", err=True)
 
 
 def show_top(model, weights, layer, neuron, top, palette, png, as_json):
@@ -591,18 +594,17 @@ def show_top(model, weights, layer, neuron, top, palette, png, as_json):
     x, y = mnist.load_split(mnist.bundled_dir(), "test")
     td = inspection.top_digits(model.network, layer, top, x, y,
                                None if neuron is None else [neuron])
-    output_layer = layer == len(model.network.weights)
     if as_json:
         import json
         click.echo(json.dumps(td.to_dict()))
     elif not png:
         color = use_color()
-        click.echo(render.top_text(td, color, max(terminal_width() if color else 80, 40),
-                                   palette, output_layer))
+        click.echo(render.top_text(td, color, report_width(color),
+                                   palette))
     if png:
         try:
             render.top_png(td, png, f"layer {layer} of {weights}: the MNIST test digits that "
-                                    f"excite each neuron most", palette, output_layer)
+                                    f"excite each neuron most", palette)
         except OSError as e:
             fail(f"{printable(png)}: cannot write ({one_line(e)})")
         click.echo(f"wrote {printable(png)}: layer {layer}, top {top} test digits of "
@@ -639,8 +641,8 @@ def explain(image, weights, raw, palette, png, as_json):
     if png:
         png_target(png)
     inputs = read_image_inputs(model, image, raw)
-    ex = explaining.explain(model.network, inputs)
-    result = model.results(inputs[None])[0]
+    result = model.results(inputs[None], sums=True)[0]
+    ex = explaining.explain(model.network, inputs, result)
     if as_json:
         import json
         click.echo(json.dumps({"file": image, "digit": result.digit, "margin": result.margin,
@@ -648,7 +650,7 @@ def explain(image, weights, raw, palette, png, as_json):
     elif not png:
         color = use_color()
         click.echo(render.answer_line(result.outputs))
-        click.echo(render.explain_text(ex, color, max(terminal_width() if color else 80, 40),
+        click.echo(render.explain_text(ex, color, report_width(color),
                                        palette))
     if png:
         try:

@@ -32,6 +32,8 @@ Modules, each small:
 - ``threads``    one BLAS thread for digitnet's matrix products, unless the user sets one
 - ``inspection`` the numbers ``inspect-layer`` shows: layer views, contributions
 - ``render``     terminal and PNG pictures of activations and weights
+- ``explain``    gradient x input: which pixels pushed the answer up or down
+- ``server``     ``digitnet draw``'s local web server and its HTTP API (page in ``page/``)
 - ``errors``     the exceptions, and safe one-line messages
 - ``files``      atomic file writing
 """

@@ -30,17 +30,19 @@ from .network import top_two
 __all__ = ["gradients", "explain", "Explanation"]
 
 
-def gradients(network, x, classes, activations=None) -> np.ndarray:
+def gradients(network, x, classes, layers=None) -> np.ndarray:
     """``dz_c / dx`` for each output ``c`` of ``classes``: (len(classes), 784) float64.
 
-    ``x`` is one image's (784,) network inputs; ``activations``, if the caller already ran
-    the forward pass, its list for the batch of one (``network.forward(x[None])[0]``).
-    All the classes go back through the layers together, one matrix product per layer.
+    ``x`` is one image's (784,) network inputs; ``layers``, if the caller already ran the
+    forward pass, that image's activations per layer, input first (as
+    :attr:`digitnet.Result.layers` holds them). All the classes go back through the
+    layers together, one matrix product per layer.
     """
-    acts = activations if activations is not None else network.forward(np.asarray(x)[None])[0]
+    if layers is None:
+        layers = [a[0] for a in network.forward(np.asarray(x)[None])[0]]
     g = np.eye(network.sizes[-1])[list(classes)]              # (k, n_out)
     for l in range(len(network.weights) - 1, 0, -1):
-        a = acts[l][0].astype(np.float64)
+        a = layers[l].astype(np.float64)
         g = (g @ network.weights[l]) * a * (1 - a)            # (k, n_l)
     return g @ network.weights[0]                             # (k, 784)
 
@@ -75,16 +77,20 @@ class Explanation:
                 "inputs": self.inputs.tolist()}
 
 
-def explain(network, x, digits=None) -> Explanation:
-    """Explain one image's answer: ``x`` its (784,) network inputs (:meth:`Model.inputs`).
+def explain(network, x, result=None) -> Explanation:
+    """Explain one image's answer: ``x`` its (784,) network inputs (:meth:`Model.inputs`),
+    for the answer and the runner-up.
 
-    ``digits``: the two outputs to explain, default the answer and the runner-up.
+    ``result``: the image's :class:`digitnet.Result` with its ``sums``, if the caller has
+    it already (``Model.results(..., sums=True)``); else the forward pass is run here.
     """
     x = np.asarray(x)
-    acts, zs = network.forward(x[None])
-    if digits is None:
-        win, second = top_two(acts[-1][0])
-        digits = (int(win), int(second))
-    maps = gradients(network, x, digits, acts) * x.astype(np.float64)
-    return Explanation(tuple(int(d) for d in digits), x, maps,
-                       zs[-1][0][list(digits)].astype(np.float64))
+    if result is None:
+        acts, zs = network.forward(x[None])
+        layers, z_out = [a[0] for a in acts], zs[-1][0]
+    else:
+        layers, z_out = result.layers, result.sums[-1]
+    win, second = top_two(layers[-1])
+    digits = (int(win), int(second))
+    maps = gradients(network, x, digits, layers) * x.astype(np.float64)
+    return Explanation(digits, x, maps, z_out[list(digits)].astype(np.float64))

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["summary", "layer_view", "LayerView", "value_range", "neuron_stats", "top_digits",
-           "TopDigits", "PREFERRED_FROM"]
+           "TopDigits", "PREFERRED_FROM", "PREFERRED_METHOD", "checked_neurons"]
 
 
 def value_range(a: np.ndarray) -> dict:
@@ -49,8 +49,7 @@ class LayerView:
     ``all_biases`` the whole layer's (for scales shared by every neuron). With an image:
     ``inputs`` (n_in,) the previous layer's activations, ``contributions`` (k, n_in) =
     input activation x weight, ``sums`` (k,) their row sums (the weighted sums, before
-    the bias), ``z`` (k,) = weighted sum + bias and ``activations`` (k,) = sigmoid(z);
-    ``all_contributions`` (n_out, n_in) the whole layer's (for a shared scale).
+    the bias), ``z`` (k,) = weighted sum + bias and ``activations`` (k,) = sigmoid(z).
     """
 
     layer: int
@@ -62,7 +61,6 @@ class LayerView:
     stats: list
     inputs: np.ndarray | None = None
     contributions: np.ndarray | None = None
-    all_contributions: np.ndarray | None = None
     sums: np.ndarray | None = None
     z: np.ndarray | None = None
     activations: np.ndarray | None = None
@@ -93,29 +91,28 @@ class LayerView:
         return doc
 
 
-def layer_view(network, layer: int, neurons=None, inputs=None) -> LayerView:
+def layer_view(network, layer: int, neurons=None, inputs=None, result=None) -> LayerView:
     """Layer ``layer`` (1..L) of ``network`` for ``neurons`` (indices; None = all).
 
     ``inputs``: optionally the network's (784,) inputs for an image (as
     :meth:`digitnet.Model.inputs` makes them); then the view also holds each neuron's
     contributions, weighted sum, ``z`` and activation for that image. The forward pass is
-    a batch of one, exactly as ``classify`` runs each image: the same numbers to the bit.
-    Raises IndexError for a layer or neuron that does not exist.
+    a batch of one, exactly as ``classify`` runs each image: the same numbers to the bit
+    (``result``: that image's :class:`digitnet.Result` with its ``sums``, if the caller
+    ran it already). Raises IndexError for a layer or neuron that does not exist.
     """
-    if not 1 <= layer <= len(network.weights):
-        raise IndexError(f"this model has layers 1..{len(network.weights)}")
+    rows = checked_neurons(network, layer, neurons)
     W, b = network.weights[layer - 1], network.biases[layer - 1]
-    rows = list(range(W.shape[0])) if neurons is None else [int(k) for k in neurons]
-    for k in rows:
-        if not 0 <= k < W.shape[0]:
-            raise IndexError(f"layer {layer} has neurons 0..{W.shape[0] - 1}")
     view = LayerView(layer, rows, W[rows], b[rows], W, b, neuron_stats(W[rows], b[rows], rows),
                      n_layers=len(network.weights))
     if inputs is not None:
-        acts, zs = ([a[0] for a in arrays] for arrays in network.forward(np.asarray(inputs)[None]))
+        if result is None:
+            acts, zs = ([a[0] for a in arrays]
+                        for arrays in network.forward(np.asarray(inputs)[None]))
+        else:
+            acts, zs = result.layers, result.sums
         view.inputs = acts[layer - 1]
-        view.all_contributions = W * view.inputs
-        view.contributions = view.all_contributions[rows]
+        view.contributions = W[rows] * view.inputs
         view.sums = view.contributions.sum(axis=1)
         view.z = zs[layer - 1][rows]
         view.activations = acts[layer][rows]
@@ -124,6 +121,22 @@ def layer_view(network, layer: int, neurons=None, inputs=None) -> LayerView:
 
 #: How many of a neuron's most exciting test digits its preferred-input picture averages.
 PREFERRED_FROM = 100
+#: How the preferred input is made, in words (the JSON's ``preferred_input``).
+PREFERRED_METHOD = (f"mean of the {PREFERRED_FROM} most exciting test digits minus the mean "
+                    "test digit")
+
+
+def checked_neurons(network, layer: int, neurons=None) -> list:
+    """The neuron indices ``neurons`` of layer ``layer`` (1..L) as a list (None: all of
+    them); IndexError naming the valid range for a layer or neuron that does not exist."""
+    if not 1 <= layer <= len(network.weights):
+        raise IndexError(f"this model has layers 1..{len(network.weights)}")
+    n_out = network.weights[layer - 1].shape[0]
+    rows = list(range(n_out)) if neurons is None else [int(k) for k in neurons]
+    for k in rows:
+        if not 0 <= k < n_out:
+            raise IndexError(f"layer {layer} has neurons 0..{n_out - 1}")
+    return rows
 
 
 @dataclass
@@ -145,12 +158,16 @@ class TopDigits:
     labels: np.ndarray
     preferred: np.ndarray
     images: np.ndarray       # (n, k, 784) the top digits themselves
+    n_layers: int = 0        # layers of the network (the last one's neuron K is digit K)
+
+    @property
+    def is_output(self) -> bool:
+        return self.layer == self.n_layers
 
     def to_dict(self) -> dict:
         """The JSON of ``digitnet inspect-layer L --top K --json``."""
         return {"layer": self.layer, "data": "MNIST test set (t10k), 10,000 digits",
-                "preferred_input": f"mean of the {PREFERRED_FROM} most exciting test digits "
-                                   "minus the mean test digit",
+                "preferred_input": PREFERRED_METHOD,
                 "neurons": [{"neuron": k, "test_indices": self.indices[i].tolist(),
                              "activations": self.activations[i].tolist(),
                              "labels": self.labels[i].tolist(),
@@ -166,19 +183,18 @@ def top_digits(network, layer: int, k: int, x: np.ndarray, labels: np.ndarray,
     gives it), ``labels`` (N,) their digits. One forward pass over all of them, in
     batches; ties are broken by the lower index, so the answer is reproducible.
     """
-    if not 1 <= layer <= len(network.weights):
-        raise IndexError(f"this model has layers 1..{len(network.weights)}")
-    n_out = network.weights[layer - 1].shape[0]
-    rows = list(range(n_out)) if neurons is None else [int(j) for j in neurons]
-    for j in rows:
-        if not 0 <= j < n_out:
-            raise IndexError(f"layer {layer} has neurons 0..{n_out - 1}")
+    from .evaluation import batch_size
+    from .threads import blas_threads
+    rows = checked_neurons(network, layer, neurons)
     k = max(1, min(int(k), len(x)))
-    acts = np.concatenate([network.forward(x[i:i + 2048])[0][layer][:, rows]
-                           for i in range(0, len(x), 2048)]).T            # (n, N)
+    step = batch_size(network)
+    with blas_threads():
+        acts = np.concatenate([network.forward(x[i:i + step])[0][layer][:, rows]
+                               for i in range(0, len(x), step)]).T        # (n, N)
     order = np.argsort(-acts, axis=1, kind="stable")                        # (n, N)
     top = order[:, :k]
     m = min(PREFERRED_FROM, len(x))
     preferred = x[order[:, :m]].mean(axis=1) - x.mean(axis=0)               # (n, 784)
     return TopDigits(layer, rows, top, np.take_along_axis(acts, top, axis=1),
-                     np.asarray(labels)[top], preferred.astype(np.float64), x[top])
+                     np.asarray(labels)[top], preferred.astype(np.float64), x[top],
+                     n_layers=len(network.weights))

@@ -225,6 +225,12 @@ PALETTES = {"green-red": ((0, 255, 0), (255, 0, 0)),
 PALETTE_WORDS = {"green-red": ("green", "red"), "blue-orange": ("blue", "orange")}
 
 
+def sign_words(color: bool, palette: str = "green-red") -> tuple[str, str]:
+    """How a picture shows (positive, negative): the palette's colours, or in plain text
+    the characters of :func:`_plain_weight_chars`."""
+    return PALETTE_WORDS[palette] if color else ("#+.", "%=-")
+
+
 def signed_rgb(values: np.ndarray, scale: float, palette: str = "green-red") -> np.ndarray:
     """Colour signed values: shape ``(...)`` -> ``uint8`` array of shape ``(..., 3)``.
 
@@ -892,9 +898,13 @@ def scale_rule(per_neuron: bool = False) -> str:
             else f"{SCALE_PERCENTILE:.0f}th percentile of the layer")
 
 
-def scale_line(scale, whose: str = "the layer's") -> str:
+def scale_line(scale, whose: str = "the layer's", per_neuron: bool = False) -> str:
     """The line under a legend that says where full brightness starts, and by which rule
-    (``whose``: which values the percentile is taken over)."""
+    (``whose``: which values the percentile is taken over; ``per_neuron``: each tile's
+    own, so no one value)."""
+    if per_neuron:
+        return (f"full brightness on each tile's own scale: the {SCALE_PERCENTILE:.0f}th "
+                "percentile of its |values|")
     return (f"full brightness at |value| >= {scale:.3g}: {SCALE_PERCENTILE:.0f}th "
             f"percentile of {whose} |values|")
 
@@ -911,7 +921,7 @@ def layer_scales(view, per_neuron: bool = False):
     if per_neuron:
         grids = view.contributions if with_image else view.weights
         return [robust_scale(g, SCALE_PERCENTILE) for g in grids]
-    return robust_scale(view.all_contributions if with_image else view.all_weights,
+    return robust_scale(view.all_weights * view.inputs if with_image else view.all_weights,
                         SCALE_PERCENTILE)
 
 
@@ -964,9 +974,7 @@ def layer_text(view, color: bool, width: int = 80, per_neuron_scale: bool = Fals
             what += "; neuron K is digit K"
     lines = [what, legend_text(color, None, "contributions" if with_image else "weights",
                                palette),
-             scale_line(scale) if not per_neuron_scale else
-             f"full brightness on each tile's own scale: the {SCALE_PERCENTILE:.0f}th "
-             "percentile of its |values|"]
+             scale_line(scale, per_neuron=per_neuron_scale)]
     key = _inputs_key(view)
     if key:
         lines.append(key)
@@ -1047,11 +1055,14 @@ def pictures_text(pictures: Sequence[np.ndarray], labels: Sequence[str], color: 
     """Small 28x28 RGB pictures (uint8, (28, 28, 3) each) side by side, labelled, wrapped.
 
     Each is drawn at half size, 14 columns x 7 lines (colour half blocks at 14x14; plain:
-    14x7 blocks of the grey ramp ``" .:-=+*#%@"`` by brightness).
+    14x7 blocks of the grey ramp ``" .:-=+*#%@"`` by brightness). A picture may also be
+    a tile drawn already: a list of its lines (see :func:`_signed_plain_tile`).
     """
     tiles = []
     for p in pictures:
-        if color:
+        if isinstance(p, list):                          # a tile drawn already
+            tiles.append(p)
+        elif color:
             tiles.append(_halfblock_lines(np.rint(_shrink(p.astype(np.float64), 2, 2))
                                           .astype(np.uint8)))
         else:
@@ -1075,28 +1086,38 @@ def _grey_rgb(x: np.ndarray) -> np.ndarray:
     return np.repeat(g.astype(np.uint8)[..., None], 3, axis=2)
 
 
-def _top_pictures(td, i: int, palette: str) -> list:
+def _signed_plain_tile(values: np.ndarray, scale: float) -> list:
+    """Signed (28, 28) values as a plain-text tile of :func:`pictures_text`'s size (7
+    lines of 14): each 4x2 block shows its value of largest magnitude, sign kept."""
+    blocks = values.reshape(7, 4, 14, 2).transpose(0, 2, 1, 3).reshape(7, 14, 8)
+    pick = np.take_along_axis(blocks, np.abs(blocks).argmax(axis=2)[..., None], axis=2)[..., 0]
+    chars = _plain_weight_chars(pick, np.zeros(pick.shape, bool), scale)
+    return ["".join(r) for r in chars]
+
+
+def _top_pictures(td, i: int, palette: str, color: bool = True) -> list:
     """Neuron ``i`` of a :class:`~digitnet.inspection.TopDigits` as (28, 28, 3) pictures:
-    its preferred input (signed colours, on its own 95th-percentile scale), then its top
+    its preferred input (signed, on its own 95th-percentile scale; colours, or with
+    ``color`` False a plain-text tile, since grey would lose the sign), then its top
     digits in grey."""
-    pref = td.preferred[i]
-    return ([signed_rgb(pref.reshape(28, 28), robust_scale(pref, SCALE_PERCENTILE), palette)]
-            + [_grey_rgb(img) for img in td.images[i]])
+    pref = td.preferred[i].reshape(28, 28)
+    scale = robust_scale(pref, SCALE_PERCENTILE)
+    first = signed_rgb(pref, scale, palette) if color else _signed_plain_tile(pref, scale)
+    return [first] + [_grey_rgb(img) for img in td.images[i]]
 
 
-def top_text(td, color: bool, width: int = 80, palette: str = "green-red",
-             output_layer: bool = False) -> str:
+def top_text(td, color: bool, width: int = 80, palette: str = "green-red") -> str:
     """``inspect-layer L --top K``: per neuron, its preferred input and its top digits."""
     from .inspection import PREFERRED_FROM
-    pos, neg = PALETTE_WORDS[palette]
+    pos, neg = sign_words(color, palette)
     lines = [f"layer {td.layer}: the MNIST test digits (t10k) that excite each neuron most",
              f"first picture: preferred input = mean of its {PREFERRED_FROM} top digits minus "
              "the mean digit",
              f"({pos}: more ink than usual, {neg}: less); then its top digits,",
              "each with its test-set index and the neuron's activation", ""]
     for i, k in enumerate(td.neurons):
-        name = f"digit {k}" if output_layer else f"neuron {k}"
-        pics = _top_pictures(td, i, palette)
+        name = neuron_name(td, k)
+        pics = _top_pictures(td, i, palette, color)
         labels = ["preferred"] + [f"#{j} {a:.2f}" for j, a in
                                   zip(td.indices[i], td.activations[i])]
         digits = " ".join(str(d) for d in td.labels[i])
@@ -1105,11 +1126,11 @@ def top_text(td, color: bool, width: int = 80, palette: str = "green-red",
     return "\n".join(lines).rstrip("\n")
 
 
-def top_png(td, path, title: str, palette: str = "green-red", output_layer: bool = False):
+def top_png(td, path, title: str, palette: str = "green-red"):
     """``inspect-layer L --top K --png``: one row per neuron (preferred input, top digits)."""
     from PIL import Image, ImageDraw
 
-    from .inspection import PREFERRED_FROM
+    from .inspection import PREFERRED_METHOD
     k = td.indices.shape[1]
     cell, pad = 84, 6                                    # 3 px per pixel
     font, title_font = png_font(12), png_font(16)
@@ -1131,16 +1152,15 @@ def top_png(td, path, title: str, palette: str = "green-red", output_layer: bool
     draw.text((pad, pad), title, fill=(255, 255, 255), font=title_font)
     for i, n in enumerate(td.neurons):
         y = top + i * row_h
-        draw.text((pad, y + lh + cell // 2 - lh // 2), f"digit {n}" if output_layer
-                  else f"neuron {n}", fill=_PNG_TEXT, font=font)
+        draw.text((pad, y + lh + cell // 2 - lh // 2), neuron_name(td, n), fill=_PNG_TEXT,
+                  font=font)
         draw.text((name_w, y), "preferred", fill=(170, 170, 170), font=font)
         for j in range(k):
             draw.text((name_w + (j + 1) * (cell + pad), y),
                       f"#{td.indices[i, j]} {td.activations[i, j]:.2f}", fill=(170, 170, 170),
                       font=font)
     pos, neg = PALETTE_WORDS[palette]
-    draw.text((pad, H - 2 * lh - pad), f"preferred input: mean of the neuron's "
-              f"{PREFERRED_FROM} most exciting MNIST test digits minus the mean test digit "
+    draw.text((pad, H - 2 * lh - pad), f"preferred input: {PREFERRED_METHOD} "
               f"({pos} more ink, {neg} less)", fill=(170, 170, 170), font=font)
     draw.text((pad, H - lh - pad), "then its top digits, with their test-set index and the "
               "neuron's activation. MNIST: Y. LeCun, C. Cortes, C. Burges (CC BY-SA 3.0)",
@@ -1151,7 +1171,7 @@ def top_png(td, path, title: str, palette: str = "green-red", output_layer: bool
 def explain_text(ex, color: bool, width: int = 80, palette: str = "green-red") -> str:
     """``digitnet explain``: the gradient x input maps of answer and runner-up, side by side."""
     scale = robust_scale(ex.maps, SCALE_PERCENTILE)
-    pos, neg = PALETTE_WORDS[palette]
+    pos, neg = sign_words(color, palette)
     labels = [f"{'answer' if i == 0 else 'runner-up'} {d}" for i, d in enumerate(ex.digits)]
     lines = ["why this answer: gradient x input of each output's weighted input z",
              legend_text(color, None, "push on z", palette),

@@ -159,9 +159,10 @@ class DrawApp:
         zero_layer = _int(query, "zero_layer")
         noise = _float(query, "noise", 0.0, 0.0, 10.0)
         model = self.model(name)
+        n_layers = len(model.network.weights)
+        if zero_layer is not None and not 1 <= zero_layer <= n_layers:
+            raise ApiError(400, f"zero_layer: this model has layers 1..{n_layers}")
         net = self.network(name, zero_biases, zero_layer, noise)
-        if zero_layer is not None and not 1 <= zero_layer <= len(net.weights):
-            raise ApiError(400, f"zero_layer: this model has layers 1..{len(net.weights)}")
         if not body:
             raise ApiError(400, "empty body: send the bytes of an image file")
         try:
@@ -184,13 +185,13 @@ class DrawApp:
             to, frm = np.unravel_index(flat, c.shape)
             order = np.argsort(-np.abs(c[to, frm]))
             edges.append([[int(frm[i]), int(to[i]), float(c[to[i], frm[i]])] for i in order])
-        ex = explain.explain(net, x)
+        ex = explain.explain(net, x, result)
         out = {"sums": [z.tolist() for z in result.sums], "edges": edges,
                "explain": ex.to_dict()["explained"]}
         spec = _one(query, "neuron")
         if spec:
             layer, k = _neuron_spec(spec, net)
-            view = inspection.layer_view(net, layer, [k], x)
+            view = inspection.layer_view(net, layer, [k], x, result)
             out["neuron"] = {"layer": layer, "neuron": k, "weights": view.weights[0].tolist(),
                              "bias": float(view.biases[0]),
                              "weighted_sum": float(view.sums[0]), "z": float(view.z[0]),
@@ -204,7 +205,8 @@ class DrawApp:
         name = _one(query, "model")
         net = self.model(name).network
         layer, k = _neuron_spec(f"{_one(query, 'layer')}:{_one(query, 'neuron')}", net)
-        top = _int(query, "top") or 8
+        top = _int(query, "top")
+        top = 8 if top is None else top
         if not 1 <= top <= 50:
             raise ApiError(400, "top: a number from 1 to 50")
         key = (name or self.first, layer, top)
@@ -223,7 +225,7 @@ class DrawApp:
                              np.rint(td.images[i, j] * 255).astype(np.uint8).tobytes()
                          ).decode("ascii")} for j in range(td.indices.shape[1])],
                 "preferred": td.preferred[i].tolist(),
-                "preferred_method": td.to_dict()["preferred_input"]}
+                "preferred_method": inspection.PREFERRED_METHOD}
 
     def handle(self, method, path, query, body):
         """One request -> ``(status, content_type, bytes)``."""
@@ -293,15 +295,15 @@ def _float(query, key, default, lo, hi):
 
 def _neuron_spec(spec, net):
     """``"L:K"`` -> (layer, neuron), checked against ``net``."""
+    from .inspection import checked_neurons
     try:
         layer, k = (int(p) for p in spec.split(":"))
     except ValueError:
         raise ApiError(400, f"neuron: give LAYER:NEURON, e.g. 2:5 (got {spec[:20]!r})") from None
-    if not 1 <= layer <= len(net.weights):
-        raise ApiError(400, f"layer: this model has layers 1..{len(net.weights)}")
-    if not 0 <= k < net.weights[layer - 1].shape[0]:
-        raise ApiError(400, f"neuron: layer {layer} has neurons "
-                            f"0..{net.weights[layer - 1].shape[0] - 1}")
+    try:
+        checked_neurons(net, layer, [k])
+    except IndexError as e:
+        raise ApiError(400, f"neuron: {e}") from None
     return layer, k
 
 

@@ -77,6 +77,10 @@ def test_top_command(tmp_path, mnist_test):
     assert n0["activations"] == sorted(n0["activations"], reverse=True)
     text = run("inspect-layer", 3, "--top", 2).stdout
     assert "digit 9: top 2" in text and "preferred" in text
+    # plain text keeps the preferred input's sign: both signs' characters, as the legend says
+    assert "(#+.: more ink than usual, %=-: less)" in text
+    tile = [line[:14] for line in text.splitlines()[7:14]]   # neuron 0's preferred input
+    assert any(c in "".join(tile) for c in "#+") and any(c in "".join(tile) for c in "%=-")
     assert all(len(line) <= 80 for line in text.splitlines())
     out = tmp_path / "top.png"
     r = run("inspect-layer", 1, "--top", 4, "--png", out)

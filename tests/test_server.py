@@ -114,6 +114,7 @@ def test_neuron_endpoint_is_what_inspect_layer_top_says(server, mnist_test):
     assert [t["test_index"] for t in doc["top"]] == w["test_indices"]
     assert [t["activation"] for t in doc["top"]] == w["activations"]
     assert doc["preferred"] == w["preferred"]
+    assert doc["preferred_method"] == want["preferred_input"]
     x, y = mnist_test
     first = np.frombuffer(__import__("base64").b64decode(doc["top"][0]["image"]), np.uint8)
     assert np.array_equal(first, np.rint(x[w["test_indices"][0]] * 255).astype(np.uint8))
@@ -170,6 +171,7 @@ def test_refusals(server):
     assert request(server, "POST", "/api/classify?details=1&neuron=2:99", png)[0] == 400
     assert request(server, "GET", "/api/neuron?layer=x&neuron=1")[0] == 400
     assert request(server, "GET", "/api/neuron?layer=1&neuron=1&top=1000")[0] == 400
+    assert request(server, "GET", "/api/neuron?layer=1&neuron=1&top=0")[0] == 400
     assert request(server, "GET", "/api/models?" + "&".join(f"a{i}=1" for i in range(50)))[0] == 400
     assert request(server, "POST", "/api/classify?model=default&model=wide", png)[0] == 400
     assert request(server, "GET", "/api/models")[0] == 200

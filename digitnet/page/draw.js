@@ -23,7 +23,6 @@ const state = {
   inFlight: false, dirty: false, lastSent: 0, timer: null,
   positions: [],           // per layer, per neuron: [x, y, r] on the network canvas
   detects: new Map(),      // "model|layer|neuron" -> /api/neuron answer
-  updates: 0,
 };
 window.digitnet = state;   // for tests and the curious: the page's state
 
@@ -56,35 +55,33 @@ function drawGrid(canvas, values, scale, under) {
   // the value is ~0 (the digit under an explanation map)
   const [rows, cols] = gridShape(values.length);
   const ctx = canvas.getContext("2d");
-  const img = ctx.createImageData(cols, rows);
-  for (let i = 0; i < rows * cols; i++) {
-    let rgb = i < values.length ? signed(values[i], scale) : [40, 40, 40];
-    if (under && i < values.length) {
-      const g = 90 * under[i];
-      rgb = [Math.max(rgb[0], g), Math.max(rgb[1], g), Math.max(rgb[2], g)];
-    }
-    img.data.set([rgb[0], rgb[1], rgb[2], 255], 4 * i);
-  }
-  const tmp = document.createElement("canvas");
-  tmp.width = cols; tmp.height = rows;
-  tmp.getContext("2d").putImageData(img, 0, 0);
+  const tmp = pixels(cols, rows, (i) => {
+    const rgb = i < values.length ? signed(values[i], scale) : [40, 40, 40];
+    if (!under || i >= values.length) return rgb;
+    const g = 90 * under[i];
+    return [Math.max(rgb[0], g), Math.max(rgb[1], g), Math.max(rgb[2], g)];
+  });
   ctx.imageSmoothingEnabled = false;
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   const k = Math.min(canvas.width / cols, canvas.height / rows);
   ctx.drawImage(tmp, 0, 0, cols * k, rows * k);
 }
-function drawGray(canvas, values, size) {       // light ink on black, like MNIST
-  const ctx = canvas.getContext("2d");
-  const img = ctx.createImageData(size, size);
-  for (let i = 0; i < size * size; i++) {
-    const g = 255 * values[i];
-    img.data.set([g, g, g, 255], 4 * i);
-  }
+function pixels(cols, rows, rgbOf) {
+  // an off-screen canvas of cols x rows pixels, pixel i coloured rgbOf(i) ([r, g, b])
   const tmp = document.createElement("canvas");
-  tmp.width = tmp.height = size;
-  tmp.getContext("2d").putImageData(img, 0, 0);
+  tmp.width = cols; tmp.height = rows;
+  const c = tmp.getContext("2d"), img = c.createImageData(cols, rows);
+  for (let i = 0; i < rows * cols; i++) img.data.set([...rgbOf(i), 255], 4 * i);
+  c.putImageData(img, 0, 0);
+  return tmp;
+}
+function gray28(values) {                        // light ink on black, like MNIST
+  return pixels(28, 28, (i) => { const g = 255 * values[i]; return [g, g, g]; });
+}
+function drawGray(canvas, values) {
+  const ctx = canvas.getContext("2d");
   ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(tmp, 0, 0, canvas.width, canvas.height);
+  ctx.drawImage(gray28(values), 0, 0, canvas.width, canvas.height);
 }
 
 // --- the drawing pad -------------------------------------------------------------------
@@ -177,7 +174,7 @@ function schedule(now) {
 function query() {
   const q = new URLSearchParams({model: state.model, details: "1"});
   const sel = state.hover || state.selected;
-  if (sel && sel.layer > 0) q.set("neuron", `${sel.layer}:${sel.neuron}`);
+  if (sel) q.set("neuron", `${sel.layer}:${sel.neuron}`);
   if ($("zero-biases").checked) q.set("zero_biases", "1");
   if ($("zero-layer").value) q.set("zero_layer", $("zero-layer").value);
   if (+$("noise").value) q.set("noise", $("noise").value);
@@ -227,7 +224,7 @@ function showNothing(message, isError) {
   showNeuron();
 }
 function show(doc) {
-  state.last = doc; state.updates++;
+  state.last = doc;
   const a = $("answer");
   a.dataset.digit = String(doc.digit);
   a.innerHTML = `answer: <b>${doc.digit}</b> (output ${doc.activation.toFixed(3)}, ` +
@@ -279,13 +276,9 @@ function drawNetwork(doc) {
   netCtx.clearRect(0, 0, net.width, net.height);
   // the input image as the network sees it
   const inp = doc ? doc.layers[0] : new Array(784).fill(0);
-  const img = netCtx.createImageData(28, 28);
-  inp.forEach((v, i) => img.data.set([255 * v, 255 * v, 255 * v, 255], 4 * i));
-  const tmp = document.createElement("canvas"); tmp.width = tmp.height = 28;
-  tmp.getContext("2d").putImageData(img, 0, 0);
   netCtx.imageSmoothingEnabled = false;
   const [ix, iy] = [P[0][0][0] - 2, P[0][0][1] - 2];
-  netCtx.drawImage(tmp, ix, iy, 112, 112);
+  netCtx.drawImage(gray28(inp), ix, iy, 112, 112);
   netCtx.strokeStyle = "#555"; netCtx.strokeRect(ix - 0.5, iy - 0.5, 113, 113);
   netCtx.fillStyle = "#aaa"; netCtx.font = "12px system-ui";
   netCtx.fillText("input 28\u00d728", ix, iy - 6);
@@ -400,7 +393,7 @@ async function showNeuron() {
     const f = document.createElement("figure"), c = document.createElement("canvas");
     c.width = c.height = 28;
     const px = Uint8Array.from(atob(t.image), (ch) => ch.charCodeAt(0));
-    drawGray(c, Array.from(px, (v) => v / 255), 28);
+    drawGray(c, Array.from(px, (v) => v / 255));
     f.append(c);
     const cap = document.createElement("figcaption");
     cap.textContent = `#${t.test_index} ${t.activation.toFixed(2)}`;
