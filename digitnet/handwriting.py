@@ -178,22 +178,30 @@ def draw(n, rng, chunk=512):
     lo = np.where(mask[..., None], ends, np.inf).min(axis=1) - pen
     hi = np.where(mask[..., None], ends, -np.inf).max(axis=1) + pen
     ends += (np.maximum(0, -lo) - np.maximum(0, hi - (SIDE - 1)))[:, None, :]
+    # Glyphs have from a few to _SEGS.shape[1] segments: samples are drawn in groups of
+    # equal count, each against its real segments only (first, in a stable order: the
+    # nearest-stroke minimum is the same in any order).
+    order = np.argsort(~real, axis=1, kind="stable")
+    segs = np.take_along_axis(segs, order[..., None], axis=1)
+    count = real.sum(axis=1)
     images = np.empty((n, SIDE * SIDE), np.float32)
-    for i in range(0, n, chunk):
-        images[i:i + chunk] = _render(segs[i:i + chunk], real[i:i + chunk],
-                                      width[i:i + chunk])
+    for s in np.unique(count).tolist():
+        rows = np.flatnonzero(count == s)
+        for i in range(0, len(rows), chunk):
+            part = rows[i:i + chunk]
+            images[part] = _render(segs[part, :s], width[part])
     return images, labels
 
 
-def _render(segs, real, width):
+def _render(segs, width):
     """Pen coverage of each pixel: segments (n, S, 4) in pixel coordinates (x = column,
-    y = row), ``real`` (n, S) which segments exist, pen ``width`` (n,) -> (n, 784)."""
+    y = row), all real, pen ``width`` (n,) -> (n, 784)."""
     r, c = np.divmod(np.arange(SIDE * SIDE, dtype=np.float32), SIDE)
     x0, y0, x1, y1 = (segs[:, :, k].astype(np.float32)[:, None, :] for k in range(4))
     dx, dy = x1 - x0, y1 - y0
     px, py = c[None, :, None] - x0, r[None, :, None] - y0     # (n, 784, S)
     t = np.clip((px * dx + py * dy) / np.maximum(dx * dx + dy * dy, 1e-9), 0, 1)
     dist = np.hypot(px - t * dx, py - t * dy)
-    dist = np.where(real[:, None, :], dist, np.inf).min(axis=2)  # to the nearest stroke
+    dist = dist.min(axis=2)                                   # to the nearest stroke
     radius = (width.astype(np.float32) / 2)[:, None]
     return np.clip(radius + 0.5 - dist, 0.0, 1.0)
