@@ -1,4 +1,5 @@
-"""What the image-set benchmarks (``scenes.py``, ``styles.py``) share: small random tools,
+"""What the benchmarks share -- the image sets (``scenes.py``, ``styles.py``,
+``realworld.py``) most of it: small random tools,
 making a set's images in worker processes, its ``labels.csv``, loading the images
 through digitnet's pipeline without letting one crash stop the benchmark, and the
 command-line options of their ``make`` and ``score`` commands.
@@ -14,6 +15,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
+#: The development copy of MNIST, beside the repository (see ../shared/README.md).
+SHARED_MNIST = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "mnist"
 
 
 def uniform(rng, lo, hi) -> float:
@@ -64,6 +68,19 @@ def read_labels(outdir) -> list:
     """The rows of ``OUTDIR/labels.csv`` as dicts of strings."""
     with open(Path(outdir) / "labels.csv", newline="") as f:
         return list(csv.DictReader(f))
+
+
+def mnist_pngs(folder, n) -> None:
+    """The first ``n`` MNIST test digits (the copy shipped with digitnet; Y. LeCun,
+    C. Cortes, C. J. C. Burges, CC BY-SA 3.0) as 28x28 PNGs in ``folder``, black ink on
+    white paper, named ``NNNNN_LABEL.png``."""
+    from PIL import Image
+
+    from digitnet import mnist
+    x, y = mnist.load_split(mnist.bundled_dir(), "test")
+    pixels = (255 - np.round(x[:n] * 255)).astype(np.uint8).reshape(-1, 28, 28)
+    for i, (img, label) in enumerate(zip(pixels, y[:n])):
+        Image.fromarray(img, mode="L").save(Path(folder) / f"{i:05d}_{label}.png")
 
 
 def load_all(paths, jobs):

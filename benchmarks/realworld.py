@@ -47,7 +47,6 @@ Only numpy and Pillow are needed to *make* the set.
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import math
 import os
@@ -59,6 +58,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from imageset import read_labels, to_u8, write_labels
 
 CATEGORIES = (
     "clean",
@@ -295,10 +296,6 @@ def _texture(height: int, width: int, rng, amount: float) -> np.ndarray:
     return np.array(Image.fromarray(coarse).resize((width, height), Image.Resampling.BICUBIC))
 
 
-def _to_uint8(a: np.ndarray) -> np.ndarray:
-    return (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
-
-
 def _gray_scene(ink: np.ndarray, paper: float, ink_level: float) -> np.ndarray:
     return paper * (1 - ink) + ink_level * ink
 
@@ -346,7 +343,6 @@ def make_sample(index: int, seed: int, fonts: Sequence[str]) -> Sample:
 
     paper, ink_level = rng.uniform(0.85, 1.0), rng.uniform(0.0, 0.2)  # dark ink on white
     fmt, ext, save_args = "PNG", "png", {}
-    mode = "L"
 
     if category == "inverted":
         paper, ink_level = rng.uniform(0.0, 0.15), rng.uniform(0.8, 1.0)
@@ -359,7 +355,7 @@ def make_sample(index: int, seed: int, fonts: Sequence[str]) -> Sample:
     if category == "transparent":
         light = rng.random() < 0.2
         colour = (255, 255, 255) if light else tuple(int(c) for c in rng.integers(0, 80, 3))
-        alpha = _to_uint8(ink)
+        alpha = to_u8(ink)
         rgba = np.empty((height, width, 4), np.uint8)
         rgba[..., :3] = colour
         rgba[..., 3] = alpha
@@ -381,7 +377,7 @@ def make_sample(index: int, seed: int, fonts: Sequence[str]) -> Sample:
         for c in range(3):
             rgb[..., c] = ((paper_level * tint[c] + texture) * (1 - ink) + pen_rgb[c] * ink) * light
         rgb += rng.normal(0, rng.uniform(0.01, 0.04), rgb.shape).astype(np.float32)
-        img = _blur(Image.fromarray(_to_uint8(rgb)), rng.uniform(0, 1.5) * max(1, digit_px / 100))
+        img = _blur(Image.fromarray(to_u8(rgb)), rng.uniform(0, 1.5) * max(1, digit_px / 100))
         q = int(rng.integers(40, 91))
         return Sample(label, category, source, img, "JPEG", "jpg", {"quality": q},
                       notes + f" quality={q}")
@@ -410,7 +406,7 @@ def make_sample(index: int, seed: int, fonts: Sequence[str]) -> Sample:
     if category in ("jpeg", "grey_paper", "specks"):
         gray = gray + rng.normal(0, rng.uniform(0.005, 0.03), gray.shape)
 
-    img = Image.fromarray(_to_uint8(gray))
+    img = Image.fromarray(to_u8(gray))
 
     if category == "blurred":
         radius = rng.uniform(0.02, 0.06) * digit_px
@@ -450,19 +446,11 @@ def make(outdir: str | Path, n: int = 1000, seed: int = 0) -> Path:
         s.image.save(buf, s.fmt, **s.save_args)
         (out / name).write_bytes(buf.getvalue())
         rows.append([name, s.label, s.category, s.source, s.image.width, s.image.height, s.notes])
-    with open(out / "labels.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["file", "label", "category", "source", "width", "height", "notes"])
-        writer.writerows(rows)
+    write_labels(out, ["file", "label", "category", "source", "width", "height", "notes"], rows)
     return out
 
 
 # --- scoring -------------------------------------------------------------------------------------
-
-
-def read_labels(outdir: str | Path) -> list[dict]:
-    with open(Path(outdir) / "labels.csv", newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def _shape_stats(x: np.ndarray) -> tuple[int, float]:

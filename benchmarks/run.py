@@ -67,14 +67,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from imageset import SHARED_MNIST as SHARED_DATA
+from imageset import mnist_pngs
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 ROWS = ("epoch", "time96", "evaluate", "classify", "coldstart", "photo")
 # What plain code for a one-file classify must import: the cold-start row's reference.
 COLD_FLOOR = "import numpy, PIL.Image, PIL.PngImagePlugin, click, json, zipfile, hashlib, shutil"
 FULL_TRAIN = 60000
-# The development copy of MNIST, beside the repository (see ../shared/README.md).
-SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "mnist"
 _T0 = time.perf_counter()
 
 
@@ -431,8 +432,8 @@ def machine_info(threads):
             blas += f" ({conf})"
     except Exception:  # noqa: BLE001 - older numpy: no dict mode
         pass
-    env_threads = {k: os.environ[k] for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
-                                              "MKL_NUM_THREADS") if k in os.environ}
+    from digitnet.threads import chosen_threads, user_setting
+    env_threads = user_setting()
     return {
         "cores": os.cpu_count(),
         "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
@@ -440,7 +441,7 @@ def machine_info(threads):
         "python": platform.python_version(),
         "numpy": np.__version__,
         "blas": blas,
-        "blas_threads": threads or env_threads or "library default (all cores)",
+        "blas_threads": threads or env_threads or f"digitnet's choice ({chosen_threads()})",
         "load_average_start": os.getloadavg(),
     }
 
@@ -510,16 +511,9 @@ class Bench:
         """n MNIST test digits as 28x28 PNGs, inverted to black ink on white paper."""
         if self._pngs is not None and self._pngs[1] >= n:
             return self._pngs[0]
-        import numpy as np
-        from PIL import Image
-
-        from digitnet import mnist
-        x, y = mnist.load_split(mnist.bundled_dir(), "test")
         folder = self.tmp / f"pngs-{n}"
         folder.mkdir()
-        pixels = (255 - np.round(x[:n] * 255)).astype(np.uint8).reshape(-1, 28, 28)
-        for i, (img, label) in enumerate(zip(pixels, y[:n])):
-            Image.fromarray(img, mode="L").save(folder / f"{i:05d}_{label}.png")
+        mnist_pngs(folder, n)
         self._pngs = (folder, n)
         return folder
 

@@ -103,12 +103,12 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from imageset import chance as _chance, load_all, make_all, pct as _pct, read_labels
-from imageset import add_make_jobs, add_score_parser, to_u8 as _u8, uniform as _u, write_labels
+from imageset import SHARED_MNIST, add_make_jobs, add_score_parser, to_u8 as _u8, uniform as _u
+from imageset import write_labels
 
 KINDS = ("desk", "framed", "screenshot", "sticky", "ruled", "squared", "specks")
 
-# The development copy of MNIST, beside the repository (as in benchmarks/run.py).
-DEFAULT_MNIST = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "mnist"
+DEFAULT_MNIST = SHARED_MNIST
 
 F32 = np.float32
 BICUBIC = Image.Resampling.BICUBIC

@@ -733,12 +733,12 @@ def _make_one(task) -> dict:
     return {"file": name, "label": label, "style": style, "notes": " ".join(notes)}
 
 
-def make(outdir, per_style=100, seed=0, styles: Sequence[str] = STYLES, jobs=1) -> list:
+def make(outdir, per_style=100, seed=0, jobs=1) -> list:
     """Write the images and ``labels.csv`` into ``outdir``; returns the records (dicts of
     file, label, style, notes)."""
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
-    tasks = [(style, j) for style in styles for j in range(per_style)]
+    tasks = [(style, j) for style in STYLES for j in range(per_style)]
     tasks = [(n, style, j, seed, str(out)) for n, (style, j) in enumerate(tasks)]
     records = make_all(_make_one, tasks, jobs, chunksize=8)
     write_labels(out, ["file", "label", "style", "notes"], records)
@@ -751,6 +751,11 @@ def read_labels(outdir) -> list:
 
 
 # --- scoring -----------------------------------------------------------------------------
+
+
+def _right(rec, spec) -> bool:
+    """Whether model ``spec`` read the scored record ``rec`` right."""
+    return spec in rec["pred"] and rec["pred"][spec][0] == rec["label"]
 
 
 def _glyph_of(notes: str) -> str:
@@ -770,7 +775,6 @@ def score(outdir, weights=("default",), jobs=1, by_glyph=False, out=None) -> lis
     ``out`` (default stdout); return the records (file, label, style, notes, glyph, input,
     error, refused, pred: {spec: (digit, margin)})."""
     import digitnet
-    from digitnet.errors import ImageError
 
     out = out or sys.stdout
     t_start = time.perf_counter()
@@ -784,7 +788,7 @@ def score(outdir, weights=("default",), jobs=1, by_glyph=False, out=None) -> lis
         ok = isinstance(x, np.ndarray)
         records.append(dict(r, glyph=_glyph_of(r["notes"]), input=x if ok else None,
                             error="" if ok else f"{type(x).__name__}: {x}",
-                            refused=isinstance(x, ImageError), pred={}))
+                            pred={}))
     good = [rec for rec in records if rec["input"] is not None]
     for spec in weights:
         model = digitnet.load(spec)
@@ -792,13 +796,9 @@ def score(outdir, weights=("default",), jobs=1, by_glyph=False, out=None) -> lis
         for rec, res in zip(good, results):
             rec["pred"][spec] = (int(res.digit), float(res.margin))
 
-    def right(rec, spec):
-        """Whether model ``spec`` read ``rec`` right."""
-        return spec in rec["pred"] and rec["pred"][spec][0] == rec["label"]
-
     def accs(group):
         """Per model, its accuracy on ``group``."""
-        return [_pct(sum(right(r, s) for r in group), len(group)) for s in weights]
+        return [_pct(sum(_right(r, s) for r in group), len(group)) for s in weights]
 
     def refused(group):
         """The share of ``group`` the pipeline refused."""
@@ -814,7 +814,7 @@ def score(outdir, weights=("default",), jobs=1, by_glyph=False, out=None) -> lis
     def confusions(group, spec):
         """Model ``spec``'s commonest wrong answers on ``group``."""
         wrong = Counter(r["pred"][spec][0] if spec in r["pred"] else "refused"
-                        for r in group if not right(r, spec))
+                        for r in group if not _right(r, spec))
         return ", ".join(f"{d} ({n})" for d, n in wrong.most_common(3)) or "-"
 
     print("\nPer digit (all styles; the commonest wrong answers):\n", file=out)
@@ -838,7 +838,7 @@ def score(outdir, weights=("default",), jobs=1, by_glyph=False, out=None) -> lis
         print(_table(["glyph", "n"] + [f"acc {s}" for s in weights], glyph_rows), file=out)
 
     for spec in weights:
-        fails = [r for r in records if not right(r, spec)]
+        fails = [r for r in records if not _right(r, spec)]
         by_style = {s: [r for r in fails if r["style"] == s] for s in present}
         shown = []
         while len(shown) < 12 and any(by_style.values()):  # round robin over the styles
@@ -920,8 +920,7 @@ def write_card(spec, records, command) -> None:
     from digitnet.files import atomic_files
 
     def acc(group):
-        hits = sum(spec in r["pred"] and r["pred"][spec][0] == r["label"] for r in group)
-        return round(hits / len(group), 4) if group else None
+        return round(sum(_right(r, spec) for r in group) / len(group), 4) if group else None
 
     card_file = weightfile.card_path(weightfile.resolve(spec))
     with open(card_file, encoding="utf-8") as f:
@@ -967,7 +966,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "make":
         t0 = time.perf_counter()
-        records = make(args.outdir, args.per_style, args.seed, STYLES, args.jobs)
+        records = make(args.outdir, args.per_style, args.seed, args.jobs)
         print(f"wrote {len(records)} images to {args.outdir} in "
               f"{time.perf_counter() - t0:.1f} s")
     elif args.command == "score":

@@ -39,10 +39,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from imageset import SHARED_MNIST, mnist_pngs
+
 HERE = Path(__file__).resolve().parent
-DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "mnist"
 SETTINGS = (("digitnet's choice", None), ("forced 1", "1"), ("forced 2", "2"))
-RECIPES = {  # (hidden layers, TrainConfig overrides, teacher) as the shipped cards train them
+# (hidden layers, TrainConfig overrides, teacher): the wide card's recipe, and for the
+# default network today's `digitnet train` defaults (the shipped default model is older).
+RECIPES = {
     "default": ([16, 16], {}, "wide"),
     "wide": ([512, 256], {"lr": 0.02, "augment_strength": 1.0, "augment_renew": 1.0}, None),
 }
@@ -96,19 +99,10 @@ def run_worker(args, threads):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def make_pngs(data, folder, n):
-    import numpy as np
-    from PIL import Image
-
-    from digitnet import mnist
-    x, _ = mnist.load_split(data, "test")
-    for i in range(n):
-        img = 255 - (x[i].reshape(28, 28) * 255).round().astype(np.uint8)
-        Image.fromarray(img).save(folder / f"{i:05d}.png")
-
-
 def time_classify(folder, model, threads, reps=3):
-    cmd = ["digitnet", "classify", str(folder), "-q", "-w", model]
+    # The digitnet of this interpreter, not whichever one is first on PATH.
+    cmd = [str(Path(sys.executable).parent / "digitnet"), "classify", str(folder), "-q",
+           "-w", model]
     best = float("inf")
     for _ in range(reps):
         t = time.perf_counter()
@@ -134,7 +128,7 @@ def table(title, unit, results, higher_better):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", default=str(DEFAULT_DATA))
+    ap.add_argument("--data", default=str(SHARED_MNIST))
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--files", type=int, default=5000)
     ap.add_argument("--only", default="train,classify")
@@ -154,7 +148,7 @@ def main():
         results = {}
         with tempfile.TemporaryDirectory() as tmp:
             if job == "classify":
-                make_pngs(a.data, Path(tmp), a.files)
+                mnist_pngs(Path(tmp), a.files)
             for cond in ("idle", "one core busy"):
                 for model in models:
                     vals = {}

@@ -786,7 +786,7 @@ def parse_out(ctx, param, value):
 @click.option("--weight-decay", default=0.0, show_default=True, type=click.FloatRange(0),
               help="L2 weight decay (weights only, not biases).")
 @click.option("--augment/--no-augment", default=True, show_default=True,
-              help="Train on randomly distorted copies (rotation, scale, shear, shift, "
+              help="Train on randomly distorted copies (rotation, shear, shift, "
                    "elastic warp, stroke thickness, other writers' styles); --renew says "
                    "which share is drawn anew each epoch.")
 @click.option("--augment-strength", default=0.5, show_default=True,
@@ -888,7 +888,7 @@ def train(data, layers, epochs, batch_size, lr, optimizer, momentum, loss, sched
     progress = TrainProgress(epochs, quiet)
 
     def started(n_train, n_val):
-        extra = round(synthetic * n_train)
+        extra = cfg.n_synthetic(n_train)
         progress.say(f"training {'-'.join(map(str, layers))} on {n_train:,} images "
                      + (f"and {extra:,} synthetic digits " if extra else "")
                      + f"({n_val:,} held out for validation), {epochs} "

@@ -29,12 +29,11 @@ import numpy as np
 
 # The layout normalise() gives every digit: a SIDE x SIDE field, the longer side BOX
 # pixels, the centre of mass at (CENTRE, CENTRE).
-from .normalise import BOX, COM_TARGET as CENTRE, FIELD as SIDE
+from .normalise import BOX, COM_TARGET as CENTRE, FIELD as SIDE, FRINGE as _INK
 
 __all__ = ["Augmenter"]
 
 _PAD = 2         # zero border so that samples falling just outside the image read black
-_INK = 0.05      # pixels brighter than this count for the digit's extent (as in normalise)
 
 # How often each style is drawn (per image), and its size.
 _SLANT_SHARE, _SLANT = 0.25, np.tan(np.deg2rad(20))    # shear of a slanted hand

@@ -63,7 +63,8 @@ _STRONG = 0.3
 # ... and pixels at least this bright count as part of the digit next to strong ink. On
 # MNIST, the bounding box of pixels > 0.05 has the same longest side as that of all
 # nonzero pixels for 100% of the test digits; above 0 would let faint noise in.
-_FRINGE = 0.05
+# (Augmentation measures a digit's extent with the same level.)
+FRINGE = 0.05
 # Separated blobs at the edges holding less than this share of the ink are specks.
 _SPECK_SHARE = 0.03
 # ... and blobs with less than this share count as specks too if the empty gap separating
@@ -433,7 +434,7 @@ def _ink_bounds(ink: np.ndarray) -> tuple[int, int, int, int]:
     margin = max(1, math.ceil(0.1 * max(r1 - r0, c1 - c0)))
     r0m, r1m = max(0, r0 - margin), min(ink.shape[0], r1 + margin)
     c0m, c1m = max(0, c0 - margin), min(ink.shape[1], c1 + margin)
-    window = ink[r0m:r1m, c0m:c1m] > _FRINGE
+    window = ink[r0m:r1m, c0m:c1m] > FRINGE
     rows = np.flatnonzero(window.any(axis=1))
     cols = np.flatnonzero(window.any(axis=0))
     return r0m + rows[0], r0m + rows[-1] + 1, c0m + cols[0], c0m + cols[-1] + 1

@@ -72,6 +72,10 @@ class TrainConfig:
     seed: int = 0
     validation: int = 5000           # images held out of the training set
 
+    def n_synthetic(self, n_train: int) -> int:
+        """How many digits drawn by code join ``n_train`` training images."""
+        return round(self.synthetic * n_train)
+
     def as_card(self):
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
@@ -210,7 +214,7 @@ def train(cfg, x_train, y_train, x_val, y_val, teacher=None, on_epoch=None, on_b
                         styles=cfg.styles) if cfg.augment else None
     start = time.perf_counter()
     with blas_threads():  # one BLAS thread, unless the user chose a count
-        n_synthetic = round(cfg.synthetic * len(x_train))
+        n_synthetic = cfg.n_synthetic(len(x_train))
         if n_synthetic:
             xs, ys = draw(n_synthetic, rng.spawn(1)[0])
             x_train = np.concatenate([x_train, xs])
@@ -364,7 +368,7 @@ def model_card(cfg, result, *, name, n_images, n_train, n_val, command, environm
             "data": f"MNIST training set (Y. LeCun, C. Cortes, C. J. C. Burges; CC BY-SA 3.0), "
                     f"{n_images:,} images: {n_train:,} trained on, {n_val:,} held out for "
                     "validation (chosen by the seed)"
-                    + (f"; plus {round(cfg.synthetic * n_train):,} digits drawn by code as "
+                    + (f"; plus {cfg.n_synthetic(n_train):,} digits drawn by code as "
                        "pen strokes (digitnet.handwriting, from the seed)"
                        if cfg.synthetic else ""),
             "command": command,
