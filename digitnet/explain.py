@@ -66,12 +66,22 @@ class Explanation:
     def bias_share(self) -> np.ndarray:
         return self.z - self.maps.sum(axis=1)
 
+    @property
+    def pushed_up(self) -> np.ndarray:
+        """(2,) the sum of each map's positive part: pixels that raised z."""
+        return np.array([m[m > 0].sum() for m in self.maps])
+
+    @property
+    def pushed_down(self) -> np.ndarray:
+        """(2,) the sum of each map's negative part: pixels that lowered z."""
+        return np.array([m[m < 0].sum() for m in self.maps])
+
     def to_dict(self) -> dict:
         """The JSON of ``digitnet explain --json`` (without ``file``)."""
         return {"method": "gradient x input of the output's weighted input z",
                 "explained": [{"digit": int(d), "z": float(self.z[i]),
-                               "pushed_up": float(self.maps[i][self.maps[i] > 0].sum()),
-                               "pushed_down": float(self.maps[i][self.maps[i] < 0].sum()),
+                               "pushed_up": float(self.pushed_up[i]),
+                               "pushed_down": float(self.pushed_down[i]),
                                "map": self.maps[i].tolist()}
                               for i, d in enumerate(self.digits)],
                 "inputs": self.inputs.tolist()}

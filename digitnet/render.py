@@ -1000,7 +1000,7 @@ def layer_text(view, color: bool, width: int = 80, per_neuron_scale: bool = Fals
             lines.append(f"{st['neuron']:>6} {st['bias']:>+8.3f} {st['min']:>+8.3f} "
                          f"{st['max']:>+8.3f} {st['mean_abs']:>9.4f} "
                          f"{100 * st['positive']:>8.1f}%")
-    if len(rows) == 1 and n_in <= 64:
+    if len(rows) == 1 and n_in <= SMALL_GRID:   # a small layer's inputs, one by one
         k = rows[0]
         lines += ["", f"{neuron_name(view, k)}'s inputs (neurons of layer "
                       f"{view.layer - 1 or 'input'}):"]
@@ -1179,9 +1179,8 @@ def explain_text(ex, color: bool, width: int = 80, palette: str = "green-red") -
              "", grids_to_text(ex.maps, labels, scale, width=width, color=color,
                                palette=palette), ""]
     for i, d in enumerate(ex.digits):
-        m = ex.maps[i]
         lines.append(f"{labels[i]:<12} z = {ex.z[i]:+8.3f}: pixels pushed it up "
-                     f"{m[m > 0].sum():+.3f} ({pos}) and down {m[m < 0].sum():+.3f} ({neg}); "
+                     f"{ex.pushed_up[i]:+.3f} ({pos}) and down {ex.pushed_down[i]:+.3f} ({neg}); "
                      f"biases and curvature {ex.bias_share[i]:+.3f}")
     return "\n".join(lines)
 
