@@ -59,6 +59,10 @@ _LYING = 55.0
 # A mark whose stroke is wider than this share of its longer side is a solid blob, no
 # digit (bold digits: about 0.2; a filled square 0.64, a disc 0.5).
 _SOLID = 0.35
+# ... or whose strong ink alone (> _STRONG) is wider than this share: a textured blank
+# note (paper grain, JPEG blocks) has many grey edges inside, which make it look thin
+# (bold digits: up to about 0.33 this way, a filled square 0.7).
+_SOLID_MASK = 0.45
 # ... in pictures at least this big (longer side): a 28x28 MNIST digit may be a blot.
 _SOLID_MIN_SIDE = 96
 # A piece is a scratch when it is at most this wide (pooled pixels), at least this long,
@@ -282,9 +286,10 @@ def _plausible(main: Mark, ink: np.ndarray, contrast: float) -> bool:
     if side < max(_MIN_PIXELS, min(_MIN_SIDE_SHARE * max(h, w), _MIN_STRIP_SHARE * min(h, w))):
         return False
     r0, r1, c0, c1 = main.box
-    if max(h, w) >= _SOLID_MIN_SIDE and _stroke_share(ink[r0:r1, c0:c1]) > _SOLID:
-        return False  # a solid blob: a blank sheet, a sticky note, an ink blot
     piece = ink[r0:r1, c0:c1] > _STRONG
+    if max(h, w) >= _SOLID_MIN_SIDE and (_stroke_share(ink[r0:r1, c0:c1]) > _SOLID or
+                                         _stroke_share(piece) > _SOLID_MASK):
+        return False  # a solid blob: a blank sheet, a sticky note, an ink blot
     ys, xs = np.nonzero(piece)
     if ys.size < 3:
         return False

@@ -118,7 +118,7 @@ def normalise(gray: np.ndarray, steps: dict | None = None) -> np.ndarray:
     record["surface"] = surface
     g = surface.image
 
-    ink, contrast = _ink_map(g)  # (h, w) float32, 0 = paper .. 1 = ink core
+    ink, contrast, raw = _ink_map(g)  # (h, w) float32, 0 = paper .. 1 = ink core
     record["ink"] = ink
     if max(ink.shape) >= _MAP_MIN_SIDE:
         ink = remove_rulings(ink)
@@ -129,8 +129,12 @@ def normalise(gray: np.ndarray, steps: dict | None = None) -> np.ndarray:
         except SeveralDigits as e:
             record["digit_mark"], record["other_marks"] = e.marks[0], e.marks[1:]
             raise
-        ink = _within(ink, mark.box)
         record["digit_mark"], record["other_marks"] = mark, others
+        if _mark_strength(raw, ink, mark.box) < _MIN_INK_STRENGTH:
+            # A shadow's rim, a sheet's shading or JPEG blotches on a blank page: faint
+            # ink once stretched, but hardly darker than the paper. A written digit is.
+            raise ImageError("no digit found")
+        ink = _within(ink, mark.box)
     elif np.count_nonzero(ink > _STRONG) < _MIN_INK_PIXELS:
         # A small picture (an MNIST digit, an icon) holds one digit or nothing: only a
         # dot is ruled out here, the full analysis of marks would cost more than the rest.
@@ -241,9 +245,11 @@ def _validated(gray: np.ndarray) -> np.ndarray:
     return g
 
 
-def _ink_map(g: np.ndarray) -> tuple[np.ndarray, float]:
+def _ink_map(g: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
     """(H, W) brightness -> ((H, W) ink strength 0..1 with paper, lighting and noise
-    removed; the ink core's contrast against the paper in brightness units, 0..1)."""
+    removed; the ink core's contrast against the paper in brightness units, 0..1; the
+    (H, W) ink before it was stretched: how far each pixel stands from the paper, in
+    brightness units)."""
     h, w = g.shape
     # 1. Polarity. The paper level is the median of the border: the digit rarely touches
     # the border, and a median ignores the few places where it does (this holds even for
@@ -278,9 +284,30 @@ def _ink_map(g: np.ndarray) -> tuple[np.ndarray, float]:
     # Soft threshold: noise up to a few sigmas goes to 0 and the ink core to 1; what lies
     # between keeps its grey level (for clean images sigma = 0 and nothing is cut).
     floor = np.float32(min(_NOISE_SIGMAS * sigma, 0.5 * level))
+    raw = ink
     ink = (ink - floor) * np.float32(1.0 / (level - floor))
     np.clip(ink, 0.0, 1.0, out=ink)
-    return ink, level
+    return ink, level, raw
+
+
+# A digit's strokes stand at least this far from the paper (brightness units, 0..1; 0.1
+# is 25 of 255 grey levels): the faintest pencil in our photos stands 0.18 off, while the
+# rim of a shadow or the shading of a blank sheet stays below 0.09.
+_MIN_INK_STRENGTH = 0.1
+
+
+def _mark_strength(raw: np.ndarray, ink: np.ndarray, box) -> float:
+    """How far the digit's strong pixels (ink > _STRONG inside ``box``, r0, r1, c0, c1)
+    stand from the paper in brightness units: the 90th percentile of ``raw`` over them.
+
+    The ink map is stretched so that its core reaches 1, which makes the faint smudges of
+    a blank page as strong as pen strokes; ``raw`` is the map before the stretch."""
+    r0, r1, c0, c1 = box
+    values = raw[r0:r1, c0:c1][ink[r0:r1, c0:c1] > _STRONG]
+    if values.size == 0:
+        return 0.0
+    k = int(0.9 * (values.size - 1))
+    return float(np.partition(values, k)[k])
 
 
 def _polarity(residual: np.ndarray, sigma: float, light_paper: bool) -> tuple[bool, float]:

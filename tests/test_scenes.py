@@ -366,3 +366,48 @@ def test_a_bold_light_digit_on_black_keeps_its_loops(mnist_test, net):
         dark = Image.fromarray(np.rint(255 - 255 * x[i].reshape(28, 28)).astype(np.uint8))
         big = 255 - np.asarray(dark.resize((112, 112), Image.Resampling.BILINEAR))
         assert net.classify(Image.fromarray(big)).digit == y[i], i
+
+
+def _shadowed_blank(rng):
+    """A blank sheet photographed with soft shadows across it (a hand's, a phone's), at
+    most 0.07 darker than the paper: stretched to full strength they pass for ink."""
+    h, w = 720, 960
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    shade = np.zeros((h, w), np.float32)
+    for _ in range(3):
+        cy, cx = rng.uniform(0.2, 0.8) * h, rng.uniform(0.2, 0.8) * w
+        ry, rx = rng.uniform(0.08, 0.2) * h, rng.uniform(0.08, 0.2) * w
+        shade += np.exp(-(((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2) ** 2)
+    g = 0.9 - 0.07 * shade / shade.max() + noise((h, w), rng, 0.02)
+    return Image.fromarray((np.clip(g, 0, 1) * 255).astype(np.uint8)), "JPEG"
+
+
+def test_a_blank_sheet_with_soft_shadows_is_no_digit(net):
+    for seed in range(3):
+        with pytest.raises(ImageError, match="^no digit found$"):
+            net.classify(encoded(_shadowed_blank(np.random.default_rng(seed))))
+
+
+def test_a_faint_pencil_digit_is_still_read(digits, net):
+    # Strokes only 0.15 darker than the paper (a hard pencil, badly lit) are still ink.
+    rng = np.random.default_rng(7)
+    for d in (2, 5, 7):
+        g = np.full((600, 800), 0.85, np.float32) + noise((600, 800), rng, 0.01)
+        g[200:380, 300:480] -= 0.15 * ink(digits[d], 180, rng)
+        image = Image.fromarray((np.clip(g, 0, 1) * 255).astype(np.uint8))
+        assert net.classify(encoded((image, "JPEG"))).digit == d
+
+
+def test_a_grainy_blank_note_on_a_dark_desk_is_no_digit(net):
+    # Paper grain and JPEG blocks give a blank note many grey edges inside, which once
+    # made it pass for a thick stroke: a light "digit" filling its box.
+    rng = np.random.default_rng(3)
+    h, w = 270, 360
+    canvas = np.full((h, w), 0.3, np.float32) + np.sin(np.linspace(0, 30, h))[:, None] * 0.04
+    note = Image.new("L", (w, h), 0)
+    ImageDraw.Draw(note).polygon([(110, 100), (225, 85), (240, 205), (125, 220)], fill=255)
+    m = np.asarray(note, np.float32) / 255
+    canvas = canvas * (1 - m) + (0.85 + noise((h, w), rng, 0.06)) * m
+    image = Image.fromarray((np.clip(canvas, 0, 1) * 255).astype(np.uint8))
+    with pytest.raises(ImageError, match="^no digit found$"):
+        net.classify(encoded((image, "JPEG")))
