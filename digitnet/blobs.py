@@ -10,8 +10,7 @@ joined: the bar of a 5 belongs to its body) and decides:
 * the digit is the mark with the most ink; marks far smaller than it are specks and are
   wiped out;
 * a mark too small to be a digit (a speck or a dot: less than 4% of the image's longer
-  side -- or 30% of a strip's height -- or 6 pixels), crumbs with no stroke among
-  them (leftovers of rulings or a toolbar), a solid blob (a blank note), a
+  side -- or 30% of a strip's height -- or 6 pixels), a solid blob (a blank note), a
   straight bar lying on its side (a sheet's edge, a toolbar's rule) or a faint, straight
   hairline (a scratch) is not a digit: "no digit found";
 * two or more marks of a digit's size side by side are several digits: an error that
@@ -81,10 +80,6 @@ _EDGE_WIDTH = 0.03
 _EDGE_NEAR = 0.06
 # ... and it is straighter than a hand can draw: its spread across, share of its length.
 _EDGE_STRAIGHT = 0.02
-# A digit has a stroke: its largest piece holds at least this share of its ink (a pen
-# digit on squared paper, cut by the grid's removal: 0.15 and more). Below, the mark is
-# debris strewn over the page: what is left of rulings, a toolbar's icons.
-_DEBRIS = 0.08
 # Pieces with less than this share of the largest piece's pixels are specks.
 _TINY = 0.02
 # Only the largest marks are looked at individually; the rest are specks.
@@ -104,13 +99,11 @@ class SeveralDigits(ImageError):
 @dataclass
 class Mark:
     """A group of ink pieces: its box (r0, r1, c0, c1) in pixels, end-exclusive, its
-    pieces' labels on the pooled map, its ink mass and its largest piece's (pooled
-    pixels)."""
+    pieces' labels on the pooled map, and its ink mass (pooled pixels)."""
 
     box: tuple[int, int, int, int]
     labels: list
     mass: float
-    largest: float = 0.0
 
     @property
     def height(self) -> int:
@@ -240,7 +233,6 @@ def _marks(labels: np.ndarray, n: int, f: int, shape, faint: np.ndarray) -> list
     groups = [[int(i)] for i in order]
     boxes = [[r0[i], r1[i], c0[i], c1[i]] for i in order]
     masses = [float(counts[i - 1]) for i in order]
-    largest = list(masses)
     # Join marks that lie close together, until nothing changes (few marks: a loop is fine).
     merged = True
     while merged:
@@ -256,14 +248,13 @@ def _marks(labels: np.ndarray, n: int, f: int, shape, faint: np.ndarray) -> list
                                 min(a[2], b[2]), max(a[3], b[3])]
                     boxes.pop(j)
                     masses[i] += masses.pop(j)
-                    largest[i] = max(largest[i], largest.pop(j))
                     merged = True
                     break
             if merged:
                 break
     h, w = shape
     return [Mark((int(b[0]) * f, min(h, int(b[1]) * f), int(b[2]) * f, min(w, int(b[3]) * f)),
-                 g, m, big) for g, b, m, big in zip(groups, boxes, masses, largest)]
+                 g, m) for g, b, m in zip(groups, boxes, masses)]
 
 
 def _side_by_side(a, b, faint) -> bool:
@@ -294,8 +285,6 @@ def _plausible(main: Mark, ink: np.ndarray, contrast: float) -> bool:
     side = max(main.height, main.width)
     if side < max(_MIN_PIXELS, min(_MIN_SIDE_SHARE * max(h, w), _MIN_STRIP_SHARE * min(h, w))):
         return False
-    if main.largest < _DEBRIS * main.mass:
-        return False  # crumbs of rulings or a toolbar strewn over the page: no stroke
     r0, r1, c0, c1 = main.box
     piece = ink[r0:r1, c0:c1] > _STRONG
     if max(h, w) >= _SOLID_MIN_SIDE and (_stroke_share(ink[r0:r1, c0:c1]) > _SOLID or

@@ -411,27 +411,3 @@ def test_a_grainy_blank_note_on_a_dark_desk_is_no_digit(net):
     image = Image.fromarray((np.clip(canvas, 0, 1) * 255).astype(np.uint8))
     with pytest.raises(ImageError, match="^no digit found$"):
         net.classify(encoded((image, "JPEG")))
-
-
-def test_crumbs_strewn_over_a_page_are_no_digit(net):
-    # What rulings or a toolbar can leave behind: crumbs all over the page, close enough
-    # to join into one mark the page's size, with no stroke among them.
-    rng = np.random.default_rng(5)
-    g = np.full((800, 600), 0.95, np.float32) + noise((800, 600), rng, 0.01)
-    g[400:402, 280:330] = 0.35
-    for r in range(60, 740, 9):
-        for c in range(60, 540, 9):
-            r1, c1 = r + rng.integers(-3, 4), c + rng.integers(-3, 4)
-            g[r1:r1 + 2, c1:c1 + rng.integers(2, 5)] = 0.35
-    with pytest.raises(ImageError, match="^no digit found$"):
-        net.classify(Image.fromarray((np.clip(g, 0, 1) * 255).astype(np.uint8)))
-
-
-def test_a_digit_in_pieces_is_still_a_digit(digits, net):
-    # A pen digit on squared paper loses bits where the grid lines are removed; its
-    # largest piece still holds a good share of its ink.
-    g = np.ones((600, 600), np.float32)
-    g[150:450, 150:450] -= 0.9 * ink(digits[3], 300, np.random.default_rng(1))
-    g[150:450, 150:450][::25] = 1.0     # cut by gaps every 25 rows
-    g[150:450, 150:450][:, ::25] = 1.0
-    assert net.classify(Image.fromarray((np.clip(g, 0, 1) * 255).astype(np.uint8))).digit == 3
