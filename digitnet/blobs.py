@@ -7,8 +7,9 @@ joined: the bar of a 5 belongs to its body) and decides:
 
 * faint straight hairlines (scratches) and thin straight lines along the picture's side
   (what is left of a frame or a scan's edge) are dropped first;
-* the digit is the mark with the most ink; marks far smaller than it are specks and are
-  wiped out;
+* the digit is the mark with the most ink, without its pieces far fainter than its
+  strongest (a note's shadowed rim next to the digit); marks far smaller than it are
+  specks and are wiped out;
 * a mark too small to be a digit (a speck or a dot: less than 4% of the image's longer
   side -- or 30% of a strip's height -- or 6 pixels), a solid blob (a blank note), a
   straight bar lying on its side (a sheet's edge, a toolbar's rule) or a faint, straight
@@ -80,6 +81,9 @@ _EDGE_WIDTH = 0.03
 _EDGE_NEAR = 0.06
 # ... and it is straighter than a hand can draw: its spread across, share of its length.
 _EDGE_STRAIGHT = 0.02
+# A piece of the digit's mark whose ink is weaker than this share of its strongest
+# piece's is no stroke of the digit (see _without_faint_pieces).
+_FAINTER = 0.55
 # Pieces with less than this share of the largest piece's pixels are specks.
 _TINY = 0.02
 # Only the largest marks are looked at individually; the rest are specks.
@@ -127,15 +131,16 @@ def find_digit(ink: np.ndarray, contrast: float = 1.0) -> tuple[np.ndarray, Mark
     pooled = pool_max(ink > _STRONG, f)
     faint = pool_max(ink > _BRIDGE, f)
     labels, n = label(pooled)
-    labels = _drop_scratches(labels, n, ink, f)
+    labels, strength = _drop_scratches(labels, n, ink, f)
     if not labels.any():
         raise ImageError("no digit found")
     marks = _marks(labels, n, f, (h, w), faint)
     main = max(marks, key=lambda m: m.mass)
+    others = [m for m in marks if m is not main]
+    main = _without_faint_pieces(main, labels, strength, faint, f, (h, w))
 
     if not _plausible(main, ink, contrast):
         raise ImageError("no digit found")
-    others = [m for m in marks if m is not main]
     beside = [m for m in others if _is_digit_beside(m, main, faint, f)]
     if beside:
         raise SeveralDigits(1 + len(beside), [main] + beside)
@@ -151,15 +156,17 @@ def find_digit(ink: np.ndarray, contrast: float = 1.0) -> tuple[np.ndarray, Mark
     return ink, main, others
 
 
-def _drop_scratches(labels: np.ndarray, n: int, ink: np.ndarray, f: int) -> np.ndarray:
+def _drop_scratches(labels: np.ndarray, n: int, ink: np.ndarray,
+                    f: int) -> tuple[np.ndarray, np.ndarray]:
     """``labels`` without the pieces that are scratches: straight, a pooled pixel or so
-    wide, and faint next to the strongest ink (a pen stroke is drawn at full strength).
+    wide, and faint next to the strongest ink (a pen stroke is drawn at full strength);
+    and each piece's strength, (n + 1,) indexed by label (0..1, see below).
 
     The pieces' shapes come from their pixels' moments, all pieces at once.
     """
     rows, cols = np.nonzero(labels)
     if rows.size == 0:
-        return labels
+        return labels, np.zeros(n + 1)
     lab = labels[rows, cols]
     k = n + 1
     count = np.bincount(lab, minlength=k).astype(np.float64)
@@ -197,8 +204,40 @@ def _drop_scratches(labels: np.ndarray, n: int, ink: np.ndarray, f: int) -> np.n
                 & (count / length < _EDGE_WIDTH * side))
     scratch[0] = False
     if not scratch.any():
-        return labels
-    return np.where(scratch[labels], 0, labels)
+        return labels, strength
+    return np.where(scratch[labels], 0, labels), strength
+
+
+def _without_faint_pieces(main: Mark, labels: np.ndarray, strength: np.ndarray,
+                          faint: np.ndarray, f: int, shape) -> Mark:
+    """``main`` without its pieces far fainter than its strongest one and apart from it
+    (``strength`` by label, ``labels`` the pooled map, ``faint`` the pooled map of even
+    faint ink, ``f`` the pooling, ``shape`` the ink map's (h, w)).
+
+    A pen draws all of a digit's strokes about as strong, and the stretched ink map puts
+    them at 0.85-1.0. The shadowed rim of a note or a sheet, 0.3-0.45, lies close enough
+    to the digit to join its mark, and would be read as part of it; but paper lies between
+    them. A stroke that only thins (faint ink still joins it to the rest) stays. Only
+    pieces of the digit's own mark are compared: elsewhere on the page a binder hole or
+    a frame may be far stronger than a pencil digit.
+    """
+    s = strength[main.labels]
+    weak = s < _FAINTER * s.max()
+    if not weak.any():
+        return main
+    joined, _ = label(faint)
+    strong_parts = set(joined[np.isin(labels, [lab for lab, w in zip(main.labels, weak)
+                                               if not w])].tolist())
+    keep = [lab for lab, w in zip(main.labels, weak)
+            if not w or set(joined[labels == lab].tolist()) & strong_parts]
+    if len(keep) == len(main.labels):
+        return main
+    mask = np.isin(labels, keep)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    h, w = shape
+    box = (int(rows[0]) * f, min(h, (int(rows[-1]) + 1) * f),
+           int(cols[0]) * f, min(w, (int(cols[-1]) + 1) * f))
+    return Mark(box, keep, float(np.count_nonzero(mask)))
 
 
 def _clear_gap(a, b, faint: np.ndarray) -> bool:
