@@ -76,15 +76,18 @@ class Explanation:
         """(2,) the sum of each map's negative part: pixels that lowered z."""
         return np.array([m[m < 0].sum() for m in self.maps])
 
+    def explained(self) -> list:
+        """Per digit (answer, runner-up): its z, pushed-up and pushed-down sums and map,
+        as JSON (the ``explained`` of :meth:`to_dict`; the draw page's ``explain``)."""
+        up, down = self.pushed_up, self.pushed_down
+        return [{"digit": int(d), "z": float(self.z[i]), "pushed_up": float(up[i]),
+                 "pushed_down": float(down[i]), "map": self.maps[i].tolist()}
+                for i, d in enumerate(self.digits)]
+
     def to_dict(self) -> dict:
         """The JSON of ``digitnet explain --json`` (without ``file``)."""
         return {"method": "gradient x input of the output's weighted input z",
-                "explained": [{"digit": int(d), "z": float(self.z[i]),
-                               "pushed_up": float(self.pushed_up[i]),
-                               "pushed_down": float(self.pushed_down[i]),
-                               "map": self.maps[i].tolist()}
-                              for i, d in enumerate(self.digits)],
-                "inputs": self.inputs.tolist()}
+                "explained": self.explained(), "inputs": self.inputs.tolist()}
 
 
 def explain(network, x, result=None) -> Explanation:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["summary", "layer_view", "LayerView", "value_range", "neuron_stats", "top_digits",
-           "TopDigits", "PREFERRED_FROM", "PREFERRED_METHOD", "checked_neurons"]
+           "TopDigits", "PREFERRED_FROM", "PREFERRED_METHOD", "MAX_TOP", "checked_neurons"]
 
 
 def value_range(a: np.ndarray) -> dict:
@@ -120,6 +120,8 @@ def layer_view(network, layer: int, neurons=None, inputs=None, result=None) -> L
 
 
 #: How many of a neuron's most exciting test digits its preferred-input picture averages.
+# The most top digits one asks for (`inspect-layer --top` says the same in its range).
+MAX_TOP = 50
 PREFERRED_FROM = 100
 #: How the preferred input is made, in words (the JSON's ``preferred_input``).
 PREFERRED_METHOD = (f"mean of the {PREFERRED_FROM} most exciting test digits minus the mean "

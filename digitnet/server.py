@@ -94,8 +94,10 @@ def broken(network, zero_biases=False, zero_layer=None, noise=0.0):
 class DrawApp:
     """The API's logic, without any HTTP: the server's handler calls :meth:`handle`.
 
-    ``weights``: the model the page starts with (a shipped name or a path); the shipped
-    models are offered too. Models and their test-set statistics are loaded on first use.
+    ``weights``: the model the page starts with (a shipped name or a path), loaded at
+    once so that bad weights fail at start; the shipped models are offered too, loaded
+    when a request (or the list of models) first names them. The test set and each
+    layer's top digits are computed on first use and kept.
     """
 
     def __init__(self, weights="default"):
@@ -109,11 +111,15 @@ class DrawApp:
         self._lock = threading.Lock()
 
     # -- models ---------------------------------------------------------------------
-    def model(self, name):
-        if name is None:
-            name = self.first
+    def _name(self, name):
+        """The model a request names (None: the first one), checked."""
+        name = self.first if name is None else name
         if name not in self.names:
             raise ApiError(404, f"no model {name!r} (models: {', '.join(self.names)})")
+        return name
+
+    def model(self, name):
+        name = self._name(name)
         with self._lock:
             if name not in self._models:
                 from . import load
@@ -121,6 +127,7 @@ class DrawApp:
             return self._models[name]
 
     def network(self, name, zero_biases, zero_layer, noise):
+        name = self._name(name)
         model = self.model(name)
         if not (zero_biases or zero_layer or noise):
             return model.network
@@ -187,7 +194,7 @@ class DrawApp:
             edges.append([[int(frm[i]), int(to[i]), float(c[to[i], frm[i]])] for i in order])
         ex = explain.explain(net, x, result)
         out = {"sums": [z.tolist() for z in result.sums], "edges": edges,
-               "explain": ex.to_dict()["explained"]}
+               "explain": ex.explained()}
         spec = _one(query, "neuron")
         if spec:
             layer, k = _neuron_spec(spec, net)
@@ -202,19 +209,22 @@ class DrawApp:
     def neuron(self, query):
         """``GET /api/neuron``: a neuron's weights, bias and what it detects."""
         from . import inspection
-        name = _one(query, "model")
+        name = self._name(_one(query, "model"))
         net = self.model(name).network
         layer, k = _neuron_spec(f"{_one(query, 'layer')}:{_one(query, 'neuron')}", net)
         top = _int(query, "top")
         top = 8 if top is None else top
-        if not 1 <= top <= 50:
-            raise ApiError(400, "top: a number from 1 to 50")
-        key = (name or self.first, layer, top)
-        x, y = self.test_set()
-        with self._lock:
-            if key not in self._tops:
-                self._tops[key] = inspection.top_digits(net, layer, top, x, y)
-            td = self._tops[key]
+        if not 1 <= top <= inspection.MAX_TOP:
+            raise ApiError(400, f"top: a number from 1 to {inspection.MAX_TOP}")
+        key = (name, layer, top)
+        td = self._tops.get(key)
+        if td is None:
+            # Computed outside the lock (a second on the wide model's first layer), which
+            # every classify request takes: drawing must not stall meanwhile.
+            x, y = self.test_set()
+            td = inspection.top_digits(net, layer, top, x, y)
+            with self._lock:
+                td = self._tops.setdefault(key, td)
         i = td.neurons.index(k)
         return {"layer": layer, "neuron": k, "bias": float(net.biases[layer - 1][k]),
                 "weights": net.weights[layer - 1][k].tolist(),
