@@ -510,7 +510,7 @@ def read_image_inputs(model, image, raw):
               help="Show each neuron's weighted sum for this image: the contribution map "
                    "(input activation x weight), the sum, the bias and the activation.")
 @click.option("--raw", is_flag=True, help="With --image: the image is already 28x28 MNIST-style.")
-@click.option("--top", type=click.IntRange(1, 50), default=None, metavar="K",
+@click.option("--top", type=click.IntRange(1, 50), default=None, metavar="K",  # MAX_TOP
               help="What each neuron detects: the K MNIST test digits (the shipped t10k "
                    "set) that excite it most, and its preferred input -- the mean of its "
                    "100 most exciting test digits minus the mean test digit (more ink "
@@ -552,15 +552,15 @@ def inspect_layer(layer, neuron, weights, image, raw, top, per_neuron_scale, pal
         if image or png or top or neuron is not None:
             raise click.UsageError("--neuron, --image, --top and --png need a LAYER")
         return print_summary(model, weights, as_json)
-    n_layers = len(model.network.weights)
-    if not 1 <= layer <= n_layers:
-        raise click.BadParameter(f"this model has layers 1..{n_layers}", param_hint="LAYER")
-    n_out = model.network.weights[layer - 1].shape[0]
-    if neuron is not None and not 0 <= neuron < n_out:
-        raise click.BadParameter(f"layer {layer} has neurons 0..{n_out - 1}",
-                                 param_hint="--neuron")
-    if top is not None and image:
-        raise click.UsageError("--top looks at the test digits; it does not take --image")
+    for hint, neurons in (("LAYER", []), ("--neuron", [] if neuron is None else [neuron])):
+        try:
+            inspection.checked_neurons(model.network, layer, neurons)
+        except IndexError as e:
+            raise click.BadParameter(str(e), param_hint=hint) from None
+    if top is not None and (image or raw or per_neuron_scale):
+        raise click.UsageError("--top looks at the test digits (each preferred input on its "
+                               "own scale); it takes neither --image, --raw nor "
+                               "--per-neuron-scale")
     if png:
         png_target(png)
     if top is not None:
@@ -627,7 +627,7 @@ def explain(image, weights, raw, palette, png, as_json):
     everything in a confident answer). A pixel is green (--palette blue-orange: blue)
     where its ink raised z, red (orange) where it lowered z; blank pixels never count.
     The pixels' shares add up to z, apart from what the biases and the sigmoids'
-    curvature add (printed as well).
+    curvature add (printed as well; with --json, z minus the sum of the map).
 
     \b
     Examples:

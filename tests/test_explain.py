@@ -86,8 +86,9 @@ def test_top_command(tmp_path, mnist_test):
     r = run("inspect-layer", 1, "--top", 4, "--png", out)
     assert r.exit_code == 0 and r.stdout == "" and r.stderr.count("\n") == 1
     assert Image.open(out).size[1] > 16 * 84
-    r = run("inspect-layer", 1, "--top", 4, "--image", out)
-    assert r.exit_code == 2
+    for extra in (["--image", out], ["--raw"], ["--per-neuron-scale"]):
+        r = run("inspect-layer", 1, "--top", 4, *extra)   # would be silently ignored
+        assert r.exit_code == 2, extra
     # --help names the preferred input's method with the number the code uses
     from digitnet.inspection import PREFERRED_FROM
     help_text = " ".join(run("inspect-layer", "--help").stdout.split())
@@ -124,3 +125,9 @@ def test_blue_orange_palette(tmp_path):
     v = np.array([-1.0, 0.0, 1.0])
     assert render.signed_rgb(v, 1.0, "blue-orange").tolist() == [[230, 159, 0], [0, 0, 0],
                                                                  [86, 180, 233]]
+
+
+def test_the_cli_and_the_server_ask_for_the_same_most_top_digits():
+    from digitnet.inspection import MAX_TOP
+    assert run("inspect-layer", 1, "--top", MAX_TOP + 1).exit_code == 2
+    assert f"1<=x<={MAX_TOP}" in run("inspect-layer", 1, "--top", 0).stderr
