@@ -264,27 +264,21 @@ def _plain_weight_chars(grid: np.ndarray, blank: np.ndarray, scale: float) -> np
     return chars
 
 
-def legend_text(color: bool, scale: float | None = None, what: str = "weights",
-                palette: str = "green-red") -> str:
+def legend_text(color: bool, what: str = "weights", palette: str = "green-red") -> str:
     """One line (at most 80 columns) explaining how :func:`grids_to_text` draws weights.
 
     Plain: ``weights: #+. positive, %=- negative (strong..weak), blank ~0``. Each
     character covers a quarter of the brightness ``b = (|w| / scale) ** 0.5`` used for the
     colours: blank for ``b < .25``, ``.``/``-`` up to .5, ``+``/``=`` up to .75, ``#``/``%``
-    above. Colour: a negative-black-positive swatch in ``palette``. With ``scale``, also
-    says where full brightness starts. ``what`` names the values drawn.
+    above. Colour: a negative-black-positive swatch in ``palette``. ``what`` names the
+    values drawn; :func:`scale_line` says where full brightness starts.
     """
     if color:
         steps = np.array([-1.0, -0.5, -0.2, -0.05, 0.0, 0.05, 0.2, 0.5, 1.0])
         swatch = "".join(_bg(c) + " " for c in signed_rgb(steps, 1.0, palette).tolist()) + RESET
         pos, neg = PALETTE_WORDS[palette]
-        base = f"{what}: {swatch} {neg} -, black 0, {pos} +"
-    else:
-        base = f"{what}: #+. positive, %=- negative (strong..weak), blank ~0"
-    if scale is None:
-        return base
-    line = base + f"; full at |value| >= {scale:.3g}"
-    return line if visible_len(line) <= 80 else base + f"; scale {scale:.3g}"
+        return f"{what}: {swatch} {neg} -, black 0, {pos} +"
+    return f"{what}: #+. positive, %=- negative (strong..weak), blank ~0"
 
 
 # --------------------------------------------------------------------------------------
@@ -893,7 +887,8 @@ SCALE_PERCENTILE = 95.0
 
 
 def scale_rule(per_neuron: bool = False) -> str:
-    """The words that name :func:`layer_scales`' rule, for legends."""
+    """The words that name :func:`layer_scales`' rule, for PNG legends (which add the
+    number themselves)."""
     return (f"{SCALE_PERCENTILE:.0f}th percentile of each tile" if per_neuron
             else f"{SCALE_PERCENTILE:.0f}th percentile of the layer")
 
@@ -972,7 +967,7 @@ def layer_text(view, color: bool, width: int = 80, per_neuron_scale: bool = Fals
             what += " (each drawn as the 28x28 image it reads)"
         if view.is_output:
             what += "; neuron K is digit K"
-    lines = [what, legend_text(color, None, "contributions" if with_image else "weights",
+    lines = [what, legend_text(color, "contributions" if with_image else "weights",
                                palette),
              scale_line(scale, per_neuron=per_neuron_scale)]
     key = _inputs_key(view)
@@ -1174,7 +1169,7 @@ def explain_text(ex, color: bool, width: int = 80, palette: str = "green-red") -
     pos, neg = sign_words(color, palette)
     labels = [f"{'answer' if i == 0 else 'runner-up'} {d}" for i, d in enumerate(ex.digits)]
     lines = ["why this answer: gradient x input of each output's weighted input z",
-             legend_text(color, None, "push on z", palette),
+             legend_text(color, "push on z", palette),
              scale_line(scale, "both maps'"),
              "", grids_to_text(ex.maps, labels, scale, width=width, color=color,
                                palette=palette), ""]
