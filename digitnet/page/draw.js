@@ -35,11 +35,12 @@ function signed(v, scale) {            // like digitnet.render.signed_rgb: sqrt 
   const c = v >= 0 ? pos : neg;
   return [c[0] * b, c[1] * b, c[2] * b];
 }
-function robustScale(values) {         // 95th percentile of |v|, as inspect-layer uses
+function robustScale(values) {         // digitnet.render.robust_scale(values, 95)
   const a = Array.from(values, Math.abs).filter(Number.isFinite).sort((p, q) => p - q);
   if (!a.length) return 1;
-  const s = a[Math.min(a.length - 1, Math.floor(0.95 * (a.length - 1)))];
-  return s > 0 ? s : (a[a.length - 1] || 1);
+  const at = 0.95 * (a.length - 1), lo = Math.floor(at), hi = Math.min(a.length - 1, lo + 1);
+  const s = a[lo] + (a[hi] - a[lo]) * (at - lo);   // np.percentile's linear interpolation
+  return s > 0 && Number.isFinite(s) ? s : 1;
 }
 function gridShape(n) {                // digitnet.render.grid_shape
   const s = Math.floor(Math.sqrt(n));
@@ -359,7 +360,9 @@ async function detects(layer, neuron) {
   const key = `${state.model}|${layer}|${neuron}`;
   if (!state.detects.has(key)) {
     const q = new URLSearchParams({model: state.model, layer, neuron, top: 8});
-    state.detects.set(key, fetch("/api/neuron?" + q).then((r) => r.json()));
+    const answer = fetch("/api/neuron?" + q).then((r) => r.json());
+    answer.catch(() => state.detects.delete(key));   // a failure is asked again next time
+    state.detects.set(key, answer);
   }
   return state.detects.get(key);
 }
