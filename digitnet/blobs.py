@@ -128,10 +128,10 @@ def find_digit(ink: np.ndarray, contrast: float = 1.0) -> tuple[np.ndarray, Mark
     """
     h, w = ink.shape
     f = max(1, math.ceil(max(h, w) / _POOLED))
-    pooled = pool_max(ink > _STRONG, f)
-    faint = pool_max(ink > _BRIDGE, f)
-    labels, n = label(pooled)
-    labels, strength = _drop_scratches(labels, n, ink, f)
+    strongest = pool_max(ink, f)   # thresholds commute with the max: one pooling for all
+    faint = strongest > _BRIDGE
+    labels, n = label(strongest > _STRONG)
+    labels, strength = _drop_scratches(labels, n, strongest)
     if not labels.any():
         raise ImageError("no digit found")
     marks = _marks(labels, n, f, (h, w), faint)
@@ -156,11 +156,12 @@ def find_digit(ink: np.ndarray, contrast: float = 1.0) -> tuple[np.ndarray, Mark
     return ink, main, others
 
 
-def _drop_scratches(labels: np.ndarray, n: int, ink: np.ndarray,
-                    f: int) -> tuple[np.ndarray, np.ndarray]:
+def _drop_scratches(labels: np.ndarray, n: int,
+                    strongest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``labels`` without the pieces that are scratches: straight, a pooled pixel or so
     wide, and faint next to the strongest ink (a pen stroke is drawn at full strength);
     and each piece's strength, (n + 1,) indexed by label (0..1, see below).
+    ``strongest``: the ink map max-pooled as ``labels`` is.
 
     The pieces' shapes come from their pixels' moments, all pieces at once.
     """
@@ -183,8 +184,7 @@ def _drop_scratches(labels: np.ndarray, n: int, ink: np.ndarray,
     length = np.sqrt(12 * np.maximum(along, 1e-9))
     # How strong each piece's ink is: the mean, over its pooled pixels, of the strongest
     # ink in each pooled cell.
-    strongest = pool_max(ink, f)[rows, cols]
-    strength = np.bincount(lab, strongest, k) / count
+    strength = np.bincount(lab, strongest[rows, cols], k) / count
     straight = np.sqrt(across) < 0.05 * length
     scratch = ((count / length < _HAIRLINE_POOLED) & straight
                & (length >= _MIN_SCRATCH) & (strength < _FAINT_PIECE))
@@ -225,19 +225,26 @@ def _without_faint_pieces(main: Mark, labels: np.ndarray, strength: np.ndarray,
     weak = s < _FAINTER * s.max()
     if not weak.any():
         return main
+    # Each piece lies inside one component of the faint map (strong ink is faint ink too).
     joined, _ = label(faint)
-    strong_parts = set(joined[np.isin(labels, [lab for lab, w in zip(main.labels, weak)
-                                               if not w])].tolist())
-    keep = [lab for lab, w in zip(main.labels, weak)
-            if not w or set(joined[labels == lab].tolist()) & strong_parts]
+    part = np.zeros(len(strength), joined.dtype)
+    part[labels] = joined
+    strong_parts = {int(part[lab]) for lab, w in zip(main.labels, weak) if not w}
+    keep = [lab for lab, w in zip(main.labels, weak) if not w or part[lab] in strong_parts]
     if len(keep) == len(main.labels):
         return main
-    mask = np.isin(labels, keep)
+    chosen = np.zeros(len(strength), bool)
+    chosen[keep] = True
+    mask = chosen[labels]
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    h, w = shape
-    box = (int(rows[0]) * f, min(h, (int(rows[-1]) + 1) * f),
-           int(cols[0]) * f, min(w, (int(cols[-1]) + 1) * f))
+    box = _pixel_box(rows[0], rows[-1] + 1, cols[0], cols[-1] + 1, f, shape)
     return Mark(box, keep, float(np.count_nonzero(mask)))
+
+
+def _pixel_box(r0, r1, c0, c1, f: int, shape) -> tuple[int, int, int, int]:
+    """A box (end-exclusive) on the map pooled by ``f`` in pixels of the (h, w) map."""
+    h, w = shape
+    return int(r0) * f, min(h, int(r1) * f), int(c0) * f, min(w, int(c1) * f)
 
 
 def _clear_gap(a, b, faint: np.ndarray) -> bool:
@@ -291,9 +298,7 @@ def _marks(labels: np.ndarray, n: int, f: int, shape, faint: np.ndarray) -> list
                     break
             if merged:
                 break
-    h, w = shape
-    return [Mark((int(b[0]) * f, min(h, int(b[1]) * f), int(b[2]) * f, min(w, int(b[3]) * f)),
-                 g, m) for g, b, m in zip(groups, boxes, masses)]
+    return [Mark(_pixel_box(*b, f, shape), g, m) for g, b, m in zip(groups, boxes, masses)]
 
 
 def _side_by_side(a, b, faint) -> bool:
