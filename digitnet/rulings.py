@@ -10,7 +10,10 @@ thin bands of them are cleared, except where the ink is clearly stronger than th
 (a stroke drawn across it), and a stroke crossing the band is carried through it from
 the rows on either side. Then the same for the columns. A single line as strong as the
 ink is left alone (it may be the bar of a 4 in a narrow canvas); rulings are fainter, or
-come several to a page.
+come several to a page. Among several, a line far stronger than the typical one stays
+too (a 7's bar along a ruling) -- unless such lines come evenly spaced, several faint
+lines apart, across the page: a grid's major lines. When the rulings are far fainter
+than the ink, what is left of them (where a line wavers or breaks) is faded.
 """
 
 from __future__ import annotations
@@ -194,7 +197,7 @@ def _remove_rows(ink: np.ndarray) -> tuple[np.ndarray, float]:
         t = (np.arange(1, r1 - r0 + 1, dtype=np.float32) / (r1 - r0 + 1))[:, None]
         through = above[None] * (1 - t) + below[None] * t
         out[r0:r1] = np.maximum(kept, through)
-    return out, (typical if several else 0.0)
+    return out, typical
 
 
 def _major_lines(bold: np.ndarray, faint: np.ndarray, h: int) -> bool:

@@ -18,6 +18,9 @@ over in the paper's own shade:
    meet the surface in a sharp step (a shadow across the paper is a slope). In small
    pictures (crops, canvases) the surface must also hold ink of its own, or the dark
    part is the digit itself.
+   If that finds no scene, a note or sheet whose edge is a step all round
+   (a grey or yellow note on a white wall, in grey barely darker than the wall) is
+   found between the edges of the closed image, as the region holding the strokes.
 2. *Frame lines and bars along the border* (a 1-3 px frame, a title bar, a grey toolbar):
    rows and columns at the edges whose pixels nearly all lie beyond the paper's level
    are peeled off, up to a limit, if they end in a sharp step.
@@ -163,6 +166,7 @@ def _light_scene(c, b, k, h, w):
     size."""
     t, dark_level, light_level = _otsu(b)
     light = b > t
+    dark_c = c < t   # dark on the coarse copy before closing: strokes included
     if light_level - dark_level < _MIN_SEPARATION or (~light).mean() < _MIN_DARK_SHARE:
         return None
     labels, n = label(light)
@@ -186,7 +190,7 @@ def _light_scene(c, b, k, h, w):
     if region.mean() < _BROAD_SHARE:
         # Smaller light regions are surfaces only if they hold ink: dark strokes inside,
         # a small part of the region (the inside of a bold light 0 is a large part).
-        ink = surface & (c < t)  # on the coarse copy before closing: strokes included
+        ink = surface & dark_c
         if not ink.any() or ink.sum() > _INK_SHARE * surface.sum():
             return None
 
@@ -215,7 +219,7 @@ def _light_scene(c, b, k, h, w):
             scene |= part
     # The closing erased slivers of desk narrower than k (where the sheet runs out of
     # the frame); on the image before closing they are dark and join the desk.
-    dark, nd = label(c < t)
+    dark, nd = label(dark_c)
     touching = np.zeros(nd + 1, bool)
     touching[dark[scene]] = True
     touching[0] = False
@@ -224,7 +228,7 @@ def _light_scene(c, b, k, h, w):
     # it counts (where a bold digit's thin parts were closed away, they still touch the
     # rest of it); else only its holes do (a bold light digit's loops were closed too).
     held = _inside(surface, k) if box_fill >= _CLEAN_FILL else surface & ~region
-    if max(h, w) < _PHOTO_SIDE and not (held & (c < t)).any():
+    if max(h, w) < _PHOTO_SIDE and not (held & dark_c).any():
         # A small picture whose light part holds no ink: the dark part *is* the digit,
         # drawn to fill its canvas and touching the edges (a photo of a desk is large).
         return None
