@@ -28,8 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from threads import Busy  # noqa: E402
+from imageset import Busy
 
 
 def canvases(n):

@@ -1,8 +1,9 @@
 """What the benchmarks share -- the image sets (``scenes.py``, ``styles.py``,
 ``realworld.py``) most of it: small random tools,
 making a set's images in worker processes, its ``labels.csv``, loading the images
-through digitnet's pipeline without letting one crash stop the benchmark, and the
-command-line options of their ``make`` and ``score`` commands.
+through digitnet's pipeline without letting one crash stop the benchmark, the
+command-line options of their ``make`` and ``score`` commands, markdown tables, and a
+busy core for the timing benchmarks.
 
 Imported by the scripts beside it (``python benchmarks/NAME.py`` puts this folder on the
 path). Only the standard library and numpy here; digitnet is imported where it is used.
@@ -11,7 +12,9 @@ path). Only the standard library and numpy here; digitnet is imported where it i
 from __future__ import annotations
 
 import csv
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +31,11 @@ def uniform(rng, lo, hi) -> float:
 def chance(rng, p) -> bool:
     """True with probability ``p``."""
     return bool(rng.random() < p)
+
+
+def pick(rng, options, p=None):
+    """A random element of ``options`` (probabilities ``p``; uniform without)."""
+    return options[int(rng.choice(len(options), p=p))]
 
 
 def to_u8(a: np.ndarray) -> np.ndarray:
@@ -123,3 +131,24 @@ def add_score_parser(sub, help):
     p.add_argument("-j", "--jobs", type=int, default=1,
                    help="decoding worker processes for digitnet.batch.load_inputs")
     return p
+
+
+def md_table(head, rows) -> str:
+    """A markdown table: ``head`` the column names, ``rows`` lists of cells."""
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+class Busy:
+    """A CPU-bound process pinned to core 0 while the block runs (a user's busy laptop)."""
+
+    def __enter__(self):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "import os; os.sched_setaffinity(0, {0})\nwhile True: pass"])
+        time.sleep(0.5)
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()

@@ -68,7 +68,7 @@ import time
 from pathlib import Path
 
 from imageset import SHARED_MNIST as SHARED_DATA
-from imageset import mnist_pngs
+from imageset import md_table, mnist_pngs
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -803,11 +803,8 @@ def table(rows):
     head = ["Benchmark", "Ours", "Reference (same run)", "Ratio", "Target", "Met?",
             "Peak memory"]
     keys = ["name", "ours", "reference", "ratio", "target", "met", "memory"]
-    out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-    for r in rows:
-        cells = [str(r[k] if r[k] is not None else "n/a").replace("|", "\\|") for k in keys]
-        out.append("| " + " | ".join(cells) + " |")
-    return "\n".join(out)
+    return md_table(head, [[str(r[k] if r[k] is not None else "n/a").replace("|", "\\|")
+                            for k in keys] for r in rows])
 
 
 def make_photo(path, seed=0):

@@ -104,11 +104,10 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from imageset import chance as _chance, load_all, make_all, pct as _pct, read_labels
 from imageset import SHARED_MNIST, add_make_jobs, add_score_parser, to_u8 as _u8, uniform as _u
-from imageset import write_labels
+from imageset import md_table, pick as _pick, write_labels
 
 KINDS = ("desk", "framed", "screenshot", "sticky", "ruled", "squared", "specks")
 
-DEFAULT_MNIST = SHARED_MNIST
 
 F32 = np.float32
 BICUBIC = Image.Resampling.BICUBIC
@@ -116,10 +115,6 @@ LANCZOS = Image.Resampling.LANCZOS
 
 
 # --- small tools ---------------------------------------------------------------------------
-
-
-def _pick(rng, options, p=None):
-    return options[int(rng.choice(len(options), p=p))]
 
 
 def _noise(h: int, w: int, rng, cell_y: float, cell_x: float | None = None) -> np.ndarray:
@@ -1719,7 +1714,7 @@ def _make_one(task):
     return [name, label, kind, index, " ".join(scene.notes)]
 
 
-def make(outdir, per_kind=100, blank_per_kind=10, seed=0, mnist_dir=DEFAULT_MNIST,
+def make(outdir, per_kind=100, blank_per_kind=10, seed=0, mnist_dir=SHARED_MNIST,
          kinds: Sequence[str] = KINDS, jobs=1) -> list:
     """Write the images and ``labels.csv`` into ``outdir``; returns the csv rows."""
     from digitnet.mnist import load_split
@@ -1775,8 +1770,6 @@ def score(outdir, weights=("default",), jobs=1, kinds=None, out=sys.stdout) -> l
 
     head = ["kind", "digits", "refused"] + [f"acc {s}" for s in weights] + \
         ["no-digit", "no-digit refused"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-
     def row(name, digits, blanks):
         cells = [name, str(len(digits)), _pct(sum(d["refused"] or d["input"] is None
                                                   for d in digits), len(digits))]
@@ -1785,20 +1778,18 @@ def score(outdir, weights=("default",), jobs=1, kinds=None, out=sys.stdout) -> l
             cells += ["", ""]
         else:
             cells += [str(len(blanks)), _pct(sum(b["refused"] for b in blanks), len(blanks))]
-        return "| " + " | ".join(cells) + " |"
+        return cells
 
     digits_all = [r for r in records if r["label"] != "none"]
     blanks_all = [r for r in records if r["label"] == "none"]
-    for kind in present:
-        lines.append(row(kind, [r for r in digits_all if r["kind"] == kind],
-                         [r for r in blanks_all if r["kind"] == kind]))
-    lines.append(row("**all digits**", digits_all, None))
-    blank_cells = ["**no-digit images refused**", "", ""] + [""] * len(weights) + \
-        [str(len(blanks_all)), _pct(sum(b["refused"] for b in blanks_all), len(blanks_all))]
-    lines.append("| " + " | ".join(blank_cells) + " |")
+    rows = [row(kind, [r for r in digits_all if r["kind"] == kind],
+                [r for r in blanks_all if r["kind"] == kind]) for kind in present]
+    rows.append(row("**all digits**", digits_all, None))
+    rows.append(["**no-digit images refused**", "", ""] + [""] * len(weights) +
+                [str(len(blanks_all)), _pct(sum(b["refused"] for b in blanks_all), len(blanks_all))])
     print(f"\n{len(records)} images from {outdir}: {len(digits_all)} digits, "
           f"{len(blanks_all)} with no digit\n", file=out)
-    print("\n".join(lines), file=out)
+    print(md_table(head, rows), file=out)
 
     for spec in weights:
         fails = []
@@ -1846,7 +1837,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_make.add_argument("--blank-per-kind", type=int, default=10,
                         help="images with no digit per kind (10)")
     p_make.add_argument("--seed", type=int, default=0)
-    p_make.add_argument("--mnist", default=str(DEFAULT_MNIST),
+    p_make.add_argument("--mnist", default=str(SHARED_MNIST),
                         help="folder with the MNIST test files (default ../shared/data/mnist "
                              "beside the repository)")
     p_make.add_argument("--kinds", type=_kinds_arg, default=list(KINDS),

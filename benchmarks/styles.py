@@ -99,7 +99,8 @@ from PIL import Image, ImageDraw, ImageFilter
 
 import imageset
 from imageset import chance as _chance, make_all, pct as _pct, to_u8 as _u8
-from imageset import add_make_jobs, add_score_parser, uniform as _u, write_labels
+from imageset import add_make_jobs, add_score_parser, md_table, pick as _pick, uniform as _u
+from imageset import write_labels
 
 STYLES = ("european", "boxfill", "slant", "pens", "lowres", "mixed")
 
@@ -116,11 +117,6 @@ BOX_CAP = 3.0  # boxfill: a side is stretched at most this much more than the ot
 def _log_u(rng, lo, hi) -> float:
     """A log-uniform random number in lo..hi."""
     return math.exp(_u(rng, math.log(lo), math.log(hi)))
-
-
-def _pick(rng, options):
-    """A uniformly random element of ``options``."""
-    return options[int(rng.integers(len(options)))]
 
 
 # --- stroke geometry (glyph units: x right, y down, the glyph about 0.6 x 1) -------------
@@ -763,13 +759,6 @@ def _glyph_of(notes: str) -> str:
     return next((w[6:] for w in notes.split() if w.startswith("glyph=")), "?")
 
 
-def _table(head: list, rows: list) -> str:
-    """A markdown table."""
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def score(outdir, weights=("default",), jobs=1, by_glyph=False, out=None) -> list:
     """Classify every image of a ``make`` folder with each model; print the tables to
     ``out`` (default stdout); return the records (file, label, style, notes, glyph, input,
@@ -808,7 +797,7 @@ def score(outdir, weights=("default",), jobs=1, by_glyph=False, out=None) -> lis
     print(f"\n{len(records)} images from {outdir}\n", file=out)
     print("Per style:\n", file=out)
     groups = [(s, [r for r in records if r["style"] == s]) for s in present]
-    print(_table(["style", "n", "refused"] + [f"acc {s}" for s in weights],
+    print(md_table(["style", "n", "refused"] + [f"acc {s}" for s in weights],
                  [[s, len(g), refused(g), *accs(g)] for s, g in groups]), file=out)
 
     def confusions(group, spec):
@@ -822,11 +811,11 @@ def score(outdir, weights=("default",), jobs=1, by_glyph=False, out=None) -> lis
     for d in range(10):
         g = [r for r in records if r["label"] == d]
         digit_rows.append([d, len(g), *accs(g), *(confusions(g, s) for s in weights)])
-    print(_table(["digit", "n"] + [f"acc {s}" for s in weights] +
+    print(md_table(["digit", "n"] + [f"acc {s}" for s in weights] +
                  [f"wrong {s}" for s in weights], digit_rows), file=out)
 
     print("\nOverall:\n", file=out)
-    print(_table(["model", "n", "refused", "accuracy"],
+    print(md_table(["model", "n", "refused", "accuracy"],
                  [[s, len(records), refused(records), accs(records)[i]]
                   for i, s in enumerate(weights)]), file=out)
 
@@ -835,7 +824,7 @@ def score(outdir, weights=("default",), jobs=1, by_glyph=False, out=None) -> lis
         names = sorted({r["glyph"] for r in records})
         glyph_rows = [[n, len(g), *accs(g)]
                       for n in names for g in [[r for r in records if r["glyph"] == n]]]
-        print(_table(["glyph", "n"] + [f"acc {s}" for s in weights], glyph_rows), file=out)
+        print(md_table(["glyph", "n"] + [f"acc {s}" for s in weights], glyph_rows), file=out)
 
     for spec in weights:
         fails = [r for r in records if not _right(r, spec)]

@@ -39,7 +39,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from imageset import SHARED_MNIST, mnist_pngs
+from imageset import SHARED_MNIST, Busy, mnist_pngs
 
 HERE = Path(__file__).resolve().parent
 SETTINGS = (("digitnet's choice", None), ("forced 1", "1"), ("forced 2", "2"))
@@ -62,20 +62,6 @@ def env_for(threads):
     if threads is not None:
         env["OPENBLAS_NUM_THREADS"] = threads
     return env
-
-
-class Busy:
-    """A CPU-bound process pinned to core 0 while the block runs."""
-
-    def __enter__(self):
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", "import os; os.sched_setaffinity(0, {0})\nwhile True: pass"])
-        time.sleep(0.5)
-        return self
-
-    def __exit__(self, *exc):
-        self.proc.kill()
-        self.proc.wait()
 
 
 def worker_train(model, data, epochs):
