@@ -17,10 +17,10 @@ The warp keeps what :func:`digitnet.normalise.normalise` guarantees for every im
 hands the network: ``A`` is scaled so that the distorted digit's longer side is again 20
 pixels, and ``target`` is MNIST's centre (14, 14) give or take rounding -- so the network
 trains on what ``classify`` will feed it. Besides the classic distortions, some images
-get the *styles* other writers and forms produce: a strong slant (up to +-20 deg), a
-digit stretched to fill a square box (the form-processing convention that turns a 1 into
-a near-square blob), a low-resolution scan (reduced to 10..18 px and enlarged again), a
-marker's fat strokes.
+get the *styles* other writers and forms produce: a strong slant (up to +-20 deg; 25% of
+the images), a digit stretched to fill a square box (the form-processing convention that
+turns a 1 into a near-square blob; 15%), a low-resolution scan (reduced to 10..18 px and
+enlarged again; 10%), a marker's fat strokes (10%).
 """
 
 from __future__ import annotations
@@ -56,7 +56,6 @@ def _coarse_to_fine(k=4, side=SIDE):
 def _resampler(n_out, n_in):
     """(n_out, n_in) matrix resampling a line of n_in pixels to n_out: the area average
     when reducing, linear interpolation when enlarging."""
-    m = np.zeros((n_out, n_in), np.float32)
     if n_out <= n_in:
         edges = np.linspace(0, n_in, n_out + 1)
         j = np.arange(n_in)
@@ -67,6 +66,7 @@ def _resampler(n_out, n_in):
     pos = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)
     i0 = np.minimum(np.floor(pos).astype(int), n_in - 2)
     f = (pos - i0).astype(np.float32)
+    m = np.zeros((n_out, n_in), np.float32)
     m[np.arange(n_out), i0] = 1 - f
     m[np.arange(n_out), i0 + 1] = f
     return m
@@ -81,8 +81,9 @@ class Augmenter:
     ``thickness`` as the largest blend toward a one-pixel dilation (>0 thickens) or
     erosion (<0 thins) of the strokes. ``strength`` multiplies all of these. ``styles``
     adds the other writers' and forms' styles (see the module docstring) to a share of
-    the images: 1.0 the shares listed there, 0.5 half of them, 0 (or False) none. ``rng`` is a ``numpy.random.Generator`` (or a seed); the same state gives
-    the same distortions.
+    the images: 1.0 the shares listed there, 0.5 half of them, 0 (or False) none.
+    ``rng`` is a ``numpy.random.Generator`` (or a seed); the same state gives the same
+    distortions.
     """
 
     def __init__(self, rotate=12.0, shear=0.15, shift=1.0, elastic=0.6, thickness=0.5,

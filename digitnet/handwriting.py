@@ -38,6 +38,7 @@ def _arc(cx, cy, rx, ry, start, end, n=10):
 
 
 def _line(*points):
+    """A stroke of straight segments through ``points`` (x, y): named for the glyph table."""
     return list(points)
 
 
