@@ -34,7 +34,8 @@ def load_input(source, raw: bool = False, steps: dict | None = None) -> np.ndarr
     try:
         if raw:
             return raw_input(decode.read_image(source, require_size=(FIELD, FIELD)))
-        return normalise(decode.read_image(source, max_side=WORK_SIDE), steps=steps)
+        picture = decode.read_picture(source, max_side=WORK_SIDE)
+        return normalise(picture.gray, steps=steps, chroma=picture.chroma)
     except MemoryError:
         raise ImageError("out of memory processing this image") from None
 

@@ -1,6 +1,7 @@
 """Decoding: any image (a file, its bytes, a PIL image, a numpy array) -> grayscale brightness.
 
-:func:`read_image` is the one way in. For files it is also the security boundary: every
+:func:`read_image` is the one way in (:func:`read_picture` gives a small copy of the
+image's colour beside it, for the search of the writing surface). For files it is also the security boundary: every
 input is untrusted, so before a single pixel is decoded it checks the file's size, the
 dimensions in its header, what decoding would cost in memory, how slow its decoder is
 (Pillow decodes some formats in Python), into how many pieces a TIFF is cut, and -- for
@@ -20,6 +21,7 @@ import re
 import stat
 import struct
 import warnings
+from dataclasses import dataclass
 from typing import Union
 
 import numpy as np
@@ -28,7 +30,7 @@ from PIL import Image
 from .errors import ImageError, one_line
 
 __all__ = ["ImageError", "MAX_FILE_BYTES", "MAX_PIXELS", "MAX_SIDE", "MAX_DECODED_BYTES",
-           "MAX_JPEG_SCANS", "MAX_JPEG_PIXELS", "REFUSED_FORMATS", "read_image", "read_bytes", "shrink",
+           "MAX_JPEG_SCANS", "MAX_JPEG_PIXELS", "REFUSED_FORMATS", "Picture", "read_image", "read_picture", "read_bytes", "shrink",
            "resize", "os_error"]
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, "Image.Image",
@@ -77,6 +79,23 @@ _MODE_BYTES = {"1": 1, "L": 1, "P": 1, "LA": 2, "La": 2, "PA": 2, "I;16": 2, "I;
 # --- reading ------------------------------------------------------------------------------
 
 
+@dataclass
+class Picture:
+    """A decoded image: ``gray`` its brightness, float32 (H, W), 0.0 = black .. 1.0 =
+    white; ``chroma`` a small copy of its colour, float32 (h, w, 2) -- the Cb and Cr
+    planes of ITU-R 601 YCbCr, 0 = grey, about -0.5..0.5, at most CHROMA_SIDE pixels a
+    side and the shape of ``gray`` -- or None for a grayscale image. Only the search for
+    the writing surface uses colour: a yellow note on a brown desk can be as bright as
+    the desk, never the same colour."""
+
+    gray: np.ndarray
+    chroma: np.ndarray | None = None
+
+
+#: Longer side of :attr:`Picture.chroma` (the surface finder works at 160 px).
+CHROMA_SIDE = 320
+
+
 def read_image(source: Source, *, max_side: int | None = None,
                require_size: tuple[int, int] | None = None) -> np.ndarray:
     """Grayscale brightness of an image, before any polarity decision.
@@ -105,17 +124,24 @@ def read_image(source: Source, *, max_side: int | None = None,
 
     Raises :class:`ImageError` for anything that is not a readable image of sane size.
     """
+    return read_picture(source, max_side=max_side, require_size=require_size).gray
+
+
+def read_picture(source: Source, *, max_side: int | None = None,
+                 require_size: tuple[int, int] | None = None) -> Picture:
+    """:func:`read_image`, with a small copy of the image's colour beside it
+    (:class:`Picture`). The same checks, limits and errors."""
     if isinstance(source, np.ndarray):
         gray = _array_to_gray(source, max_side)
         _check_required(gray.shape[::-1], require_size)
-        return gray
+        return Picture(gray, _array_chroma(source, gray.shape))
     if isinstance(source, Image.Image):
         _check_required(source.size, require_size)
         try:   # a lazily opened image is decoded here: the same checks and translation
             _check_dimensions(source.size)
             _check_memory(source)
             source.load()
-            return _decoded_to_gray(source, max_side)
+            return _decoded_to_picture(source, max_side)
         except ImageError:
             raise
         except MemoryError:
@@ -157,7 +183,7 @@ def read_image(source: Source, *, max_side: int | None = None,
                 _check_tiles(im)
                 with _big_decode_turn(need):
                     im.load()  # the actual decoding
-                    return _decoded_to_gray(im, max_side)
+                    return _decoded_to_picture(im, max_side)
     except ImageError:
         raise
     except Image.UnidentifiedImageError:
@@ -170,9 +196,10 @@ def read_image(source: Source, *, max_side: int | None = None,
         raise ImageError(f"cannot decode image: {one_line(exc)}") from None
 
 
-def _decoded_to_gray(im: Image.Image, max_side: int | None) -> np.ndarray:
-    """A loaded PIL image -> float32 (H, W) brightness: turned upright, reduced to about
-    ``max_side`` in Pillow (cheap, before numpy copies it), reduced to luma."""
+def _decoded_to_picture(im: Image.Image, max_side: int | None) -> Picture:
+    """A loaded PIL image -> its :class:`Picture`: turned upright, reduced to about
+    ``max_side`` in Pillow (cheap, before numpy copies it), reduced to luma, with its
+    colour beside it."""
     im = _apply_orientation(im)
     if max_side and max(im.size) > max_side:
         factor = max(im.size) // max_side
@@ -185,7 +212,80 @@ def _decoded_to_gray(im: Image.Image, max_side: int | None) -> np.ndarray:
                 transparent = im.mode == "PA" or "transparency" in im.info
                 im = im.convert("RGBA" if transparent else "L")
             im = im.reduce(factor) if im.mode in _REDUCIBLE else im
-    return shrink(_to_gray(im), max_side)
+    gray = shrink(_to_gray(im), max_side)
+    return Picture(gray, _chroma(im, gray.shape))
+
+
+# Modes whose colour is read; images with transparency are left grey (what lies under a
+# transparent pixel has no colour of its own).
+_COLOUR_MODES = frozenset({"RGB", "RGBX", "YCbCr", "CMYK", "P", "RGBA"})
+# Below this spread of chroma (the largest |Cb| or |Cr|, 0..0.5) an image is grey: a
+# grayscale picture saved as RGB, or a photo of white paper under neutral light.
+_MIN_CHROMA = 0.02
+
+
+def _chroma(im: Image.Image, shape: tuple[int, int]) -> np.ndarray | None:
+    """The (h, w, 2) Cb, Cr planes of a decoded image at most CHROMA_SIDE a side, in the
+    aspect of ``shape`` (the gray image's), or None when it has no colour to speak of.
+    Reduced in Pillow first: a few hundred pixels a side cost next to nothing."""
+    if im.mode not in _COLOUR_MODES or "transparency" in im.info or _too_small(shape):
+        return None
+    if im.mode == "RGBA":
+        if im.getchannel("A").getextrema()[0] < 255:
+            return None
+        im = im.convert("RGB")
+    elif im.mode == "P":
+        im = im.convert("RGB")
+    h, w = shape
+    scale = min(1.0, CHROMA_SIDE / max(h, w))
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    if im.mode != "YCbCr":
+        if im.size != size:
+            im = im.resize(size, Image.Resampling.BOX)
+        im = im.convert("RGB").convert("YCbCr")
+    elif im.size != size:
+        im = im.resize(size, Image.Resampling.BOX)
+    planes = np.asarray(im, dtype=np.float32)[..., 1:]
+    planes -= np.float32(128.0)
+    planes *= np.float32(1 / 255)
+    return _coloured(planes)
+
+
+def _array_chroma(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray | None:
+    """:func:`_chroma` of an (H, W, 3) or opaque (H, W, 4) numpy image (already checked
+    by :func:`_array_to_gray`)."""
+    if a.ndim != 3 or a.shape[2] not in (3, 4) or _too_small(shape):
+        return None
+    if a.dtype == np.bool_ or a.dtype.kind not in "uif":
+        return None
+    full = 1.0 if a.dtype.kind == "f" else (65535.0 if a.dtype == np.uint16 or float(a.max()) > 255 else 255.0)
+    if a.shape[2] == 4 and float(a[..., 3].min()) < full:
+        return None
+    h, w = a.shape[:2]
+    step = max(1, math.ceil(max(h, w) / CHROMA_SIDE))
+    rgb = a[::step, ::step, :3].astype(np.float32) * np.float32(1 / full)
+    y = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+    cb = (rgb[..., 2] - y) * np.float32(0.564)
+    cr = (rgb[..., 0] - y) * np.float32(0.713)
+    gh, gw = shape
+    scale = min(1.0, CHROMA_SIDE / max(gh, gw))
+    size = (max(1, round(gw * scale)), max(1, round(gh * scale)))
+    planes = np.stack([resize(cb, *size, Image.Resampling.BILINEAR),
+                       resize(cr, *size, Image.Resampling.BILINEAR)], axis=-1)
+    return _coloured(planes)
+
+
+def _too_small(shape: tuple[int, int]) -> bool:
+    """Too small for the surface finder to look at (digitnet.surface._MIN_SIDE): a 28x28
+    digit or an icon is all paper, and its colour is not worth decoding."""
+    return max(shape) < 96 or min(shape) < 32
+
+
+def _coloured(planes: np.ndarray) -> np.ndarray | None:
+    """``planes`` if they hold colour (beyond _MIN_CHROMA), else None."""
+    if float(np.abs(planes).max()) < _MIN_CHROMA:
+        return None
+    return np.ascontiguousarray(planes)
 
 
 # Modes Image.reduce() works on (palette and 1-bit images are expanded just before it).

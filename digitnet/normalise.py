@@ -73,11 +73,14 @@ _FAR_SPECK_SHARE = 0.25
 _FAR_GAP = 0.4
 
 
-def normalise(gray: np.ndarray, steps: dict | None = None) -> np.ndarray:
+def normalise(gray: np.ndarray, steps: dict | None = None,
+              chroma: np.ndarray | None = None) -> np.ndarray:
     """Turn a grayscale picture of one digit into the network's 784 inputs, MNIST-style.
 
     ``gray``: array (H, W), brightness 0.0 = black .. 1.0 = white, as from
     :func:`read_image`. Either polarity: dark ink on light paper or light ink on dark.
+    ``chroma``: the picture's colour (:attr:`~digitnet.decode.Picture.chroma`), or None;
+    only the search for the writing surface looks at it.
 
     Returns a float32 array of shape (784,): the 28x28 field in row-major order, light
     ink (1.0) on black (0.0). First the writing surface is found
@@ -114,7 +117,7 @@ def normalise(gray: np.ndarray, steps: dict | None = None) -> np.ndarray:
     record = steps if steps is not None else {}
     g = shrink(_validated(gray), WORK_SIDE)
     record["work"] = g
-    surface = find_surface(g)  # the sheet, page or canvas: no desk, frame or toolbar
+    surface = find_surface(g, chroma)  # the sheet, page or canvas: no desk, frame or toolbar
     record["surface"] = surface
     g = surface.image
 

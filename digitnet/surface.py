@@ -21,6 +21,9 @@ over in the paper's own shade:
    If that finds no scene, a note or sheet whose edge is a step all round
    (a grey or yellow note on a white wall, in grey barely darker than the wall) is
    found between the edges of the closed image, as the region holding the strokes.
+   For a colour picture a step in colour is an edge too: an orange note on a brown
+   desk or a pink one on a grey wall can be as bright as what lies around it, and the
+   desk's grain or the wall's lighting can vary more than the note's edge steps.
 2. *Frame lines and bars along the border* (a 1-3 px frame, a title bar, a grey toolbar):
    rows and columns at the edges whose pixels nearly all lie beyond the paper's level
    are peeled off, up to a limit, if they end in a sharp step.
@@ -110,16 +113,18 @@ class Surface:
     image: np.ndarray
 
 
-def find_surface(g: np.ndarray) -> Surface:
+def find_surface(g: np.ndarray, chroma: np.ndarray | None = None) -> Surface:
     """The writing surface of a grayscale image ``g`` (H, W), brightness 0..1.
 
-    Returns the whole image unchanged (``box`` covering it, ``scene`` None) when it is
-    paper edge to edge, which is the usual case.
+    ``chroma``: the image's colour, (h, w, 2) Cb and Cr at any size of the same aspect
+    (:attr:`digitnet.decode.Picture.chroma`), or None: a note's edge may be a step in
+    colour only. Returns the whole image unchanged (``box`` covering it, ``scene`` None)
+    when it is paper edge to edge, which is the usual case.
     """
     h, w = g.shape
     box, scene, image = (0, h, 0, w), None, g
     if max(h, w) >= _MIN_SIDE and min(h, w) >= _MIN_SIDE // 3:
-        found = _light_surface(g)
+        found = _light_surface(g, chroma)
         if found is not None:
             box, scene, image = found
         r0, r1, c0, c1 = _peel_frame(image)
@@ -131,7 +136,7 @@ def find_surface(g: np.ndarray) -> Surface:
     return Surface(box, scene, image)
 
 
-def _light_surface(g):
+def _light_surface(g, chroma):
     """(box, scene mask, painted image) of the surface in a scene, or None."""
     h, w = g.shape
     c = shrink(g, _COARSE)
@@ -140,7 +145,7 @@ def _light_surface(g):
     b = min_filter(max_filter(c, k), k)  # closing: dark strokes narrower than k vanish
     scene = _light_scene(c, b, k, h, w)
     if scene is None:
-        scene = _edged_note(c, b)
+        scene = _edged_note(c, b, k, _coarse_chroma(chroma, ch, cw))
     if scene is None:
         return None
     scene = _grow(scene, 2 * _RIM + 1)
@@ -235,7 +240,19 @@ def _light_scene(c, b, k, h, w):
     return scene
 
 
-def _edged_note(c, b):
+def _coarse_chroma(chroma, ch: int, cw: int) -> np.ndarray | None:
+    """The (ch, cw, 2) coarse copy of ``chroma`` (any size), or None."""
+    if chroma is None:
+        return None
+    if chroma.ndim != 3 or chroma.shape[2] != 2 or 0 in chroma.shape:
+        raise ValueError(f"chroma must have shape (h, w, 2), not {chroma.shape}")
+    if chroma.shape[:2] == (ch, cw):
+        return chroma.astype(np.float32, copy=False)
+    filt = Image.Resampling.BOX if chroma.shape[0] > ch else Image.Resampling.BILINEAR
+    return np.stack([resize(chroma[..., i], cw, ch, filt) for i in range(2)], axis=-1)
+
+
+def _edged_note(c, b, k, cc=None):
     """The scene around a note or sheet whose edge is a step all round, as a coarse
     bool mask, or None: a yellow or grey note on a white wall (in grey, barely darker
     than the wall, whose lighting varies more across it), a note lighter than a desk.
@@ -244,7 +261,9 @@ def _edged_note(c, b):
     next to a step steeper than _EDGE_STEP are edge; the note is the region between the
     edges that holds (nearly) all the strokes -- dark, thin and clear of the closing
     around them. A region that leaks out through a gap in its edge is too large or no
-    sheet's shape, and the picture is left whole.
+    sheet's shape, and the picture is left whole. ``k``: the closing's size; ``cc``: the
+    picture's colour at the coarse size, (h, w, 2) Cb and Cr, or None: steps in colour
+    are edges too, and a note may differ from its surroundings in colour only.
     """
     tophat = b - c
     strokes = tophat > max(_MIN_SEPARATION, 0.5 * float(tophat.max()))
@@ -254,39 +273,71 @@ def _edged_note(c, b):
     edge = np.zeros(b.shape, bool)
     dy = np.abs(np.diff(b, axis=0)) > _EDGE_STEP
     dx = np.abs(np.diff(b, axis=1)) > _EDGE_STEP
+    if cc is not None:
+        # A step in colour is an edge too. The strokes have a colour of their own (a
+        # blue pen on a yellow note): the note's colour around them is carried over
+        # them, and a median as wide as the closing erases thin coloured lines (blue
+        # rulings, a red margin) as the closing erases dark ones.
+        flat = np.stack([_median_filter(_extend(cc[..., i], ~_grow(strokes, 5)), k)
+                         for i in range(2)], -1)
+        dy |= np.abs(np.diff(flat, axis=0)).max(axis=2) > _CHROMA_EDGE_STEP
+        dx |= np.abs(np.diff(flat, axis=1)).max(axis=2) > _CHROMA_EDGE_STEP
     edge[1:] |= dy
     edge[:-1] |= dy
     edge[:, 1:] |= dx
     edge[:, :-1] |= dx
     labels, n = label(~edge)
     held = np.bincount(labels[strokes], minlength=n + 1)
+    # Strokes on an edge (where a bold stroke outlasts the closing, or a pen's colour
+    # fringe is a step) belong to no region; the rest must lie in one.
+    placed = n_strokes - int(held[0])
     held[0] = 0
     i = int(held.argmax())
-    if held[i] < _NOTE_HOLDS * n_strokes:
+    if placed < 0.5 * n_strokes or held[i] < _NOTE_HOLDS * placed:
         return None
     region = labels == i
     note = fill_holes(region)
     if not _MIN_SURFACE_SHARE <= note.mean() <= _NOTE_MAX_SHARE:
         return None
-    if not _broad(region) or _box_fill(note) < _SHEET_FILL:
+    if not _broad(region | (note & edge)) or _box_fill(note) < _SHEET_FILL:
         return None
     # What lies around the note differs from it (a step, either way), three pixels out.
     around = _grow(note, 7) & ~note
     rim = note & _grow(~note, 7)
     if not around.any() or not rim.any():
         return None
-    if abs(median(b[around]) - median(b[rim])) < _MIN_STEP:
+    if abs(median(b[around]) - median(b[rim])) < _MIN_STEP and (
+            cc is None or _colour_step(flat, _grow(note, 13) & ~_grow(note, 7), rim)
+            < _MIN_CHROMA_STEP):
+        # (A note's colour is compared with what lies a little further out: its edge
+        # and shadow are a band of mixed colour.)
         return None
     return ~note
+
+
+def _median_filter(a: np.ndarray, k: int) -> np.ndarray:
+    """Median over each pixel's k x k neighbourhood (k odd; edges repeated), (h, w)."""
+    p = np.pad(a, k // 2, mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(p, (k, k)).reshape(*a.shape, k * k)
+    return np.partition(windows, k * k // 2, axis=2)[..., k * k // 2]
+
+
+def _colour_step(cc, a, b) -> float:
+    """How far apart the median colours (Cb, Cr) of two masks of ``cc`` are."""
+    return float(max(abs(median(cc[a][:, i]) - median(cc[b][:, i])) for i in range(2)))
 
 
 # Strokes inside a note: at least this share of the picture's pixels, and this share of
 # all of them inside it. A note fills at most this share of the picture (else it is the
 # picture). A step between coarse neighbours steeper than this is an edge.
-_NOTE_INK = 0.002
+_NOTE_INK = 0.001
 _NOTE_HOLDS = 0.9
 _NOTE_MAX_SHARE = 0.8
 _EDGE_STEP = 0.035
+# The same in colour (Cb or Cr, about -0.5..0.5), and the least colour step between a
+# note and what lies around it.
+_CHROMA_EDGE_STEP = 0.02
+_MIN_CHROMA_STEP = 0.05
 
 
 def _inside(mask: np.ndarray, k: int) -> np.ndarray:

@@ -421,6 +421,56 @@ def test_large_jpeg_is_reduced_while_decoding():
     assert ink_box_side(x) == 20
 
 
+# --- colour beside the gray ------------------------------------------------------------------
+
+
+def _note_picture(mode="RGB", size=(400, 300)):
+    """A yellow note on a blue desk."""
+    im = Image.new("RGB", size, (40, 60, 160))
+    ImageDraw.Draw(im).rectangle((100, 80, 300, 240), fill=(250, 230, 90))
+    return im.convert(mode) if mode != "RGB" else im
+
+
+def test_a_colour_picture_brings_a_small_copy_of_its_colour():
+    im = _note_picture()
+    picture = decode.read_picture(encode(im, "PNG"))
+    assert picture.gray.shape == (300, 400)
+    np.testing.assert_array_equal(picture.gray, read_image(encode(im, "PNG")))
+    cb, cr = picture.chroma[..., 0], picture.chroma[..., 1]
+    assert picture.chroma.shape == (240, 320, 2)   # CHROMA_SIDE, the gray's aspect
+    # Cb = 0.564 (B - Y), Cr = 0.713 (R - Y): the blue desk is bluish, the note yellow.
+    assert cb[5, 5] > 0.15 and cr[5, 5] < -0.05
+    assert cb[130, 160] < -0.15 and cr[130, 160] > 0.0
+    # The same from a numpy array, a PIL image and a JPEG (within JPEG's losses).
+    for source, tol in ((np.asarray(im), 0.01), (im, 0.01), (encode(im, "JPEG", quality=95), 0.03)):
+        other = decode.read_picture(source).chroma
+        assert other.shape == (240, 320, 2)
+        assert abs(float(other[130, 160, 0]) - float(cb[130, 160])) < tol
+
+
+@pytest.mark.parametrize("what", ["gray", "gray as RGB", "transparent", "small"])
+def test_pictures_without_colour_to_speak_of_bring_none(what):
+    im = {"gray": _note_picture("L"),
+          "gray as RGB": _note_picture("L").convert("RGB"),
+          "small": _note_picture(size=(80, 60)),
+          "transparent": _note_picture("RGBA")}[what]
+    if what == "transparent":
+        im.putpixel((0, 0), (0, 0, 0, 0))
+    assert decode.read_picture(encode(im, "PNG")).chroma is None
+
+
+def test_an_opaque_rgba_picture_and_a_cmyk_jpeg_bring_colour():
+    assert decode.read_picture(encode(_note_picture("RGBA"), "PNG")).chroma is not None
+    assert decode.read_picture(encode(_note_picture("CMYK"), "JPEG")).chroma is not None
+
+
+def test_a_large_jpeg_brings_its_colour_at_the_small_size():
+    im = _note_picture(size=(4000, 3000))
+    picture = decode.read_picture(encode(im, "JPEG", quality=85),
+                                  max_side=normalise_module.WORK_SIDE)
+    assert picture.chroma.shape == (240, 320, 2)
+
+
 # --- raw input ----------------------------------------------------------------------------------
 
 
