@@ -519,7 +519,7 @@ def test_a_note_that_only_its_colour_sets_apart_is_found(digits, net):
 # Four sticky notes from the scene set (`python benchmarks/scenes.py make scenes --seed 0`,
 # MNIST test digits by LeCun, Cortes and Burges, CC BY-SA 3.0, drawn as pen ink), which
 # were refused or read wrong before the note's colour was looked at.
-SCENES = Path(__file__).parent / "data" / "scenes"
+SCENE_SET = Path(__file__).parent / "data" / "scenes"
 
 
 @pytest.mark.parametrize("name", [
@@ -529,4 +529,4 @@ SCENES = Path(__file__).parent / "data" / "scenes"
     "0400_sticky_label6.jpg",  # a marker on a small note on a coloured desk
 ])
 def test_sticky_notes_from_the_scene_set_are_read(name, net):
-    assert net.classify(SCENES / name).digit == int(name.split("label")[1][0])
+    assert net.classify(SCENE_SET / name).digit == int(name.split("label")[1][0])
