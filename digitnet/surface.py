@@ -23,7 +23,9 @@ over in the paper's own shade:
    found between the edges of the closed image, as the region holding the strokes.
    For a colour picture a step in colour is an edge too: an orange note on a brown
    desk or a pink one on a grey wall can be as bright as what lies around it, and the
-   desk's grain or the wall's lighting can vary more than the note's edge steps.
+   desk's grain or the wall's lighting can vary more than the note's edge steps. A
+   note's shadowed rim lies on its edge, in no region: a note may hold the strokes
+   with its rim.
 2. *Frame lines and bars along the border* (a 1-3 px frame, a title bar, a grey toolbar):
    rows and columns at the edges whose pixels nearly all lie beyond the paper's level
    are peeled off, up to a limit, if they end in a sharp step.
@@ -273,6 +275,7 @@ def _edged_note(c, b, k, cc=None):
     edge = np.zeros(b.shape, bool)
     dy = np.abs(np.diff(b, axis=0)) > _EDGE_STEP
     dx = np.abs(np.diff(b, axis=1)) > _EDGE_STEP
+    flat = None
     if cc is not None:
         # A step in colour is an edge too. The strokes have a colour of their own (a
         # blue pen on a yellow note): the note's colour around them is carried over
@@ -287,6 +290,12 @@ def _edged_note(c, b, k, cc=None):
     edge[:, 1:] |= dx
     edge[:, :-1] |= dx
     labels, n = label(~edge)
+    found = _note_holding(labels, n, strokes, n_strokes, edge, b, flat)
+    return found if found is not None else _rimmed_note(labels, n, strokes, n_strokes, b, flat)
+
+
+def _note_holding(labels, n, strokes, n_strokes, edge, b, flat):
+    """The scene around the region between edges that holds the strokes, or None."""
     held = np.bincount(labels[strokes], minlength=n + 1)
     # Strokes on an edge (where a bold stroke outlasts the closing, or a pen's colour
     # fringe is a step) belong to no region; the rest must lie in one.
@@ -301,18 +310,61 @@ def _edged_note(c, b, k, cc=None):
         return None
     if not _broad(region | (note & edge)) or _box_fill(note) < _SHEET_FILL:
         return None
-    # What lies around the note differs from it (a step, either way), three pixels out.
+    return ~note if _steps_out(note, b, flat) else None
+
+
+def _rimmed_note(labels, n, strokes, n_strokes, b, flat):
+    """The scene around a note whose strokes lie in it or on its rim, or None.
+
+    A note on a wall casts a shadow along its sides: thin and dark, so it counts among
+    the strokes, but it lies on the note's edge or just outside, in no region, and a
+    blank note's strokes are that rim alone. A region between edges, clear of the image
+    border and shaped like a note, with (nearly) all the strokes in it or within 6
+    coarse pixels around it, is such a note -- if, once the thin rim is closed away, what
+    lies around it is what lies further out (the loop of a bold digit is ringed by its
+    stroke instead) and it steps from its surroundings.
+    """
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    sizes[0] = 0
+    on_border = np.zeros(n + 1, bool)
+    for side in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
+        on_border[side] = True
+    for i in np.argsort(sizes)[::-1]:
+        if sizes[i] < _MIN_SURFACE_SHARE * labels.size:
+            return None
+        if on_border[i]:
+            continue
+        region = labels == i
+        note = fill_holes(region)
+        if (note.mean() > _NOTE_MAX_SHARE or not _broad(region | (note & (labels == 0)))
+                or _box_fill(note) < _SHEET_FILL):
+            continue
+        band = _grow(note, 13)
+        held = int(np.count_nonzero(strokes & band))
+        if held < _NOTE_HOLDS * n_strokes or band.all():
+            continue
+        # Around a note, once its thin rim is closed away, lies what lies further out
+        # (the wall); around the loop of a bold digit lies its bold stroke.
+        if abs(median(b[band & ~note]) - median(b[~band])) >= _MIN_STEP:
+            continue
+        if _steps_out(note, b, flat):
+            return ~note
+    return None
+
+
+def _steps_out(note, b, flat) -> bool:
+    """Does ``note`` differ from what lies around it, three pixels out: a step in
+    brightness (either way) or, given the colour ``flat``, in colour? (A note's colour
+    is compared with what lies a little further out: its edge and shadow are a band of
+    mixed colour.)"""
     around = _grow(note, 7) & ~note
     rim = note & _grow(~note, 7)
     if not around.any() or not rim.any():
-        return None
-    if abs(median(b[around]) - median(b[rim])) < _MIN_STEP and (
-            cc is None or _colour_step(flat, _grow(note, 13) & ~_grow(note, 7), rim)
-            < _MIN_CHROMA_STEP):
-        # (A note's colour is compared with what lies a little further out: its edge
-        # and shadow are a band of mixed colour.)
-        return None
-    return ~note
+        return False
+    if abs(median(b[around]) - median(b[rim])) >= _MIN_STEP:
+        return True
+    return flat is not None and (
+        _colour_step(flat, _grow(note, 13) & ~_grow(note, 7), rim) >= _MIN_CHROMA_STEP)
 
 
 def _median_filter(a: np.ndarray, k: int) -> np.ndarray:
