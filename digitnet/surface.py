@@ -310,7 +310,23 @@ def _note_holding(labels, n, strokes, n_strokes, edge, b, flat):
         return None
     if not _broad(region | (note & edge)) or _box_fill(note) < _SHEET_FILL:
         return None
-    return ~note if _steps_out(note, b, flat) else None
+    return ~note if _steps_out(note, b, flat) and not _crossed(note, strokes) else None
+
+
+def _crossed(note: np.ndarray, strokes: np.ndarray) -> bool:
+    """Does a stroke run from well inside ``note`` out across its edge? Then the digit is
+    written across the boundary of two notes or two tints of paper, and is not the
+    note's. (A shadowed rim lies along the edge and reaches neither far in nor far out.)"""
+    parts, m = label(strokes)
+    deep = _inside(note, _CROSSING)
+    c = _CROSSING
+    deep[:c] = deep[-c:] = deep[:, :c] = deep[:, -c:] = False  # the frame cuts, no edge
+    inner = np.zeros(m + 1, bool)
+    inner[parts[strokes & deep]] = True
+    inner[0] = False
+    outer = np.zeros(m + 1, bool)
+    outer[parts[strokes & ~_grow(note, 2 * _CROSSING + 1)]] = True
+    return bool((inner & outer).any())
 
 
 def _rimmed_note(labels, n, strokes, n_strokes, b, flat):
@@ -347,7 +363,7 @@ def _rimmed_note(labels, n, strokes, n_strokes, b, flat):
         # (the wall); around the loop of a bold digit lies its bold stroke.
         if abs(median(b[band & ~note]) - median(b[~band])) >= _MIN_STEP:
             continue
-        if _steps_out(note, b, flat):
+        if _steps_out(note, b, flat) and not _crossed(note, strokes):
             return ~note
     return None
 
@@ -390,6 +406,9 @@ _EDGE_STEP = 0.035
 # note and what lies around it.
 _CHROMA_EDGE_STEP = 0.02
 _MIN_CHROMA_STEP = 0.05
+# A stroke that reaches this many coarse pixels inside a note and as many outside it
+# crosses the note's edge.
+_CROSSING = 3
 
 
 def _inside(mask: np.ndarray, k: int) -> np.ndarray:
