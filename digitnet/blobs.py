@@ -5,8 +5,9 @@ scratch on a scan, a stray dot -- or a second digit beside the first. :func:`fin
 groups the strong ink into *marks* (connected pieces, with pieces close to each other
 joined: the bar of a 5 belongs to its body) and decides:
 
-* faint straight hairlines (scratches) and thin straight lines along the picture's side
-  (what is left of a frame or a scan's edge) are dropped first;
+* faint straight hairlines (scratches), thin straight lines along the picture's side
+  (what is left of a frame or a scan's edge) and a rectangle's outline around the page
+  (a form's frame) are dropped first;
 * the digit is the mark with the most ink, without its pieces far fainter than its
   strongest (a note's shadowed rim next to the digit); marks far smaller than it are
   specks and are wiped out;
@@ -84,6 +85,13 @@ _EDGE_STRAIGHT = 0.02
 # A piece of the digit's mark whose ink is weaker than this share of its strongest
 # piece's is no stroke of the digit (see _without_faint_pieces).
 _FAINTER = 0.55
+# A rectangle's outline (a frame around the page): its box spans this share of the
+# picture both ways, this share of its pixels lie within _OUTLINE_BAND of the longer
+# side from its box's sides, and each side is drawn along this share of its length.
+_OUTLINE_SPAN = 0.5
+_OUTLINE_BAND = 0.02
+_OUTLINE_ALONG = 0.9
+_OUTLINE_DRAWN = 0.75
 # Pieces with less than this share of the largest piece's pixels are specks.
 _TINY = 0.02
 # Only the largest marks are looked at individually; the rest are specks.
@@ -202,10 +210,46 @@ def _drop_scratches(labels: np.ndarray, n: int,
     ruler = np.sqrt(across) < _EDGE_STRAIGHT * length
     scratch |= (ruler & near & (length >= _EDGE_LINE * along_side)
                 & (count / length < _EDGE_WIDTH * side))
+    scratch |= _outlines(labels, rows, cols, lab, k, count)
     scratch[0] = False
     if not scratch.any():
         return labels, strength
     return np.where(scratch[labels], 0, labels), strength
+
+
+def _outlines(labels, rows, cols, lab, k, count) -> np.ndarray:
+    """(k,) bool: which pieces are a rectangle's outline -- a frame printed or drawn
+    around the page, a picture frame: thin, spanning over half the picture both ways,
+    nearly all of its pixels along the sides of its own box, and each of the four sides
+    mostly drawn. A digit leaves whole sides of its box empty (a 7's bar and upright
+    cover two); only a square 0 drawn across half a photo would be taken for a frame."""
+    h, w = labels.shape
+    if max(h, w) < _SOLID_MIN_SIDE // 2:
+        return np.zeros(k, bool)
+    r0 = np.full(k, h, np.int64)
+    r1 = np.full(k, -1, np.int64)
+    c0 = np.full(k, w, np.int64)
+    c1 = np.full(k, -1, np.int64)
+    np.minimum.at(r0, lab, rows)
+    np.maximum.at(r1, lab, rows)
+    np.minimum.at(c0, lab, cols)
+    np.maximum.at(c1, lab, cols)
+    bh, bw = r1 - r0 + 1, c1 - c0 + 1
+    big = (bh >= _OUTLINE_SPAN * h) & (bw >= _OUTLINE_SPAN * w)
+    big[0] = False
+    if not big.any():
+        return big
+    band = max(2, round(_OUTLINE_BAND * max(h, w)))
+    top, bottom = rows - r0[lab] < band, r1[lab] - rows < band
+    left, right = cols - c0[lab] < band, c1[lab] - cols < band
+    along = np.bincount(lab, top | bottom | left | right, k)
+    outline = big & (along >= _OUTLINE_ALONG * count)
+    # How much of each side is drawn: the distinct positions along it that hold ink.
+    for near, pos, size, length in ((top, cols, w, bw), (bottom, cols, w, bw),
+                                    (left, rows, h, bh), (right, rows, h, bh)):
+        drawn = np.unique(lab[near] * size + pos[near]) // size
+        outline &= np.bincount(drawn, minlength=k) >= _OUTLINE_DRAWN * length
+    return outline
 
 
 def _without_faint_pieces(main: Mark, labels: np.ndarray, strength: np.ndarray,

@@ -562,3 +562,34 @@ def test_a_digit_written_across_two_notes_is_not_cut_at_their_edge(digits, net):
     rng = np.random.default_rng(2)
     read = [(d, net.classify(encoded(two_notes(rng, digits[d]))).digit) for d in range(10)]
     assert sum(d == got for d, got in read) >= 9, read
+
+
+def boxed_page(rng, digit=None):
+    """A scanned form: a page with a thin grey rectangle printed around it, well inside
+    the border, and a pencil digit within."""
+    h, w = 800, 600
+    canvas = np.full((h, w, 3), 0.96, np.float32) + noise((h, w, 1), rng, 0.01)
+    t, l = int(rng.integers(50, 90)), int(rng.integers(40, 70))
+    b, r = h - int(rng.integers(50, 90)), w - int(rng.integers(40, 70))
+    for y0, y1, x0, x1 in ((t, t + 3, l, r), (b - 3, b, l, r), (t, b, l, l + 3), (t, b, r - 3, r)):
+        canvas[y0:y1, x0:x1] = 0.45
+    if digit is not None:
+        lay(canvas, 0.7 * ink(digit, 200, rng), 300, 200, (0.2, 0.2, 0.2))
+    return rgb(canvas), "PNG"
+
+
+def test_a_frame_printed_around_the_page_is_no_digit(digits, net):
+    # Its outline hugs its own box, as no digit's strokes do; it was read as 8 or 0.
+    rng = np.random.default_rng(4)
+    read = [(d, net.classify(encoded(boxed_page(rng, digits[d]))).digit) for d in range(10)]
+    assert all(d == got for d, got in read), read
+    with pytest.raises(ImageError, match="^no digit found$"):
+        net.classify(encoded(boxed_page(rng)))
+
+
+def test_a_big_seven_along_two_sides_of_its_box_is_still_a_seven(net):
+    # Its bar and upright hug two sides of its box; a frame draws all four.
+    for width in (4, 14):
+        im = Image.new("L", (600, 800), 245)
+        ImageDraw.Draw(im).line([(100, 100), (500, 100), (500, 700)], fill=20, width=width)
+        assert net.classify(im).digit == 7
