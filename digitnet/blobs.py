@@ -16,7 +16,8 @@ joined: the bar of a 5 belongs to its body) and decides:
   straight bar lying on its side (a sheet's edge, a toolbar's rule) or a faint, straight
   hairline (a scratch) is not a digit: "no digit found";
 * two or more marks of a digit's size side by side are several digits: an error that
-  says how many, since digitnet reads one digit per image.
+  says how many, since digitnet reads one digit per image (an upright bar at the
+  picture's very side is what is left of a scan's edge, not a second digit).
 """
 
 from __future__ import annotations
@@ -85,6 +86,10 @@ _EDGE_STRAIGHT = 0.02
 # A piece of the digit's mark whose ink is weaker than this share of its strongest
 # piece's is no stroke of the digit (see _without_faint_pieces).
 _FAINTER = 0.55
+# An upright bar (its box at most this share as wide as tall) within this share of the
+# width from the picture's side is no second digit.
+_EDGE_BAR = 0.12
+_EDGE_TOUCH = 0.02
 # A rectangle's outline (a frame around the page): its box spans this share of the
 # picture both ways, this share of its pixels lie within _OUTLINE_BAND of the longer
 # side from its box's sides, and each side is drawn along this share of its length.
@@ -357,6 +362,13 @@ def _side_by_side(a, b, faint) -> bool:
 
 
 def _is_digit_beside(m: Mark, main: Mark, faint: np.ndarray, f: int) -> bool:
+    """Is ``m`` a second digit beside the digit ``main``: a mark of a digit's size and
+    ink, level with it, with paper between them? An upright bar at the picture's very
+    side is not: what is left of a scan's edge or a frame, shorter than the side."""
+    w = faint.shape[1] * f
+    if (m.width <= _EDGE_BAR * m.height
+            and min(m.box[2], w - m.box[3]) <= _EDGE_TOUCH * w):
+        return False
     overlap = min(m.box[1], main.box[1]) - max(m.box[0], main.box[0])
     gap = max(m.box[2] - main.box[3], main.box[2] - m.box[3])
     apart = gap > max(1, _GAP * max(m.height, main.height))

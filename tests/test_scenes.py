@@ -593,3 +593,14 @@ def test_a_big_seven_along_two_sides_of_its_box_is_still_a_seven(net):
         im = Image.new("L", (600, 800), 245)
         ImageDraw.Draw(im).line([(100, 100), (500, 100), (500, 700)], fill=20, width=width)
         assert net.classify(im).digit == 7
+
+
+def test_a_short_scan_edge_at_the_side_is_no_second_digit(digits, net):
+    # What is left of a scan's edge: an upright bar at the picture's very side, shorter
+    # than the side and level with the digit. It was counted as a second digit.
+    rng = np.random.default_rng(6)
+    for d in (0, 3, 6):
+        canvas = np.full((500, 700, 3), 0.97, np.float32) + noise((500, 700, 1), rng, 0.01)
+        canvas[120:380, 2:6] = 0.1
+        lay(canvas, ink(digits[d], 200, rng), 150, 260, (0.1, 0.1, 0.1))
+        assert net.classify(encoded((rgb(canvas), "PNG"))).digit == d
