@@ -97,6 +97,8 @@ _OUTLINE_SPAN = 0.5
 _OUTLINE_BAND = 0.02
 _OUTLINE_ALONG = 0.9
 _OUTLINE_DRAWN = 0.75
+# ... and other ink inside it, at least this share of its own.
+_OUTLINE_HOLDS = 0.05
 # Pieces with less than this share of the largest piece's pixels are specks.
 _TINY = 0.02
 # Only the largest marks are looked at individually; the rest are specks.
@@ -226,8 +228,8 @@ def _outlines(labels, rows, cols, lab, k, count) -> np.ndarray:
     """(k,) bool: which pieces are a rectangle's outline -- a frame printed or drawn
     around the page, a picture frame: thin, spanning over half the picture both ways,
     nearly all of its pixels along the sides of its own box, and each of the four sides
-    mostly drawn. A digit leaves whole sides of its box empty (a 7's bar and upright
-    cover two); only a square 0 drawn across half a photo would be taken for a frame."""
+    mostly drawn, with other ink inside. A digit leaves whole sides of its box empty (a
+    7's bar and upright cover two); a square 0 has nothing inside (a dotted one has)."""
     h, w = labels.shape
     if max(h, w) < _SOLID_MIN_SIDE // 2:
         return np.zeros(k, bool)
@@ -254,6 +256,12 @@ def _outlines(labels, rows, cols, lab, k, count) -> np.ndarray:
                                     (left, rows, h, bh), (right, rows, h, bh)):
         drawn = np.unique(lab[near] * size + pos[near]) // size
         outline &= np.bincount(drawn, minlength=k) >= _OUTLINE_DRAWN * length
+    # A frame is drawn around something: other ink lies inside it. A square 0 holds
+    # nothing (and a blank page's frame is left for the later checks).
+    for i in np.flatnonzero(outline):
+        inside = labels[r0[i] + band:r1[i] - band + 1, c0[i] + band:c1[i] - band + 1]
+        held = np.count_nonzero((inside > 0) & (inside != i))
+        outline[i] = held >= max(_MIN_PIXELS, _OUTLINE_HOLDS * count[i])
     return outline
 
 
