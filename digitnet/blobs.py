@@ -146,17 +146,17 @@ def find_digit(ink: np.ndarray, contrast: float = 1.0) -> tuple[np.ndarray, Mark
     strongest = pool_max(ink, f)   # thresholds commute with the max: one pooling for all
     faint = strongest > _BRIDGE
     labels, n = label(strongest > _STRONG)
-    labels, strength = _drop_scratches(labels, n, strongest)
+    labels, strength, boxes = _drop_scratches(labels, n, strongest)
     if not labels.any():
         raise ImageError("no digit found")
-    marks = _marks(labels, n, f, (h, w), faint)
+    marks = _marks(labels, n, f, (h, w), faint, boxes)
     main = max(marks, key=lambda m: m.mass)
     others = [m for m in marks if m is not main]
     main = _without_faint_pieces(main, labels, strength, faint, f, (h, w))
 
     if not _plausible(main, ink, contrast):
         raise ImageError("no digit found")
-    beside = [m for m in others if _is_digit_beside(m, main, faint, f)]
+    beside = [m for m in others if _is_digit_beside(m, main, faint, f, w)]
     if beside:
         raise SeveralDigits(1 + len(beside), [main] + beside)
 
@@ -171,20 +171,21 @@ def find_digit(ink: np.ndarray, contrast: float = 1.0) -> tuple[np.ndarray, Mark
     return ink, main, others
 
 
-def _drop_scratches(labels: np.ndarray, n: int,
-                    strongest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _drop_scratches(labels: np.ndarray, n: int, strongest: np.ndarray):
     """``labels`` without the pieces that are scratches: straight, a pooled pixel or so
     wide, and faint next to the strongest ink (a pen stroke is drawn at full strength);
-    and each piece's strength, (n + 1,) indexed by label (0..1, see below).
-    ``strongest``: the ink map max-pooled as ``labels`` is.
+    each piece's strength, (n + 1,) indexed by label (0..1, see below); and each piece's
+    box on the pooled map (:func:`_piece_boxes`). ``strongest``: the ink map max-pooled
+    as ``labels`` is.
 
     The pieces' shapes come from their pixels' moments, all pieces at once.
     """
     rows, cols = np.nonzero(labels)
-    if rows.size == 0:
-        return labels, np.zeros(n + 1)
     lab = labels[rows, cols]
     k = n + 1
+    boxes = _piece_boxes(lab, rows, cols, k, labels.shape)
+    if rows.size == 0:
+        return labels, np.zeros(k), boxes
     count = np.bincount(lab, minlength=k).astype(np.float64)
     count[0] = 1.0
     mean_r = np.bincount(lab, rows, k) / count
@@ -217,14 +218,27 @@ def _drop_scratches(labels: np.ndarray, n: int,
     ruler = np.sqrt(across) < _EDGE_STRAIGHT * length
     scratch |= (ruler & near & (length >= _EDGE_LINE * along_side)
                 & (count / length < _EDGE_WIDTH * side))
-    scratch |= _outlines(labels, rows, cols, lab, k, count)
+    scratch |= _outlines(labels, boxes, rows, cols, lab, k, count)
     scratch[0] = False
     if not scratch.any():
-        return labels, strength
-    return np.where(scratch[labels], 0, labels), strength
+        return labels, strength, boxes
+    return np.where(scratch[labels], 0, labels), strength, boxes
 
 
-def _outlines(labels, rows, cols, lab, k, count) -> np.ndarray:
+def _piece_boxes(lab, rows, cols, k: int, shape):
+    """Each piece's box (r0, r1, c0, c1), end-exclusive, as (k,) arrays indexed by
+    label, from its pixels (``rows``, ``cols``, labels ``lab``) on a map of ``shape``."""
+    h, w = shape
+    r0, r1 = np.full(k, h, np.int64), np.zeros(k, np.int64)
+    c0, c1 = np.full(k, w, np.int64), np.zeros(k, np.int64)
+    np.minimum.at(r0, lab, rows)
+    np.maximum.at(r1, lab, rows + 1)
+    np.minimum.at(c0, lab, cols)
+    np.maximum.at(c1, lab, cols + 1)
+    return r0, r1, c0, c1
+
+
+def _outlines(labels, boxes, rows, cols, lab, k, count) -> np.ndarray:
     """(k,) bool: which pieces are a rectangle's outline -- a frame printed or drawn
     around the page, a picture frame: thin, spanning over half the picture both ways,
     nearly all of its pixels along the sides of its own box, and each of the four sides
@@ -233,14 +247,8 @@ def _outlines(labels, rows, cols, lab, k, count) -> np.ndarray:
     h, w = labels.shape
     if max(h, w) < _SOLID_MIN_SIDE // 2:
         return np.zeros(k, bool)
-    r0 = np.full(k, h, np.int64)
-    r1 = np.full(k, -1, np.int64)
-    c0 = np.full(k, w, np.int64)
-    c1 = np.full(k, -1, np.int64)
-    np.minimum.at(r0, lab, rows)
-    np.maximum.at(r1, lab, rows)
-    np.minimum.at(c0, lab, cols)
-    np.maximum.at(c1, lab, cols)
+    r0, c0 = boxes[0], boxes[2]
+    r1, c1 = boxes[1] - 1, boxes[3] - 1   # the last row and column
     bh, bw = r1 - r0 + 1, c1 - c0 + 1
     big = (bh >= _OUTLINE_SPAN * h) & (bw >= _OUTLINE_SPAN * w)
     big[0] = False
@@ -315,20 +323,15 @@ def _clear_gap(a, b, faint: np.ndarray) -> bool:
     return not faint[top:bottom, left:right].any(axis=0).all()
 
 
-def _marks(labels: np.ndarray, n: int, f: int, shape, faint: np.ndarray) -> list:
-    """Pieces of ink (components of the pooled map) grouped into marks."""
+def _marks(labels: np.ndarray, n: int, f: int, shape, faint: np.ndarray,
+           piece_boxes) -> list:
+    """Pieces of ink (components of the pooled map) grouped into marks; ``piece_boxes``
+    the pieces' boxes (:func:`_piece_boxes`)."""
     flat = labels.ravel()
     counts = np.bincount(flat, minlength=n + 1)[1:]
     order = np.argsort(-counts)[:_MAX_MARKS] + 1  # the largest pieces, by label
     order = order[counts[order - 1] > 0]  # (scratches were dropped)
-    rows, cols = np.nonzero(labels)
-    lab = labels[rows, cols]
-    r0, r1 = np.full(n + 1, labels.shape[0]), np.zeros(n + 1, int)
-    c0, c1 = np.full(n + 1, labels.shape[1]), np.zeros(n + 1, int)
-    np.minimum.at(r0, lab, rows)
-    np.maximum.at(r1, lab, rows + 1)
-    np.minimum.at(c0, lab, cols)
-    np.maximum.at(c1, lab, cols + 1)
+    r0, r1, c0, c1 = piece_boxes
     # Specks (pieces far smaller than the largest) join no mark: a dust grain beside a
     # thin 1, or the crossings a grid leaves behind, must not widen the digit's box.
     tiny = counts[order - 1] < _TINY * counts[order[0] - 1]
@@ -369,11 +372,11 @@ def _side_by_side(a, b, faint) -> bool:
             and _clear_gap(a, b, faint))
 
 
-def _is_digit_beside(m: Mark, main: Mark, faint: np.ndarray, f: int) -> bool:
+def _is_digit_beside(m: Mark, main: Mark, faint: np.ndarray, f: int, w: int) -> bool:
     """Is ``m`` a second digit beside the digit ``main``: a mark of a digit's size and
     ink, level with it, with paper between them? An upright bar at the picture's very
-    side is not: what is left of a scan's edge or a frame, shorter than the side."""
-    w = faint.shape[1] * f
+    side (``w`` its width in pixels) is not: what is left of a scan's edge or a frame,
+    shorter than the side."""
     if (m.width <= _EDGE_BAR * m.height
             and min(m.box[2], w - m.box[3]) <= _EDGE_TOUCH * w):
         return False
