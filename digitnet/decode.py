@@ -30,7 +30,8 @@ from PIL import Image
 from .errors import ImageError, one_line
 
 __all__ = ["ImageError", "MAX_FILE_BYTES", "MAX_PIXELS", "MAX_SIDE", "MAX_DECODED_BYTES",
-           "MAX_JPEG_SCANS", "MAX_JPEG_PIXELS", "REFUSED_FORMATS", "Picture", "read_image", "read_picture", "read_bytes", "shrink",
+           "MAX_JPEG_SCANS", "MAX_JPEG_PIXELS", "REFUSED_FORMATS", "CHROMA_SIDE",
+           "SCENE_MIN_SIDE", "Picture", "read_image", "read_picture", "read_bytes", "shrink",
            "resize", "os_error"]
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, "Image.Image",
@@ -94,6 +95,9 @@ class Picture:
 
 #: Longer side of :attr:`Picture.chroma` (the surface finder works at 160 px).
 CHROMA_SIDE = 320
+#: Pictures smaller than this (longer side; a third of it for the shorter side) are all
+#: paper to the surface finder (:mod:`digitnet.surface`): no colour copy is made.
+SCENE_MIN_SIDE = 96
 
 
 def read_image(source: Source, *, max_side: int | None = None,
@@ -132,9 +136,10 @@ def read_picture(source: Source, *, max_side: int | None = None,
     """:func:`read_image`, with a small copy of the image's colour beside it
     (:class:`Picture`). The same checks, limits and errors."""
     if isinstance(source, np.ndarray):
-        gray = _array_to_gray(source, max_side)
+        values = _array_values(source)
+        gray = _values_to_gray(values, max_side)
         _check_required(gray.shape[::-1], require_size)
-        return Picture(gray, _array_chroma(source, gray.shape))
+        return Picture(gray, _array_chroma(values, gray.shape))
     if isinstance(source, Image.Image):
         _check_required(source.size, require_size)
         try:   # a lazily opened image is decoded here: the same checks and translation
@@ -239,46 +244,40 @@ def _chroma(im: Image.Image, shape: tuple[int, int]) -> np.ndarray | None:
     h, w = shape
     scale = min(1.0, CHROMA_SIDE / max(h, w))
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    if im.mode != "YCbCr":
-        if im.size != size:
-            im = im.resize(size, Image.Resampling.BOX)
-        im = im.convert("RGB").convert("YCbCr")
-    elif im.size != size:
+    if im.size != size:
         im = im.resize(size, Image.Resampling.BOX)
+    if im.mode != "YCbCr":
+        im = im.convert("RGB").convert("YCbCr")
     planes = np.asarray(im, dtype=np.float32)[..., 1:]
     planes -= np.float32(128.0)
     planes *= np.float32(1 / 255)
     return _coloured(planes)
 
 
-def _array_chroma(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray | None:
-    """:func:`_chroma` of an (H, W, 3) or opaque (H, W, 4) numpy image (already checked
-    by :func:`_array_to_gray`)."""
-    if a.ndim != 3 or a.shape[2] not in (3, 4) or _too_small(shape):
+def _array_chroma(v: np.ndarray, shape: tuple[int, int]) -> np.ndarray | None:
+    """:func:`_chroma` of a numpy image's values (:func:`_array_values`), for RGB and
+    opaque RGBA."""
+    if v.ndim != 3 or v.shape[2] not in (3, 4) or _too_small(shape):
         return None
-    if a.dtype == np.bool_ or a.dtype.kind not in "uif":
+    if v.shape[2] == 4 and float(v[..., 3].min()) < 1.0:
         return None
-    full = 1.0 if a.dtype.kind == "f" else (65535.0 if a.dtype == np.uint16 or float(a.max()) > 255 else 255.0)
-    if a.shape[2] == 4 and float(a[..., 3].min()) < full:
-        return None
-    h, w = a.shape[:2]
-    step = max(1, math.ceil(max(h, w) / CHROMA_SIDE))
-    rgb = a[::step, ::step, :3].astype(np.float32) * np.float32(1 / full)
-    y = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+    step = max(1, math.ceil(max(v.shape[:2]) / CHROMA_SIDE))
+    rgb = v[::step, ::step, :3]
+    y = rgb @ _LUMA
     cb = (rgb[..., 2] - y) * np.float32(0.564)
     cr = (rgb[..., 0] - y) * np.float32(0.713)
-    gh, gw = shape
-    scale = min(1.0, CHROMA_SIDE / max(gh, gw))
-    size = (max(1, round(gw * scale)), max(1, round(gh * scale)))
+    h, w = shape
+    scale = min(1.0, CHROMA_SIDE / max(h, w))
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
     planes = np.stack([resize(cb, *size, Image.Resampling.BILINEAR),
                        resize(cr, *size, Image.Resampling.BILINEAR)], axis=-1)
     return _coloured(planes)
 
 
 def _too_small(shape: tuple[int, int]) -> bool:
-    """Too small for the surface finder to look at (digitnet.surface._MIN_SIDE): a 28x28
-    digit or an icon is all paper, and its colour is not worth decoding."""
-    return max(shape) < 96 or min(shape) < 32
+    """Too small for the surface finder to look at (SCENE_MIN_SIDE): a 28x28 digit or
+    an icon is all paper, and its colour is not worth decoding."""
+    return max(shape) < SCENE_MIN_SIDE or min(shape) < SCENE_MIN_SIDE // 3
 
 
 def _coloured(planes: np.ndarray) -> np.ndarray | None:
@@ -292,8 +291,9 @@ def _coloured(planes: np.ndarray) -> np.ndarray | None:
 _REDUCIBLE = frozenset({"L", "LA", "RGB", "RGBA", "RGBX", "CMYK", "I", "F"})
 
 
-def _array_to_gray(a: np.ndarray, max_side: int | None) -> np.ndarray:
-    """A numpy image (H, W), (H, W, 3) or (H, W, 4) -> float32 (H, W) brightness 0..1."""
+def _array_values(a: np.ndarray) -> np.ndarray:
+    """A numpy image (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), checked, as float32
+    values 0..1 of the same shape."""
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (1, 3, 4)) or 0 in a.shape:
         raise ImageError(f"expected an image array of shape (H, W), (H, W, 3) or (H, W, 4), "
                          f"got {a.shape}")
@@ -314,11 +314,20 @@ def _array_to_gray(a: np.ndarray, max_side: int | None) -> np.ndarray:
             raise ImageError("float image arrays hold brightness 0..1")
     else:
         raise ImageError(f"image arrays must be numbers, not {a.dtype}")
+    return v
+
+
+# ITU-R 601 luma, as Pillow's convert("L") computes it.
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def _values_to_gray(v: np.ndarray, max_side: int | None) -> np.ndarray:
+    """:func:`_array_values` -> float32 (H, W) brightness 0..1, reduced to ``max_side``."""
     if v.ndim == 3:
         if v.shape[2] == 1:
             v = v[..., 0]
         else:
-            lum = v[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
+            lum = v[..., :3] @ _LUMA
             v = _composite(lum, v[..., 3]) if v.shape[2] == 4 else lum
     return shrink(np.ascontiguousarray(v, dtype=np.float32), max_side)
 

@@ -1,5 +1,5 @@
-"""Small image tools on numpy arrays: running extremes, max/min filters, pooling, a
-median, a stroke width, connected components.
+"""Small image tools on numpy arrays: running extremes, max/min/median filters, pooling,
+a median, a stroke width, connected components.
 
 The scene analysis (:mod:`digitnet.surface`, :mod:`digitnet.rulings`,
 :mod:`digitnet.blobs`) and the normaliser share these. Every function is vectorised: it
@@ -13,8 +13,8 @@ import math
 
 import numpy as np
 
-__all__ = ["running", "max_filter", "min_filter", "pool_max", "median", "stroke_width",
-           "label", "fill_holes", "border_runs"]
+__all__ = ["running", "max_filter", "min_filter", "median_filter", "pool_max", "median",
+           "stroke_width", "label", "fill_holes", "border_runs"]
 
 
 def running(a: np.ndarray, size: int, axis: int, op) -> np.ndarray:
@@ -55,6 +55,17 @@ def max_filter(a: np.ndarray, size: int) -> np.ndarray:
 def min_filter(a: np.ndarray, size: int) -> np.ndarray:
     """Like :func:`max_filter`, with the smallest value."""
     return running(running(a, size, 0, np.minimum), size, 1, np.minimum)
+
+
+def median_filter(a: np.ndarray, size: int) -> np.ndarray:
+    """Each pixel of (H, W) ``a`` -> the median of the ``size`` x ``size`` square around
+    it (``size`` odd; the edges repeated). For small maps: it holds size**2 values per
+    pixel at once."""
+    p = np.pad(a, size // 2, mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(p, (size, size))
+    windows = windows.reshape(*a.shape, size * size)
+    mid = size * size // 2
+    return np.partition(windows, mid, axis=2)[..., mid]
 
 
 def pool_max(a: np.ndarray, f: int) -> np.ndarray:

@@ -41,15 +41,16 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from .decode import resize, shrink
-from .morphology import border_runs, fill_holes, label, max_filter, median, min_filter
+from .decode import SCENE_MIN_SIDE, resize, shrink
+from .morphology import (border_runs, fill_holes, label, max_filter, median, median_filter,
+                         min_filter)
 
 __all__ = ["Surface", "find_surface"]
 
 # Images smaller than this (longer side; a third of it for the shorter side) are taken to
 # be all paper: a 28x28 digit, an icon, a small canvas, a strip. Scenes are photos, scans
 # and screenshots, far larger.
-_MIN_SIDE = 96
+_MIN_SIDE = SCENE_MIN_SIDE
 # Longer side of the coarse copy the scene is analysed on.
 _COARSE = 160
 # Closing size, as a share of the coarse longer side: strokes and lines narrower than
@@ -281,7 +282,7 @@ def _edged_note(c, b, k, cc=None):
         # blue pen on a yellow note): the note's colour around them is carried over
         # them, and a median as wide as the closing erases thin coloured lines (blue
         # rulings, a red margin) as the closing erases dark ones.
-        flat = np.stack([_median_filter(_extend(cc[..., i], ~_grow(strokes, 5)), k)
+        flat = np.stack([median_filter(_extend(cc[..., i], ~_grow(strokes, 5)), k)
                          for i in range(2)], -1)
         dy |= np.abs(np.diff(flat, axis=0)).max(axis=2) > _CHROMA_EDGE_STEP
         dx |= np.abs(np.diff(flat, axis=1)).max(axis=2) > _CHROMA_EDGE_STEP
@@ -291,7 +292,9 @@ def _edged_note(c, b, k, cc=None):
     edge[:, :-1] |= dx
     labels, n = label(~edge)
     found = _note_holding(labels, n, strokes, n_strokes, edge, b, flat)
-    return found if found is not None else _rimmed_note(labels, n, strokes, n_strokes, b, flat)
+    if found is None:
+        found = _rimmed_note(labels, n, strokes, n_strokes, edge, b, flat)
+    return found
 
 
 def _note_holding(labels, n, strokes, n_strokes, edge, b, flat):
@@ -318,18 +321,18 @@ def _crossed(note: np.ndarray, strokes: np.ndarray) -> bool:
     written across the boundary of two notes or two tints of paper, and is not the
     note's. (A shadowed rim lies along the edge and reaches neither far in nor far out.)"""
     parts, m = label(strokes)
-    deep = _inside(note, _CROSSING)
     c = _CROSSING
+    deep = _inside(note, c)
     deep[:c] = deep[-c:] = deep[:, :c] = deep[:, -c:] = False  # the frame cuts, no edge
     inner = np.zeros(m + 1, bool)
     inner[parts[strokes & deep]] = True
     inner[0] = False
     outer = np.zeros(m + 1, bool)
-    outer[parts[strokes & ~_grow(note, 2 * _CROSSING + 1)]] = True
+    outer[parts[strokes & ~_grow(note, 2 * c + 1)]] = True
     return bool((inner & outer).any())
 
 
-def _rimmed_note(labels, n, strokes, n_strokes, b, flat):
+def _rimmed_note(labels, n, strokes, n_strokes, edge, b, flat):
     """The scene around a note whose strokes lie in it or on its rim, or None.
 
     A note on a wall casts a shadow along its sides: thin and dark, so it counts among
@@ -352,7 +355,7 @@ def _rimmed_note(labels, n, strokes, n_strokes, b, flat):
             continue
         region = labels == i
         note = fill_holes(region)
-        if (note.mean() > _NOTE_MAX_SHARE or not _broad(region | (note & (labels == 0)))
+        if (note.mean() > _NOTE_MAX_SHARE or not _broad(region | (note & edge))
                 or _box_fill(note) < _SHEET_FILL):
             continue
         band = _grow(note, 13)
@@ -381,13 +384,6 @@ def _steps_out(note, b, flat) -> bool:
         return True
     return flat is not None and (
         _colour_step(flat, _grow(note, 13) & ~_grow(note, 7), rim) >= _MIN_CHROMA_STEP)
-
-
-def _median_filter(a: np.ndarray, k: int) -> np.ndarray:
-    """Median over each pixel's k x k neighbourhood (k odd; edges repeated), (h, w)."""
-    p = np.pad(a, k // 2, mode="edge")
-    windows = np.lib.stride_tricks.sliding_window_view(p, (k, k)).reshape(*a.shape, k * k)
-    return np.partition(windows, k * k // 2, axis=2)[..., k * k // 2]
 
 
 def _colour_step(cc, a, b) -> float:

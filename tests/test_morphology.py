@@ -110,3 +110,14 @@ def test_fill_holes_fills_what_cannot_reach_the_border():
     assert filled[1:6, 1:6].all() and filled.sum() == 25
     ring[3, 1] = False                         # a gap in the wall: the inside reaches out
     np.testing.assert_array_equal(morphology.fill_holes(ring), ring)
+
+
+def test_median_filter_is_the_median_of_each_square_with_edges_repeated():
+    from digitnet.morphology import median_filter
+    rng = np.random.default_rng(0)
+    a = rng.random((9, 13)).astype(np.float32)
+    for size in (1, 3, 5):
+        p = np.pad(a, size // 2, mode="edge")
+        want = np.array([[np.median(p[r:r + size, c:c + size]) for c in range(13)]
+                         for r in range(9)], np.float32)
+        np.testing.assert_array_equal(median_filter(a, size), want)
