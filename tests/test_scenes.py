@@ -60,18 +60,34 @@ def noise(shape, rng, amount):
     return rng.normal(0, amount, shape).astype(np.float32)
 
 
+def polygon(h, w, corners, blur):
+    """A polygon's mask, its edge softened by a Gaussian of ``blur`` px: (h, w, 1) 0..1."""
+    m = Image.new("L", (w, h), 0)
+    ImageDraw.Draw(m).polygon(corners, fill=255)
+    return np.asarray(m.filter(ImageFilter.GaussianBlur(blur)), np.float32)[..., None] / 255
+
+
+def lay_note(canvas, corners, colour, shadow=None):
+    """``canvas`` (h, w, 3) with a note of ``colour`` (a shade, RGB or an (h, w, 3) map)
+    laid on it; ``shadow`` = (dx, dy, blur, depth): first its shadow, shifted."""
+    h, w = canvas.shape[:2]
+    if shadow is not None:
+        dx, dy, blur, depth = shadow
+        canvas = canvas * (1 - depth * polygon(h, w, [(x + dx, y + dy) for x, y in corners], blur))
+    m = polygon(h, w, corners, 1)
+    return canvas * (1 - m) + np.asarray(colour, np.float32) * m
+
+
 def desk(rng, digit=None):
     """A sheet turned 10-20 degrees, filling most of a dark wooden desk photo, JPEG."""
     h, w = 480, 640
     grain = np.sin(np.linspace(0, 40, w))[None, :] * 0.03 + noise((h, w), rng, 0.02)
     canvas = np.stack([0.35 + grain, 0.22 + grain, 0.12 + grain], axis=2).astype(np.float32)
-    sheet = Image.new("L", (w, h), 0)
     angle = np.deg2rad(rng.uniform(10, 20) * rng.choice([-1, 1]))
     cx, cy, hw, hh = w / 2, h / 2, 230, 190
     corners = [(cx + x * np.cos(angle) - y * np.sin(angle), cy + x * np.sin(angle) + y * np.cos(angle))
                for x, y in ((-hw, -hh), (hw, -hh), (hw, hh), (-hw, hh))]
-    ImageDraw.Draw(sheet).polygon(corners, fill=255)
-    m = np.asarray(sheet.filter(ImageFilter.GaussianBlur(1.5)), np.float32)[..., None] / 255
+    m = polygon(h, w, corners, 1.5)
     canvas = canvas * (1 - m) + np.float32(0.92) * m
     canvas *= np.linspace(1.0, 0.8, w, dtype=np.float32)[None, :, None]  # light from the left
     if digit is not None:
@@ -422,14 +438,8 @@ def wall_note(rng, digit=None):
     h, w = 420, 560
     shade = np.linspace(1.0, 0.94, w, dtype=np.float32)[None, :, None]
     canvas = np.full((h, w, 3), 0.9, np.float32) * shade
-    corners = [(190, 110), (390, 100), (400, 300), (200, 310)]
-    note, shadow = Image.new("L", (w, h), 0), Image.new("L", (w, h), 0)
-    ImageDraw.Draw(note).polygon(corners, fill=255)
-    ImageDraw.Draw(shadow).polygon([(x + 6, y + 6) for x, y in corners], fill=255)
-    s = np.asarray(shadow.filter(ImageFilter.GaussianBlur(3)), np.float32)[..., None] / 255
-    canvas *= 1 - 0.35 * s
-    m = np.asarray(note.filter(ImageFilter.GaussianBlur(1)), np.float32)[..., None] / 255
-    canvas = canvas * (1 - m) + np.float32(0.87) * m
+    canvas = lay_note(canvas, [(190, 110), (390, 100), (400, 300), (200, 310)], 0.87,
+                      shadow=(6, 6, 3, 0.35))
     if digit is not None:
         lay(canvas, ink(digit, 130, rng), 140, 235, (0.1, 0.1, 0.3))
     return rgb(canvas + noise(canvas.shape, rng, 0.01)), "JPEG"
@@ -482,15 +492,9 @@ def pink_note_on_wall(rng, digit=None):
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     light = (1.0 - 0.25 * ((xx - 120) ** 2 + (yy - 60) ** 2) / (w * w))[..., None]
     canvas = np.float32(0.86) * light * np.ones(3, np.float32)
-    corners = [(275, 160), (395, 150), (405, 270), (285, 280)]
-    note, shadow = Image.new("L", (w, h), 0), Image.new("L", (w, h), 0)
-    ImageDraw.Draw(note).polygon(corners, fill=255)
-    ImageDraw.Draw(shadow).polygon([(x + 5, y + 6) for x, y in corners], fill=255)
-    s = np.asarray(shadow.filter(ImageFilter.GaussianBlur(4)), np.float32)[..., None] / 255
-    canvas *= 1 - 0.3 * s
-    m = np.asarray(note.filter(ImageFilter.GaussianBlur(1)), np.float32)[..., None] / 255
     pink = np.array([0.96, 0.65, 0.76], np.float32) * light
-    canvas = canvas * (1 - m) + pink * m
+    canvas = lay_note(canvas, [(275, 160), (395, 150), (405, 270), (285, 280)], pink,
+                      shadow=(5, 6, 4, 0.3))
     if digit is not None:
         thin = np.clip(ink(digit, 70, rng) * 2 - 1.4, 0, 1)
         lay(canvas, thin, 180, 310, (0.1, 0.1, 0.35))
@@ -546,10 +550,7 @@ def two_notes(rng, digit=None):
     canvas = np.full((h, w, 3), 0.8, np.float32) + noise((h, w, 1), rng, 0.01)
     for corners, colour in (([(80, 75), (250, 70), (255, 260), (85, 265)], (0.97, 0.93, 0.4)),
                             ([(240, 72), (400, 66), (405, 256), (245, 262)], (0.78, 0.68, 0.97))):
-        m = Image.new("L", (w, h), 0)
-        ImageDraw.Draw(m).polygon(corners, fill=255)
-        m = np.asarray(m.filter(ImageFilter.GaussianBlur(1)), np.float32)[..., None] / 255
-        canvas = canvas * (1 - m) + np.asarray(colour, np.float32) * m
+        canvas = lay_note(canvas, corners, colour)
     if digit is not None:
         lay(canvas, ink(digit, 110, rng), 110, 200, (0.1, 0.1, 0.5))
     return rgb(canvas + noise(canvas.shape, rng, 0.01)), "JPEG"
