@@ -28,6 +28,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import ImageError, one_line
+from .morphology import exact_median
 
 __all__ = ["ImageError", "MAX_FILE_BYTES", "MAX_PIXELS", "MAX_SIDE", "MAX_DECODED_BYTES",
            "MAX_JPEG_SCANS", "MAX_JPEG_PIXELS", "REFUSED_FORMATS", "CHROMA_SIDE",
@@ -678,11 +679,11 @@ def _composite(lum: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     elif n_opaque >= alpha.size // 2:
         # Mostly opaque: the opaque part has its own paper, so continue it under the
         # transparent margins instead of inventing a contrasting frame around it.
-        paper = float(np.median(lum[opaque]))
+        paper = exact_median(lum[opaque])
     else:
         # Mostly transparent: the opaque pixels are the ink. Lay it on the paper that
         # contrasts with it -- white under dark ink (the usual case), black under light.
-        paper = 0.0 if float(np.median(lum[opaque])) > 0.5 else 1.0
+        paper = 0.0 if exact_median(lum[opaque]) > 0.5 else 1.0
     return (lum * alpha + np.float32(paper) * (1.0 - alpha)).astype(np.float32)
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .morphology import pool_max, running
+from .morphology import exact_median, pool_max, running
 
 __all__ = ["remove_rulings"]
 
@@ -208,7 +208,7 @@ def _major_lines(bold: np.ndarray, faint: np.ndarray, h: int) -> bool:
     gaps = np.diff(bold)
     if gaps.min() <= 0 or gaps.max() > _EVEN * gaps.min():
         return False
-    spacing = float(np.median(np.diff(faint))) if faint.size >= 2 else 0.0
+    spacing = exact_median(np.diff(faint)) if faint.size >= 2 else 0.0
     if spacing <= 0 or gaps.min() < _MAJOR_EVERY * spacing:
         return False
     return bold.size >= _MAJOR_SPAN * h / float(gaps.mean())

@@ -121,3 +121,11 @@ def test_median_filter_is_the_median_of_each_square_with_edges_repeated():
         want = np.array([[np.median(p[r:r + size, c:c + size]) for c in range(13)]
                          for r in range(9)], np.float32)
         np.testing.assert_array_equal(median_filter(a, size), want)
+
+
+def test_exact_median_is_numpys():
+    rng = np.random.default_rng(1)
+    for n in (1, 2, 5, 8, 101):
+        v = rng.random(n).astype(np.float32)
+        assert morphology.exact_median(v) == float(np.median(v))
+    assert morphology.exact_median(np.array([1, 4], np.uint8)) == 2.5
