@@ -469,13 +469,31 @@ def score(
     outdir: str | Path,
     predict: Callable[[np.ndarray], np.ndarray] | None = None,
     out=sys.stdout,
+    records: list[dict] | None = None,
 ) -> list[dict]:
     """Run every image of a ``make`` folder through ``digitnet.batch.load_input``.
 
     ``predict``, if given, maps an (N, 784) float32 batch to N predicted digits; the table
     then gains an accuracy column. Prints a per-category table and returns one record per
     image (file, label, category, ok, error, seconds, side, com_dist, input, pred).
+    ``records``: those of an earlier call on the same folder, so that scoring another
+    model does not decode every image again.
     """
+    if records is None:
+        records = _load(outdir)
+    if predict is not None:
+        good = [r for r in records if r["ok"]]
+        if good:
+            preds = predict(np.stack([r["input"] for r in good]))
+            for r, p in zip(good, preds):
+                r["pred"] = int(p)
+
+    _report(records, predict, out)
+    return records
+
+
+def _load(outdir) -> list[dict]:
+    """One record per image of the folder, decoded and normalised, timed (see score)."""
     from digitnet.batch import load_input
     from digitnet.errors import ImageError
 
@@ -492,14 +510,11 @@ def score(
         if rec["ok"]:
             rec["side"], rec["com_dist"] = _shape_stats(rec["input"])
         records.append(rec)
+    return records
 
-    if predict is not None:
-        good = [r for r in records if r["ok"]]
-        if good:
-            preds = predict(np.stack([r["input"] for r in good]))
-            for r, p in zip(good, preds):
-                r["pred"] = int(p)
 
+def _report(records: list[dict], predict, out) -> None:
+    """Print the per-category table (see :func:`score`)."""
     header = f"{'category':<12} {'n':>5} {'ok':>5} {'ms/img':>7} {'side20':>7} {'com<1px':>8}"
     if predict is not None:
         header += f" {'accuracy':>9}"
@@ -521,7 +536,6 @@ def score(
     failures = [r for r in records if not r["ok"]]
     for r in failures[:20]:
         print(f"  failed: {r['file']} ({r['category']}): {r['error']}", file=out)
-    return records
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -545,10 +559,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         score(args.outdir)
     else:
         from digitnet.weightfile import load
+        records = None  # decoded once, for every model
         for spec in args.weights:
             net = load(spec)[0]
             print(f"\nmodel {spec} ({'-'.join(map(str, net.sizes))}) on {args.outdir}:")
-            score(args.outdir, predict=net.predict)
+            records = score(args.outdir, predict=net.predict, records=records)
     return 0
 
 
