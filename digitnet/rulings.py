@@ -5,12 +5,13 @@ A ruling is a thin line running across the page; a digit is a few strokes in one
 the ink into the sharpest row profile) and shears the map so that the rulings run along
 the rows. A grey-level *opening* along the rows -- a running minimum, then a running
 maximum, over a quarter of the width -- keeps only what runs on that far: the rulings,
-not the digit. Rows that such lines cover for at least half their length are ruled;
-thin bands of them are cleared, except where the ink is clearly stronger than the line
-(a stroke drawn across it), and a stroke crossing the band is carried through it from
-the rows on either side. Then the same for the columns. A single line as strong as the
-ink is left alone (it may be the bar of a 4 in a narrow canvas); rulings are fainter, or
-come several to a page. Among several, a line far stronger than the typical one stays
+not the digit. Rows that such lines cover for at least half their length (of what lies
+in the picture) are ruled; thin bands of them are cleared, except where the ink is
+clearly stronger than the line and the band holds more than twice the line's ink (a
+stroke drawn across it, not the crossing of two rulings), and a stroke crossing the band
+is carried through it from the rows on either side. Then the same for the columns. A
+single line as strong as the ink is left alone (it may be the bar of a 4 in a narrow
+canvas); rulings are fainter, or come several to a page. Among several, a line far stronger than the typical one stays
 too (a 7's bar along a ruling) -- unless such lines come evenly spaced, several faint
 lines apart, across the page: a grid's major lines. When the rulings are far fainter
 than the ink, what is left of them (where a line wavers or breaks) is faded.
@@ -42,8 +43,11 @@ _SEVERAL = 3
 # A band stronger than this many times the typical ruling (plus _MARGIN) is a stroke.
 _STRONGER = 2.5
 _MARGIN = 0.1
-# Ink this much stronger than the line under it is a stroke drawn across the line.
+# Ink this much stronger than the line under it is a stroke drawn across the line --
+# in a column where the band holds more ink than the line's typical by this share of it
+# (where two rulings cross, the band holds at most twice the ink of one).
 _ABOVE = 0.25
+_MORE_INK = 1.0
 # After removing several rulings fainter than this (relative to the ink core), ink up to
 # this many times their typical strength is what is left of them.
 _FAINT_RULINGS = 0.45
@@ -59,10 +63,10 @@ def remove_rulings(ink: np.ndarray) -> np.ndarray:
     are no rulings).
     """
     t = _skew(ink)
-    rows, level_r = _remove_rows(_shear(ink, t))
+    rows, level_r = _remove_rows(_shear(ink, t), _seen(t, ink.shape))
     rows = _unshear(rows, t, ink.shape)
     u = _skew(rows.T)  # a photo's perspective turns the two families differently
-    cols, level_c = _remove_rows(_shear(rows.T, u))
+    cols, level_c = _remove_rows(_shear(rows.T, u), _seen(u, rows.T.shape))
     cols = _unshear(cols, u, rows.T.shape)
     if cols is rows.T or np.array_equal(cols, rows.T):
         out = ink if rows is ink or np.array_equal(rows, ink) else rows
@@ -141,6 +145,19 @@ def _unshear(b: np.ndarray, t: float, shape) -> np.ndarray:
     return out
 
 
+def _seen(t: float, shape) -> np.ndarray:
+    """How many of each row's pixels in the :func:`_shear` of an array of ``shape`` by
+    ``t`` come from the array (the rest is padding): a ruling that leaves a turned page
+    through its top or bottom edge runs across only that much of its sheared row."""
+    h, w = shape
+    dy = np.round(np.arange(w) * t).astype(np.int64)
+    hi = int(max(0, dy.max()))
+    first = hi - dy  # column x covers the sheared rows first[x] .. first[x] + h - 1
+    rows = h + hi - int(min(0, dy.min()))
+    return np.cumsum(np.bincount(first, minlength=rows + 1)
+                     - np.bincount(first + h, minlength=rows + 1))[:rows]
+
+
 def _blocks(dy: np.ndarray) -> list:
     """Runs of equal shifts in ``dy``: (first column, end column, shift) each."""
     starts = np.flatnonzero(np.diff(dy, prepend=dy[0] - 1))
@@ -148,8 +165,9 @@ def _blocks(dy: np.ndarray) -> list:
     return list(zip(starts.tolist(), ends.tolist(), dy[starts].tolist()))
 
 
-def _remove_rows(ink: np.ndarray) -> tuple[np.ndarray, float]:
-    """``ink`` (H, W) without the lines that run along its rows (see the module).
+def _remove_rows(ink: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, float]:
+    """``ink`` (H, W) without the lines that run along its rows (see the module);
+    ``seen`` (H,) how many pixels of each row are the picture's own (:func:`_seen`).
 
     Returns (the map, the typical strength of its rulings if it had several, else 0.0).
     """
@@ -158,7 +176,9 @@ def _remove_rows(ink: np.ndarray) -> tuple[np.ndarray, float]:
     if h < 8 or w < _ACROSS * max(h, w) or w < 32:
         return ink, 0.0
     lines = _line_map(ink)  # (h, w): how strong a long horizontal line is at each pixel
-    cover = (lines > _RULED).mean(axis=1)
+    # A row is ruled when lines cover _COVER of it -- of the part of it that lies in
+    # the picture, if that is at least half of the width.
+    cover = np.count_nonzero(lines > _RULED, axis=1) / np.maximum(seen, w / 2)
     ruled = cover >= _COVER
     if not ruled.any():
         return ink, 0.0
@@ -172,8 +192,12 @@ def _remove_rows(ink: np.ndarray) -> tuple[np.ndarray, float]:
     strength = np.array([float(lines[a:b].max()) for a, b in zip(starts, ends)])
     several = np.count_nonzero(thin) >= _SEVERAL
     typical = 0.0
-    thin &= (strength <= _FAINTER) | several
-    if several:
+    if not several:
+        # Measured by its ink: the line map measures a line where it is faintest, and a
+        # pen's thin bar, slanted a little, is split over two rows there.
+        thin &= np.array([_ink_level(ink[a:b], lines[a:b])
+                          for a, b in zip(starts, ends)]) <= _FAINTER
+    else:
         # A ruler-straight stroke lying along a ruling (the bar of a 7) is far stronger
         # than the rulings around it: it stays. Unless such strong lines come several
         # times, evenly spaced: the major lines of a grid (every fifth line drawn bolder).
@@ -189,8 +213,16 @@ def _remove_rows(ink: np.ndarray) -> tuple[np.ndarray, float]:
     for r0, r1 in zip(starts[thin].tolist(), ends[thin].tolist()):  # a few dozen bands
         r0, r1 = max(0, r0 - 1), min(h, r1 + 1)  # and the line's antialiased edges
         band = ink[r0:r1]
-        # Ink clearly stronger than the line there is a stroke on top of it.
-        kept = np.where(band - lines[r0:r1] > _ABOVE, band, 0.0)
+        # Ink clearly stronger than the line there is a stroke on top of it -- where the
+        # band also holds clearly more ink than the line alone. (The line map measures
+        # a line where it is faintest: a thin line drifting from one row to the next is
+        # split over both there and at full strength in one elsewhere. Its ink summed
+        # across the band stays the same all along; a stroke adds to it.)
+        mass = band.sum(axis=0)
+        present = lines[r0:r1].max(axis=0) > _RULED
+        line_mass = exact_median(mass[present]) if present.any() else 0.0
+        stroke = (band - lines[r0:r1] > _ABOVE) & (mass > line_mass * (1 + _MORE_INK))
+        kept = np.where(stroke, band, 0.0)
         # The stroke through the band: interpolate between the rows just outside it.
         above = ink[r0 - 1] if r0 > 0 else np.zeros(w, ink.dtype)
         below = ink[r1] if r1 < h else np.zeros(w, ink.dtype)
@@ -198,6 +230,14 @@ def _remove_rows(ink: np.ndarray) -> tuple[np.ndarray, float]:
         through = above[None] * (1 - t) + below[None] * t
         out[r0:r1] = np.maximum(kept, through)
     return out, typical
+
+
+def _ink_level(band: np.ndarray, lines: np.ndarray) -> float:
+    """How strong the ink of a line is (0..1): the median, over the columns the line
+    runs through, of the band's strongest pixel there. (The line map measures a line
+    where it is faintest; a pen's bar is as strong as its ink along most of its length.)"""
+    present = lines.max(axis=0) > _RULED
+    return exact_median(band.max(axis=0)[present]) if present.any() else 0.0
 
 
 def _major_lines(bold: np.ndarray, faint: np.ndarray, h: int) -> bool:
