@@ -522,7 +522,8 @@ def test_a_note_that_only_its_colour_sets_apart_is_found(digits, net):
 
 # Sticky notes from the scene set (`python benchmarks/scenes.py make scenes --seed 0`,
 # MNIST test digits by LeCun, Cortes and Burges, CC BY-SA 3.0, drawn as pen ink), which
-# were refused or read wrong before the note's colour was looked at, or its rim.
+# were refused or read wrong before the note's colour was looked at, its rim, or grain
+# told from strokes.
 SCENE_SET = Path(__file__).parent / "data" / "scenes"
 
 
@@ -541,6 +542,43 @@ def test_a_blank_note_whose_only_strokes_are_its_rim_is_no_digit(net):
     # Its shadow along two sides, thin and dark, was read as a 4.
     with pytest.raises(ImageError, match=": no digit found$"):
         net.classify(SCENE_SET / "0430_sticky_labelnone.jpg")
+
+
+def test_a_grainy_blank_note_on_a_textured_wall_is_no_digit(net):
+    # The note's grain and the wall's weave along its edge: 48 bits of every size,
+    # joined into one mark the size of the note, were read as a 2.
+    with pytest.raises(ImageError, match=": no digit found$"):
+        net.classify(SCENE_SET / "0434_sticky_labelnone.jpg")
+
+
+_SEVEN_5X7 = ["11111", "00001", "00010", "00100", "01000", "01000", "01000"]
+_FOUR_5X7 = ["00010", "00110", "01010", "10010", "11111", "00010", "00010"]
+
+
+@pytest.mark.parametrize("digit, rows", [(7, _SEVEN_5X7), (4, _FOUR_5X7)])
+@pytest.mark.parametrize("radius, spacing", [(7, 18), (4, 12)])
+def test_a_dot_matrix_digit_is_still_a_digit(net, digit, rows, radius, spacing):
+    # Many pieces, none with much of the ink -- like grain; but its dots are alike.
+    im = Image.new("L", (300, 300), 245)
+    draw = ImageDraw.Draw(im)
+    for i, row in enumerate(rows):
+        for j, on in enumerate(row):
+            if on == "1":
+                x, y = 100 + j * spacing, 80 + i * spacing
+                draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=20)
+    assert net.classify(im).digit == digit
+
+
+def test_a_dashed_digit_to_trace_is_still_a_digit(net):
+    im = Image.new("L", (300, 300), 245)
+    draw = ImageDraw.Draw(im)
+    corners = [(80, 60), (220, 60), (130, 250)]
+    for (x0, y0), (x1, y1) in zip(corners, corners[1:]):
+        for k in range(8):  # 8 dashes a stroke, a little longer than their gaps
+            a, b = k / 8, (k + 0.6) / 8
+            draw.line((x0 + a * (x1 - x0), y0 + a * (y1 - y0),
+                       x0 + b * (x1 - x0), y0 + b * (y1 - y0)), fill=20, width=8)
+    assert net.classify(im).digit == 7
 
 
 def two_notes(rng, digit=None):
