@@ -12,11 +12,9 @@ joined: the bar of a 5 belongs to its body) and decides:
   strongest (a note's shadowed rim next to the digit); marks far smaller than it are
   specks and are wiped out;
 * a mark too small to be a digit (a speck or a dot: less than 4% of the image's longer
-  side -- or 30% of a strip's height -- or 6 pixels), scattered grain (many pieces of
-  every size, none holding 30% of the mark's ink: paper texture, JPEG blotches; a dotted
-  digit's dots are alike), a solid blob (a blank note), a straight bar lying on its side
-  (a sheet's edge, a toolbar's rule) or a faint, straight hairline (a scratch) is not a
-  digit: "no digit found";
+  side -- or 30% of a strip's height -- or 6 pixels), a solid blob (a blank note), a
+  straight bar lying on its side (a sheet's edge, a toolbar's rule) or a faint, straight
+  hairline (a scratch) is not a digit: "no digit found";
 * two or more marks of a digit's size side by side are several digits: an error that
   says how many, since digitnet reads one digit per image (an upright bar at the
   picture's very side is what is left of a scan's edge, not a second digit).
@@ -101,14 +99,6 @@ _OUTLINE_ALONG = 0.9
 _OUTLINE_DRAWN = 0.75
 # ... and other ink inside it, at least this share of its own.
 _OUTLINE_HOLDS = 0.05
-# A mark of at least this many pieces, none with this share of its ink, is scattered
-# grain or leftover lines, no digit.
-_SCATTERED_PIECES = 10
-_SCATTERED_SHARE = 0.3
-# ... unless its median piece has this share of its largest one's ink (a dotted digit's
-# dots are alike) and it has at most as many pieces as a 5x7 dot matrix has dots.
-_ALIKE = 0.25
-_MAX_DOTS = 35
 # Pieces with less than this share of the largest piece's pixels are specks.
 _TINY = 0.02
 # Only the largest marks are looked at individually; the rest are specks.
@@ -164,15 +154,14 @@ def find_digit(ink: np.ndarray, contrast: float = 1.0) -> tuple[np.ndarray, Mark
     others = [m for m in marks if m is not main]
     main = _without_faint_pieces(main, labels, strength, faint, f, (h, w))
 
-    counts = np.bincount(labels.ravel(), minlength=n + 1)
-    if _scattered(main, counts) or not _plausible(main, ink, contrast):
+    if not _plausible(main, ink, contrast):
         raise ImageError("no digit found")
     beside = [m for m in others if _is_digit_beside(m, main, faint, f, w)]
     if beside:
         raise SeveralDigits(1 + len(beside), [main] + beside)
 
     # Wipe the specks and other marks: every piece that is not part of the digit.
-    if others or np.count_nonzero(counts[1:]) > len(main.labels):
+    if others or np.count_nonzero(np.bincount(labels.ravel())[1:]) > len(main.labels):
         keep = np.zeros(n + 1, bool)
         keep[main.labels] = True
         speck = ~keep[labels] & (labels > 0)
@@ -398,23 +387,6 @@ def _is_digit_beside(m: Mark, main: Mark, faint: np.ndarray, f: int, w: int) -> 
             and m.height >= _OTHER_HEIGHT * main.height
             and overlap >= 0.5 * min(m.height, main.height)
             and _clear_gap([v // f for v in m.box], [v // f for v in main.box], faint))
-
-
-def _scattered(main: Mark, counts: np.ndarray) -> bool:
-    """Is the main mark scattered grain rather than strokes: many pieces, none of them
-    holding much of its ink, and unlike each other (or more than a digit has dots)?
-    ``counts`` are the pieces' sizes by label.
-
-    A digit is a few strokes, its largest piece most of it even where a faint pen breaks.
-    A dotted or dashed digit (a dot-matrix display, a tracing sheet) is many pieces, but
-    alike -- the same dot or dash again and again -- and no more than the 35 dots of a
-    5x7 matrix. A textured note, JPEG blotches or what is left of a grid are bits of
-    every size, dozens of them joined into one mark the size of the page."""
-    pieces = counts[main.labels]
-    if pieces.size < _SCATTERED_PIECES or pieces.max() >= _SCATTERED_SHARE * pieces.sum():
-        return False
-    alike = np.sort(pieces)[pieces.size // 2] >= _ALIKE * pieces.max()
-    return not alike or pieces.size > _MAX_DOTS
 
 
 def _plausible(main: Mark, ink: np.ndarray, contrast: float) -> bool:

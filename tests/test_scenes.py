@@ -522,8 +522,7 @@ def test_a_note_that_only_its_colour_sets_apart_is_found(digits, net):
 
 # Sticky notes from the scene set (`python benchmarks/scenes.py make scenes --seed 0`,
 # MNIST test digits by LeCun, Cortes and Burges, CC BY-SA 3.0, drawn as pen ink), which
-# were refused or read wrong before the note's colour was looked at, its rim, or grain
-# told from strokes.
+# were refused or read wrong before the note's colour was looked at, or its rim.
 SCENE_SET = Path(__file__).parent / "data" / "scenes"
 
 
@@ -544,13 +543,6 @@ def test_a_blank_note_whose_only_strokes_are_its_rim_is_no_digit(net):
         net.classify(SCENE_SET / "0430_sticky_labelnone.jpg")
 
 
-def test_a_grainy_blank_note_on_a_textured_wall_is_no_digit(net):
-    # The note's grain and the wall's weave along its edge: 48 bits of every size,
-    # joined into one mark the size of the note, were read as a 2.
-    with pytest.raises(ImageError, match=": no digit found$"):
-        net.classify(SCENE_SET / "0434_sticky_labelnone.jpg")
-
-
 _SEVEN_5X7 = ["11111", "00001", "00010", "00100", "01000", "01000", "01000"]
 _FOUR_5X7 = ["00010", "00110", "01010", "10010", "11111", "00010", "00010"]
 
@@ -558,7 +550,7 @@ _FOUR_5X7 = ["00010", "00110", "01010", "10010", "11111", "00010", "00010"]
 @pytest.mark.parametrize("digit, rows", [(7, _SEVEN_5X7), (4, _FOUR_5X7)])
 @pytest.mark.parametrize("radius, spacing", [(7, 18), (4, 12)])
 def test_a_dot_matrix_digit_is_still_a_digit(net, digit, rows, radius, spacing):
-    # Many pieces, none with much of the ink -- like grain; but its dots are alike.
+    # Eleven pieces, none with much of the ink: they must stay one mark.
     im = Image.new("L", (300, 300), 245)
     draw = ImageDraw.Draw(im)
     for i, row in enumerate(rows):
