@@ -7,14 +7,15 @@ the rows. A grey-level *opening* along the rows -- a running minimum, then a run
 maximum, over a quarter of the width -- keeps only what runs on that far: the rulings,
 not the digit. Rows that such lines cover for at least half their length (of what lies
 in the picture) are ruled; thin bands of them are cleared, except where the ink is
-clearly stronger than the line and the band holds more than twice the line's ink (a
-stroke drawn across it, not the crossing of two rulings), and a stroke crossing the band
-is carried through it from the rows on either side. Then the same for the columns. A
-single line as strong as the ink is left alone (it may be the bar of a 4 in a narrow
-canvas); rulings are fainter, or come several to a page. Among several, a line far stronger than the typical one stays
-too (a 7's bar along a ruling) -- unless such lines come evenly spaced, several faint
-lines apart, across the page: a grid's major lines. When the rulings are far fainter
-than the ink, what is left of them (where a line wavers or breaks) is faded.
+clearly stronger than the line and the band holds clearly more or darker ink than the
+line's own, along more of it than the band is thick (a stroke drawn on the line, not
+another ruling crossing it), and a stroke crossing the band is carried through it from
+the rows on either side. Then the same for the columns. A single line as strong as the
+ink is left alone (it may be the bar of a 4 in a narrow canvas); rulings are fainter,
+or come several to a page. Among several, a line far stronger than the typical one
+stays too (a 7's bar along a ruling) -- unless such lines come evenly spaced, several
+faint lines apart, across the page: a grid's major lines. When the rulings are far
+fainter than the ink, what is left of them (where a line wavers or breaks) is faded.
 """
 
 from __future__ import annotations
@@ -44,10 +45,12 @@ _SEVERAL = 3
 _STRONGER = 2.5
 _MARGIN = 0.1
 # Ink this much stronger than the line under it is a stroke drawn across the line --
-# in a column where the band holds more ink than the line's typical by this share of it
-# (where two rulings cross, the band holds at most twice the ink of one).
+# where the band holds more ink than the line's typical by this share of it (a thin
+# line's own ink varies by up to a third as it drifts from row to row), or ink this much
+# darker than the line's typical strongest pixel (a fine pen along a bold ruling).
 _ABOVE = 0.25
-_MORE_INK = 1.0
+_MORE_INK = 0.5
+_DARKER = 0.35
 # After removing several rulings fainter than this (relative to the ink core), ink up to
 # this many times their typical strength is what is left of them.
 _FAINT_RULINGS = 0.45
@@ -192,12 +195,8 @@ def _remove_rows(ink: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, float]:
     strength = np.array([float(lines[a:b].max()) for a, b in zip(starts, ends)])
     several = np.count_nonzero(thin) >= _SEVERAL
     typical = 0.0
-    if not several:
-        # Measured by its ink: the line map measures a line where it is faintest, and a
-        # pen's thin bar, slanted a little, is split over two rows there.
-        thin &= np.array([_ink_level(ink[a:b], lines[a:b])
-                          for a, b in zip(starts, ends)]) <= _FAINTER
-    else:
+    thin &= (strength <= _FAINTER) | several
+    if several:
         # A ruler-straight stroke lying along a ruling (the bar of a 7) is far stronger
         # than the rulings around it: it stays. Unless such strong lines come several
         # times, evenly spaced: the major lines of a grid (every fifth line drawn bolder).
@@ -214,15 +213,23 @@ def _remove_rows(ink: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, float]:
         r0, r1 = max(0, r0 - 1), min(h, r1 + 1)  # and the line's antialiased edges
         band = ink[r0:r1]
         # Ink clearly stronger than the line there is a stroke on top of it -- where the
-        # band also holds clearly more ink than the line alone. (The line map measures
-        # a line where it is faintest: a thin line drifting from one row to the next is
-        # split over both there and at full strength in one elsewhere. Its ink summed
-        # across the band stays the same all along; a stroke adds to it.)
-        mass = band.sum(axis=0)
+        # band also holds clearly more ink than the line alone, or clearly darker ink,
+        # along more of it than the band is thick. (The line map measures a line where
+        # it is faintest: a thin line drifting from one row to the next is split over
+        # both there and at full strength in one elsewhere; its ink summed across the
+        # band stays the same all along, and a stroke adds to it. Where another ruling
+        # crosses, the band holds more ink too, but only as far as that line is wide:
+        # it is carried through the band below, like any stroke across it.)
+        above_line = band - lines[r0:r1] > _ABOVE
+        mass, top = band.sum(axis=0), band.max(axis=0)
         present = lines[r0:r1].max(axis=0) > _RULED
-        line_mass = exact_median(mass[present]) if present.any() else 0.0
-        stroke = (band - lines[r0:r1] > _ABOVE) & (mass > line_mass * (1 + _MORE_INK))
-        kept = np.where(stroke, band, 0.0)
+        if present.any():
+            line_mass, line_top = exact_median(mass[present]), exact_median(top[present])
+        else:
+            line_mass = line_top = 0.0
+        more = (mass > line_mass * (1 + _MORE_INK)) | (top > line_top + _DARKER)
+        along = _runs_longer(above_line.any(axis=0) & more, r1 - r0)
+        kept = np.where(above_line & along, band, 0.0)
         # The stroke through the band: interpolate between the rows just outside it.
         above = ink[r0 - 1] if r0 > 0 else np.zeros(w, ink.dtype)
         below = ink[r1] if r1 < h else np.zeros(w, ink.dtype)
@@ -232,12 +239,15 @@ def _remove_rows(ink: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, float]:
     return out, typical
 
 
-def _ink_level(band: np.ndarray, lines: np.ndarray) -> float:
-    """How strong the ink of a line is (0..1): the median, over the columns the line
-    runs through, of the band's strongest pixel there. (The line map measures a line
-    where it is faintest; a pen's bar is as strong as its ink along most of its length.)"""
-    present = lines.max(axis=0) > _RULED
-    return exact_median(band.max(axis=0)[present]) if present.any() else 0.0
+def _runs_longer(mask: np.ndarray, n: int) -> np.ndarray:
+    """``mask`` (W,) bool with only its runs of more than ``n`` True values left."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([False], mask, [False])).astype(np.int8)))
+    starts, ends = edges[::2], edges[1::2]
+    long = ends - starts > n
+    step = np.zeros(mask.size + 1, np.int64)
+    np.add.at(step, starts[long], 1)
+    np.add.at(step, ends[long], -1)
+    return np.cumsum(step[:-1]) > 0
 
 
 def _major_lines(bold: np.ndarray, faint: np.ndarray, h: int) -> bool:
