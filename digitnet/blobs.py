@@ -6,8 +6,8 @@ groups the strong ink into *marks* (connected pieces, with pieces close to each 
 joined: the bar of a 5 belongs to its body) and decides:
 
 * faint straight hairlines (scratches), thin straight lines along the picture's side
-  (what is left of a frame or a scan's edge) and a rectangle's outline around the page
-  (a form's frame) are dropped first;
+  and lines hugging its border round a corner (what is left of a frame or a scan's
+  edge) and a rectangle's outline around the page (a form's frame) are dropped first;
 * the digit is the mark with the most ink, without its pieces far fainter than its
   strongest (a note's shadowed rim next to the digit); marks far smaller than it are
   specks and are wiped out;
@@ -99,6 +99,12 @@ _OUTLINE_ALONG = 0.9
 _OUTLINE_DRAWN = 0.75
 # ... and other ink inside it, at least this share of its own.
 _OUTLINE_HOLDS = 0.05
+# A piece with at most _HUG_STRAY of its pixels further than _HUG of the side across
+# from the picture's sides, running along _HUG_ALONG of the longer side, is what is left
+# of an edge or a frame.
+_HUG = 0.04
+_HUG_ALONG = 0.25
+_HUG_STRAY = 0.2
 # Pieces with less than this share of the largest piece's pixels are specks.
 _TINY = 0.02
 # Only the largest marks are looked at individually; the rest are specks.
@@ -219,10 +225,26 @@ def _drop_scratches(labels: np.ndarray, n: int, strongest: np.ndarray):
     scratch |= (ruler & near & (length >= _EDGE_LINE * along_side)
                 & (count / length < _EDGE_WIDTH * side))
     scratch |= _outlines(labels, boxes, rows, cols, lab, k, count)
+    scratch |= _hugging_the_border(labels.shape, boxes, rows, cols, lab, k, count)
     scratch[0] = False
     if not scratch.any():
         return labels, strength, boxes
     return np.where(scratch[labels], 0, labels), strength, boxes
+
+
+def _hugging_the_border(shape, boxes, rows, cols, lab, k, count) -> np.ndarray:
+    """(k,) bool: which pieces lie along the picture's border -- most of their pixels
+    in the band along its sides, _HUG of the height (top, bottom) or width (left, right)
+    deep -- and run along _HUG_ALONG of its longer side or more: a scan's dark edge or a
+    frame's lines left at the border, soft, bent round a corner or two (no straight
+    line, so not dropped as one). A digit at the end of a strip is shorter than that."""
+    h, w = shape
+    bh, bw = max(2, round(_HUG * h)), max(2, round(_HUG * w))
+    near = (rows < bh) | (rows >= h - bh) | (cols < bw) | (cols >= w - bw)
+    inside = count - np.bincount(lab, near, k)
+    r0, r1, c0, c1 = boxes
+    long = np.maximum(r1 - r0, c1 - c0) >= _HUG_ALONG * max(h, w)
+    return (inside <= _HUG_STRAY * count) & long
 
 
 def _piece_boxes(lab, rows, cols, k: int, shape):

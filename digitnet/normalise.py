@@ -89,9 +89,10 @@ def normalise(gray: np.ndarray, steps: dict | None = None,
     specks, scratches and other digits (:func:`~digitnet.blobs.find_digit`). The steps
     repeat how MNIST itself was made:
 
-    1. *Polarity.* The paper level is the median of the image border; the ink is what
-       departs strongly from it. Whichever side (lighter or darker) carries more of the
-       strong departures is ink; dark ink is inverted so that ink is light, as in MNIST.
+    1. *Polarity.* The paper level is the median of the image border (a band 4% of
+       the shorter side deep, past a scan's thin dark edge); the ink is what departs
+       strongly from it. Whichever side (lighter or darker) carries more of the strong
+       departures is ink; dark ink is inverted so that ink is light, as in MNIST.
     2. *Paper removal.* The paper level is subtracted -- on large images as a smooth map
        that follows uneven lighting and shadows -- then noise up to four sigmas of the
        paper's own grain is cut away and the ink stretched so that its core is 1.0.
@@ -248,6 +249,11 @@ def _validated(gray: np.ndarray) -> np.ndarray:
     return g
 
 
+# The border band whose median is the paper level: this share of the shorter side (at
+# least a pixel: the outermost ring of an MNIST digit).
+_BORDER_BAND = 0.04
+
+
 def _ink_map(g: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
     """(H, W) brightness -> ((H, W) ink strength 0..1 with paper, lighting and noise
     removed; the ink core's contrast against the paper in brightness units, 0..1; the
@@ -256,8 +262,12 @@ def _ink_map(g: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
     h, w = g.shape
     # 1. Polarity. The paper level is the median of the border: the digit rarely touches
     # the border, and a median ignores the few places where it does (this holds even for
-    # a digit that fills its canvas, where local estimates would see mostly ink).
-    border = np.concatenate((g[0], g[-1], g[1:-1, 0], g[1:-1, -1]))
+    # a digit that fills its canvas, where local estimates would see mostly ink). On a
+    # large picture the border is a band _BORDER_BAND of the shorter side deep: its
+    # outermost pixels may be all a scan's dark edge or a frame's line, a few px wide.
+    k = max(1, round(_BORDER_BAND * min(h, w)))
+    border = np.concatenate((g[:k].ravel(), g[-k:].ravel(),
+                             g[k:-k, :k].ravel(), g[k:-k, -k:].ravel()))
     paper = median(border)
     residual = g - paper
     sigma = _pixel_noise(g)
@@ -281,7 +291,9 @@ def _ink_map(g: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
     # paper itself vary? Pixel noise is not all of it: JPEG flattens noise into blocks,
     # and texture and leftover shading vary slowly.
     sigma = max(sigma, _paper_spread(ink))
-    level = _ink_level(ink, sigma)
+    # The ink core is measured inside the border band, too: a scan's dark edge left at
+    # the border is darker than any pen and would make the digit look faint.
+    level = _ink_level(ink[k:h - k, k:w - k] if min(h, w) > 4 * k else ink, sigma)
     if level is None:
         raise ImageError("no digit found")
     # Soft threshold: noise up to a few sigmas goes to 0 and the ink core to 1; what lies
