@@ -8,9 +8,9 @@ maximum, over a quarter of the width -- keeps only what runs on that far: the ru
 not the digit. Rows that such lines cover for at least half their length (of what lies
 in the picture) are ruled; thin bands of them are cleared, except where the ink is
 clearly stronger than the line and the band holds clearly more or darker ink than the
-line's own, along more of it than the band is thick (a stroke drawn on the line, not
-another ruling crossing it), and a stroke crossing the band is carried through it from
-the rows on either side. Then the same for the columns. A single line as strong as the
+line's own, along more of it than the band is thick, on a ruled page (a stroke drawn
+on the line, not the line drifting or another ruling crossing it), and a stroke
+crossing the band is carried through it from the rows on either side. Then the same for the columns. A single line as strong as the
 ink is left alone (it may be the bar of a 4 in a narrow canvas); rulings are fainter,
 or come several to a page. Among several, a line far stronger than the typical one
 stays too (a 7's bar along a ruling) -- unless such lines come evenly spaced, several
@@ -179,10 +179,14 @@ def _remove_rows(ink: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, float]:
     if h < 8 or w < _ACROSS * max(h, w) or w < 32:
         return ink, 0.0
     lines = _line_map(ink)  # (h, w): how strong a long horizontal line is at each pixel
-    # A row is ruled when lines cover _COVER of it -- of the part of it that lies in
-    # the picture, if that is at least half of the width.
-    cover = np.count_nonzero(lines > _RULED, axis=1) / np.maximum(seen, w / 2)
-    ruled = cover >= _COVER
+    # A row is ruled when lines cover _COVER of it. On a ruled page, a line that leaves
+    # a turned page through its top or bottom edge is ruled by the part of its row in
+    # the picture, if that is at least half of the width. (A lone line there may be a
+    # digit's bar ending at the picture's corner.)
+    covered = np.count_nonzero(lines > _RULED, axis=1)
+    ruled = covered >= _COVER * w
+    if np.count_nonzero(np.diff(ruled.astype(np.int8)) == 1) >= _SEVERAL:
+        ruled |= covered >= _COVER * np.maximum(seen, w / 2)
     if not ruled.any():
         return ink, 0.0
     # Bands of consecutive ruled rows; thick ones are not rulings.
@@ -212,24 +216,14 @@ def _remove_rows(ink: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, float]:
     for r0, r1 in zip(starts[thin].tolist(), ends[thin].tolist()):  # a few dozen bands
         r0, r1 = max(0, r0 - 1), min(h, r1 + 1)  # and the line's antialiased edges
         band = ink[r0:r1]
-        # Ink clearly stronger than the line there is a stroke on top of it -- where the
-        # band also holds clearly more ink than the line alone, or clearly darker ink,
-        # along more of it than the band is thick. (The line map measures a line where
-        # it is faintest: a thin line drifting from one row to the next is split over
-        # both there and at full strength in one elsewhere; its ink summed across the
-        # band stays the same all along, and a stroke adds to it. Where another ruling
-        # crosses, the band holds more ink too, but only as far as that line is wide:
-        # it is carried through the band below, like any stroke across it.)
-        above_line = band - lines[r0:r1] > _ABOVE
-        mass, top = band.sum(axis=0), band.max(axis=0)
-        present = lines[r0:r1].max(axis=0) > _RULED
-        if present.any():
-            line_mass, line_top = exact_median(mass[present]), exact_median(top[present])
-        else:
-            line_mass = line_top = 0.0
-        more = (mass > line_mass * (1 + _MORE_INK)) | (top > line_top + _DARKER)
-        along = _runs_longer(above_line.any(axis=0) & more, r1 - r0)
-        kept = np.where(above_line & along, band, 0.0)
+        # Ink clearly stronger than the line there is a stroke on top of it; on a ruled
+        # page, only where the band holds clearly more or darker ink than its line does
+        # elsewhere (a lone line may be a digit's own bar across a tight crop: its parts
+        # at full strength are what can be kept of it).
+        stroke = band - lines[r0:r1] > _ABOVE
+        if several:
+            stroke &= _drawn_on_line(band, lines[r0:r1], stroke)[None]
+        kept = np.where(stroke, band, 0.0)
         # The stroke through the band: interpolate between the rows just outside it.
         above = ink[r0 - 1] if r0 > 0 else np.zeros(w, ink.dtype)
         below = ink[r1] if r1 < h else np.zeros(w, ink.dtype)
@@ -237,6 +231,26 @@ def _remove_rows(ink: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, float]:
         through = above[None] * (1 - t) + below[None] * t
         out[r0:r1] = np.maximum(kept, through)
     return out, typical
+
+
+def _drawn_on_line(band: np.ndarray, lines: np.ndarray, above: np.ndarray) -> np.ndarray:
+    """(W,) bool: the columns of a ruled ``band`` (its rows, with the line map ``lines``
+    there and ``above``, where the ink stands clearly above the line) in which a stroke
+    is drawn on the line: the band holds half again the line's typical ink, or ink
+    clearly darker than its typical strongest pixel, along more of it than it is thick.
+
+    The line map measures a line where it is faintest: a thin line drifting from one row
+    to the next is split over both there, and at full strength in one elsewhere. Its ink
+    summed across the band stays the same all along; a stroke adds to it. Where another
+    ruling crosses, the band holds more ink too, but only as far as that line is wide --
+    it is carried through the band like any stroke across it."""
+    mass, top = band.sum(axis=0), band.max(axis=0)
+    present = lines.max(axis=0) > _RULED
+    if not present.any():
+        return np.ones(band.shape[1], bool)
+    line_mass, line_top = exact_median(mass[present]), exact_median(top[present])
+    more = (mass > line_mass * (1 + _MORE_INK)) | (top > line_top + _DARKER)
+    return _runs_longer(above.any(axis=0) & more, band.shape[0])
 
 
 def _runs_longer(mask: np.ndarray, n: int) -> np.ndarray:
