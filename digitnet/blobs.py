@@ -105,6 +105,11 @@ _OUTLINE_HOLDS = 0.05
 _HUG = 0.04
 _HUG_ALONG = 0.25
 _HUG_STRAY = 0.2
+# _ICONS or more pieces at most _ICON of the longer side big, in a row along a side
+# within _TOOLBAR of it, are a toolbar's icons.
+_ICONS = 4
+_ICON = 0.06
+_TOOLBAR = 0.15
 # Pieces with less than this share of the largest piece's pixels are specks.
 _TINY = 0.02
 # Only the largest marks are looked at individually; the rest are specks.
@@ -226,6 +231,7 @@ def _drop_scratches(labels: np.ndarray, n: int, strongest: np.ndarray):
                 & (count / length < _EDGE_WIDTH * side))
     scratch |= _outlines(labels, boxes, rows, cols, lab, k, count)
     scratch |= _hugging_the_border(labels.shape, boxes, rows, cols, lab, k, count)
+    scratch |= _toolbar_icons(labels.shape, boxes, count)
     scratch[0] = False
     if not scratch.any():
         return labels, strength, boxes
@@ -245,6 +251,35 @@ def _hugging_the_border(shape, boxes, rows, cols, lab, k, count) -> np.ndarray:
     r0, r1, c0, c1 = boxes
     long = np.maximum(r1 - r0, c1 - c0) >= _HUG_ALONG * max(h, w)
     return (inside <= _HUG_STRAY * count) & long
+
+
+def _toolbar_icons(shape, boxes, count) -> np.ndarray:
+    """(k,) bool: which pieces are a toolbar's icons -- _ICONS or more small pieces
+    (each at most _ICON of the picture's longer side) in a row along one of its sides,
+    within _TOOLBAR of it: their middles across that side lie within one icon's size of
+    each other. A screenshot's toolbar, when the surface finder left it on the canvas,
+    lines its icons up so; a digit's pieces do not."""
+    h, w = shape
+    r0, r1, c0, c1 = (np.asarray(b, np.float64) for b in boxes)
+    icon = _ICON * max(h, w)
+    small = (count > 0) & (r1 - r0 <= icon) & (c1 - c0 <= icon)
+    small[0] = False
+    out = np.zeros(count.size, bool)
+    mid_r, mid_c = (r0 + r1) / 2, (c0 + c1) / 2
+    size = np.maximum(r1 - r0, c1 - c0)
+    for across, extent in ((mid_r, h), (mid_c, w)):  # rows of icons, then columns
+        zone = small & ((across <= _TOOLBAR * extent) | (across >= (1 - _TOOLBAR) * extent))
+        idx = np.flatnonzero(zone)
+        if idx.size < _ICONS:
+            continue
+        idx = idx[np.argsort(across[idx])]
+        # Split into rows where the middles jump by more than the icons' typical size.
+        typical = float(np.median(size[idx]))
+        breaks = np.flatnonzero(np.diff(across[idx]) > typical) + 1
+        for group in np.split(idx, breaks):
+            if group.size >= _ICONS:
+                out[group] = True
+    return out
 
 
 def _piece_boxes(lab, rows, cols, k: int, shape):
