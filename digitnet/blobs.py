@@ -241,16 +241,21 @@ def _drop_scratches(labels: np.ndarray, n: int, strongest: np.ndarray):
 def _hugging_the_border(shape, boxes, rows, cols, lab, k, count) -> np.ndarray:
     """(k,) bool: which pieces lie along the picture's border -- most of their pixels
     in the band along its sides, _HUG of the height (top, bottom) or width (left, right)
-    deep -- and run along _HUG_ALONG of its longer side or more: a scan's dark edge or a
-    frame's lines left at the border, soft, bent round a corner or two (no straight
-    line, so not dropped as one). A digit at the end of a strip is shorter than that."""
+    deep -- run along _HUG_ALONG of its longer side or more, and reach into a corner of
+    that band: a scan's dark edge or a frame's lines left at the border, soft, bent round
+    a corner or cut by the border across (no long straight line, so not dropped as one).
+    A digit at the end of a strip is shorter than that; a thin 1 near a side stands
+    clear of the corners."""
     h, w = shape
     bh, bw = max(2, round(_HUG * h)), max(2, round(_HUG * w))
     near = (rows < bh) | (rows >= h - bh) | (cols < bw) | (cols >= w - bw)
     inside = count - np.bincount(lab, near, k)
     r0, r1, c0, c1 = boxes
     long = np.maximum(r1 - r0, c1 - c0) >= _HUG_ALONG * max(h, w)
-    return (inside <= _HUG_STRAY * count) & long
+    # ... and reach a corner: what is left of an edge runs into the border across it,
+    # as a thin 1 standing near the side, well inside the picture's height, does not.
+    corner = (((r0 < bh) | (r1 > h - bh)) & ((c0 < bw) | (c1 > w - bw)))
+    return (inside <= _HUG_STRAY * count) & long & corner
 
 
 def _toolbar_icons(shape, boxes, count) -> np.ndarray:

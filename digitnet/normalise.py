@@ -292,8 +292,11 @@ def _ink_map(g: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
     # and texture and leftover shading vary slowly.
     sigma = max(sigma, _paper_spread(ink))
     # The ink core is measured inside the border band, too: a scan's dark edge left at
-    # the border is darker than any pen and would make the digit look faint.
-    level = _ink_level(ink[k:h - k, k:w - k] if min(h, w) > 4 * k else ink, sigma)
+    # the border is darker than any pen and would make the digit look faint. (If all the
+    # ink lies in the band -- a thin 1 at the side of a wide picture -- it is that ink.)
+    level = _ink_level(ink[k:h - k, k:w - k], sigma) if min(h, w) > 4 * k else None
+    if level is None:
+        level = _ink_level(ink, sigma)
     if level is None:
         raise ImageError("no digit found")
     # Soft threshold: noise up to a few sigmas goes to 0 and the ink core to 1; what lies
