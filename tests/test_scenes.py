@@ -520,9 +520,11 @@ def test_a_note_that_only_its_colour_sets_apart_is_found(digits, net):
     assert wrong >= 5
 
 
-# Sticky notes from the scene set (`python benchmarks/scenes.py make scenes --seed 0`,
-# MNIST test digits by LeCun, Cortes and Burges, CC BY-SA 3.0, drawn as pen ink), which
-# were refused or read wrong before the note's colour was looked at, or its rim.
+# Pictures in tests/data/scenes: from the scene set (`python benchmarks/scenes.py make
+# scenes --seed 0`) and from adversarial sets built while testing this code; their digits
+# are MNIST test digits by LeCun, Cortes and Burges (CC BY-SA 3.0), drawn as pen ink. Each
+# was refused or read wrong before the rule its test names. First, sticky notes: before
+# the note's colour was looked at, or its rim.
 SCENE_SET = Path(__file__).parent / "data" / "scenes"
 
 
