@@ -6,8 +6,9 @@ groups the strong ink into *marks* (connected pieces, with pieces close to each 
 joined: the bar of a 5 belongs to its body) and decides:
 
 * faint straight hairlines (scratches), thin straight lines along the picture's side
-  and lines hugging its border round a corner (what is left of a frame or a scan's
-  edge) and a rectangle's outline around the page (a form's frame) are dropped first;
+  and lines hugging its border into a corner (what is left of a frame or a scan's
+  edge), a rectangle's outline around the page (a form's frame) and a row of small
+  pieces along a side (a toolbar's icons) are dropped first;
 * the digit is the mark with the most ink, without its pieces far fainter than its
   strongest (a note's shadowed rim next to the digit); marks far smaller than it are
   specks and are wiped out;
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ImageError
-from .morphology import label, pool_max, stroke_width
+from .morphology import exact_median, label, pool_max, stroke_width
 
 __all__ = ["Mark", "find_digit", "SeveralDigits"]
 
@@ -100,8 +101,8 @@ _OUTLINE_DRAWN = 0.75
 # ... and other ink inside it, at least this share of its own.
 _OUTLINE_HOLDS = 0.05
 # A piece with at most _HUG_STRAY of its pixels further than _HUG of the side across
-# from the picture's sides, running along _HUG_ALONG of the longer side, is what is left
-# of an edge or a frame.
+# from the picture's sides, running along _HUG_ALONG of the longer side and reaching into
+# a corner, is what is left of an edge or a frame.
 _HUG = 0.04
 _HUG_ALONG = 0.25
 _HUG_STRAY = 0.2
@@ -279,7 +280,7 @@ def _toolbar_icons(shape, boxes, count) -> np.ndarray:
             continue
         idx = idx[np.argsort(across[idx])]
         # Split into rows where the middles jump by more than the icons' typical size.
-        typical = float(np.median(size[idx]))
+        typical = exact_median(size[idx])
         breaks = np.flatnonzero(np.diff(across[idx]) > typical) + 1
         for group in np.split(idx, breaks):
             if group.size >= _ICONS:
