@@ -7,12 +7,12 @@ the rows. A grey-level *opening* along the rows -- a running minimum, then a run
 maximum, over a quarter of the width -- keeps only what runs on that far: the rulings,
 not the digit. Rows that such lines cover for at least half their length (of what lies
 in the picture) are ruled; thin bands of them are cleared, except where the ink is
-clearly stronger than the line and the band holds clearly more or darker ink than the
-line's own, along more of it than the band is thick, on a ruled page (a stroke drawn
-on the line, not the line drifting or another ruling crossing it), and a stroke
-crossing the band is carried through it from the rows on either side. Then the same for the columns. A single line as strong as the
-ink is left alone (it may be the bar of a 4 in a narrow canvas); rulings are fainter,
-or come several to a page. Among several, a line far stronger than the typical one
+clearly stronger than the line -- and, on a ruled page, where the band holds clearly
+more or darker ink than the line's own, along more of it than the band is thick (a
+stroke drawn on the line, not the line drifting or another ruling crossing it) -- and a
+stroke crossing the band is carried through it from the rows on either side. Then the
+same for the columns. A single line as strong as the ink is left alone (it may be the
+bar of a 4 in a narrow canvas); rulings are fainter, or come several to a page. Among several, a line far stronger than the typical one
 stays too (a 7's bar along a ruling) -- unless such lines come evenly spaced, several
 faint lines apart, across the page: a grid's major lines. When the rulings are far
 fainter than the ink, what is left of them (where a line wavers or breaks) is faded.
@@ -125,7 +125,7 @@ def _shear(a: np.ndarray, t: float) -> np.ndarray:
     if t == 0.0:
         return a
     h, w = a.shape
-    dy = np.round(np.arange(w) * t).astype(np.int64)
+    dy = _shifts(t, w)
     lo, hi = int(min(0, dy.min())), int(max(0, dy.max()))
     out = np.zeros((h + hi - lo, w), a.dtype)
     # out[r, x] = a[r + dy[x] - hi, x]: columns that shift alike move as one block (a
@@ -140,7 +140,7 @@ def _unshear(b: np.ndarray, t: float, shape) -> np.ndarray:
     if t == 0.0:
         return b
     h, w = shape
-    dy = np.round(np.arange(w) * t).astype(np.int64)
+    dy = _shifts(t, w)
     hi = int(max(0, dy.max()))
     out = np.empty((h, w), b.dtype)
     for c0, c1, d in _blocks(dy):
@@ -153,12 +153,23 @@ def _seen(t: float, shape) -> np.ndarray:
     ``t`` come from the array (the rest is padding): a ruling that leaves a turned page
     through its top or bottom edge runs across only that much of its sheared row."""
     h, w = shape
-    dy = np.round(np.arange(w) * t).astype(np.int64)
+    dy = _shifts(t, w)
     hi = int(max(0, dy.max()))
     first = hi - dy  # column x covers the sheared rows first[x] .. first[x] + h - 1
     rows = h + hi - int(min(0, dy.min()))
     return np.cumsum(np.bincount(first, minlength=rows + 1)
                      - np.bincount(first + h, minlength=rows + 1))[:rows]
+
+
+def _shifts(t: float, w: int) -> np.ndarray:
+    """How far :func:`_shear` by ``t`` moves each of ``w`` columns: round(x * t)."""
+    return np.round(np.arange(w) * t).astype(np.int64)
+
+
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The runs of True in (N,) bool ``mask``: (their starts, their ends), end-exclusive."""
+    changes = np.flatnonzero(np.diff(np.concatenate(([False], mask, [False])).astype(np.int8)))
+    return changes[::2], changes[1::2]
 
 
 def _blocks(dy: np.ndarray) -> list:
@@ -185,14 +196,12 @@ def _remove_rows(ink: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, float]:
     # digit's bar ending at the picture's corner.)
     covered = np.count_nonzero(lines > _RULED, axis=1)
     ruled = covered >= _COVER * w
-    if np.count_nonzero(np.diff(ruled.astype(np.int8)) == 1) >= _SEVERAL:
+    if _runs(ruled)[0].size >= _SEVERAL:
         ruled |= covered >= _COVER * np.maximum(seen, w / 2)
     if not ruled.any():
         return ink, 0.0
     # Bands of consecutive ruled rows; thick ones are not rulings.
-    padded = np.concatenate(([False], ruled, [False]))
-    changes = np.flatnonzero(padded[1:] != padded[:-1])
-    starts, ends = changes[::2], changes[1::2]
+    starts, ends = _runs(ruled)
     thin = (ends - starts) <= max(3, round(_MAX_BAND * h))
     # A single line as strong as the ink may be a stroke of the digit (the bar of a 4 in
     # a narrow canvas); rulings are fainter than pen ink, or come several to a page.
@@ -255,12 +264,11 @@ def _drawn_on_line(band: np.ndarray, lines: np.ndarray, above: np.ndarray) -> np
 
 def _runs_longer(mask: np.ndarray, n: int) -> np.ndarray:
     """``mask`` (W,) bool with only its runs of more than ``n`` True values left."""
-    edges = np.flatnonzero(np.diff(np.concatenate(([False], mask, [False])).astype(np.int8)))
-    starts, ends = edges[::2], edges[1::2]
+    starts, ends = _runs(mask)
     long = ends - starts > n
-    step = np.zeros(mask.size + 1, np.int64)
-    np.add.at(step, starts[long], 1)
-    np.add.at(step, ends[long], -1)
+    step = np.zeros(mask.size + 1, np.int64)  # +1 where a long run starts, -1 past it
+    step[starts[long]] = 1
+    step[ends[long]] = -1  # runs are apart: no index is both an end and a start
     return np.cumsum(step[:-1]) > 0
 
 
