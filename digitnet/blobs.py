@@ -232,7 +232,7 @@ def _drop_scratches(labels: np.ndarray, n: int, strongest: np.ndarray):
                 & (count / length < _EDGE_WIDTH * side))
     scratch |= _outlines(labels, boxes, rows, cols, lab, k, count)
     scratch |= _hugging_the_border(labels.shape, boxes, rows, cols, lab, k, count)
-    scratch |= _toolbar_icons(labels.shape, boxes, count)
+    scratch |= _toolbar_icons(labels.shape, boxes)
     scratch[0] = False
     if not scratch.any():
         return labels, strength, boxes
@@ -259,18 +259,18 @@ def _hugging_the_border(shape, boxes, rows, cols, lab, k, count) -> np.ndarray:
     return (inside <= _HUG_STRAY * count) & long & corner
 
 
-def _toolbar_icons(shape, boxes, count) -> np.ndarray:
+def _toolbar_icons(shape, boxes) -> np.ndarray:
     """(k,) bool: which pieces are a toolbar's icons -- _ICONS or more small pieces
     (each at most _ICON of the picture's longer side) in a row along one of its sides,
     within _TOOLBAR of it: their middles across that side lie within one icon's size of
     each other. A screenshot's toolbar, when the surface finder left it on the canvas,
     lines its icons up so; a digit's pieces do not."""
     h, w = shape
-    r0, r1, c0, c1 = (np.asarray(b, np.float64) for b in boxes)
+    r0, r1, c0, c1 = boxes
     icon = _ICON * max(h, w)
-    small = (count > 0) & (r1 - r0 <= icon) & (c1 - c0 <= icon)
-    small[0] = False
-    out = np.zeros(count.size, bool)
+    small = (r1 - r0 <= icon) & (c1 - c0 <= icon)
+    small[0] = False  # the background's box is empty
+    out = np.zeros(small.size, bool)
     mid_r, mid_c = (r0 + r1) / 2, (c0 + c1) / 2
     size = np.maximum(r1 - r0, c1 - c0)
     for across, extent in ((mid_r, h), (mid_c, w)):  # rows of icons, then columns
