@@ -325,7 +325,9 @@ def _outlines(labels, boxes, rows, cols, lab, k, count) -> np.ndarray:
     # How much of each side is drawn: the distinct positions along it that hold ink.
     for near, pos, size, length in ((top, cols, w, bw), (bottom, cols, w, bw),
                                     (left, rows, h, bh), (right, rows, h, bh)):
-        drawn = np.unique(lab[near] * size + pos[near]) // size
+        held = np.zeros(k * size, bool)  # (label, position) pairs; np.unique would
+        held[lab[near] * size + pos[near]] = True  # import numpy.ma on the classify path
+        drawn = np.flatnonzero(held) // size
         outline &= np.bincount(drawn, minlength=k) >= _OUTLINE_DRAWN * length
     # A frame is drawn around something: other ink lies inside it. A square 0 holds
     # nothing (and a blank page's frame is left for the later checks).
