@@ -1,7 +1,9 @@
 """Many images: files to network inputs, in parallel worker processes, and folder listing.
 
-:func:`load_input` is one image's whole way in -- :func:`digitnet.decode.read_image`,
-then :func:`digitnet.normalise.normalise` (or ``raw_input`` for ``--raw``). For many
+:func:`load_input` is one image's whole way in -- :func:`digitnet.decode.read_picture`
+(the grey image and a small copy of its colour), then
+:func:`digitnet.normalise.normalise` (or ``raw_input`` for ``--raw``, from
+:func:`digitnet.decode.read_image`). For many
 files, :func:`load_inputs` spreads that per-file work over worker processes and hands the
 results back in order; :func:`list_image_files` says which files of a folder are images.
 """

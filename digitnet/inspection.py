@@ -120,9 +120,10 @@ def layer_view(network, layer: int, neurons=None, inputs=None, result=None) -> L
 
 
 #: How many of a neuron's most exciting test digits its preferred-input picture averages.
-# The most top digits one asks for (`inspect-layer --top` says the same in its range).
-MAX_TOP = 50
 PREFERRED_FROM = 100
+#: The most of a neuron's top digits one may ask for (``inspect-layer --top`` and the
+#: draw page's API; the CLI's range repeats it, a test checks that they agree).
+MAX_TOP = 50
 #: How the preferred input is made, in words (the JSON's ``preferred_input``).
 PREFERRED_METHOD = (f"mean of the {PREFERRED_FROM} most exciting test digits minus the mean "
                     "test digit")
