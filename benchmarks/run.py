@@ -367,7 +367,7 @@ def worker_classify_split(p):
     t = {}
     t0 = time.perf_counter()
     from digitnet.batch import list_image_files
-    from digitnet.decode import read_image
+    from digitnet.decode import read_picture
     from digitnet.normalise import WORK_SIDE, normalise
     from digitnet.weightfile import load
     t["import"] = time.perf_counter() - t0
@@ -378,10 +378,10 @@ def worker_classify_split(p):
     files = list_image_files(p["dir"])
     t["list"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    grays = [read_image(f, max_side=WORK_SIDE) for f in files]
+    pictures = [read_picture(f, max_side=WORK_SIDE) for f in files]
     t["decode"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    rows = [normalise(g) for g in grays]
+    rows = [normalise(pic.gray, chroma=pic.chroma) for pic in pictures]
     t["normalise"] = time.perf_counter() - t0
     # The network both ways: one image per forward pass (what `classify` does at the time
     # of writing) and batches of 2048 (what it did before); the row shows the first.
@@ -397,7 +397,8 @@ def worker_classify_split(p):
     # measurably slower than the sum of the separate stages).
     t0 = time.perf_counter()
     for f in files:
-        net.feedforward(normalise(read_image(f, max_side=WORK_SIDE))[None])
+        picture = read_picture(f, max_side=WORK_SIDE)
+        net.feedforward(normalise(picture.gray, chroma=picture.chroma)[None])
     t["interleaved"] = time.perf_counter() - t0
     labels = np.array([int(f.stem.rsplit("_", 1)[1]) for f in files])
     return {"files": len(files), "seconds": t, "accuracy": float(np.mean(digits == labels)),
