@@ -1770,6 +1770,7 @@ def score(outdir, weights=("default",), jobs=1, kinds=None, out=sys.stdout) -> l
 
     head = ["kind", "digits", "refused"] + [f"acc {s}" for s in weights] + \
         ["no-digit", "no-digit refused"]
+
     def row(name, digits, blanks):
         cells = [name, str(len(digits)), _pct(sum(d["refused"] or d["input"] is None
                                                   for d in digits), len(digits))]

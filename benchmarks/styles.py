@@ -798,7 +798,7 @@ def score(outdir, weights=("default",), jobs=1, by_glyph=False, out=None) -> lis
     print("Per style:\n", file=out)
     groups = [(s, [r for r in records if r["style"] == s]) for s in present]
     print(md_table(["style", "n", "refused"] + [f"acc {s}" for s in weights],
-                 [[s, len(g), refused(g), *accs(g)] for s, g in groups]), file=out)
+                   [[s, len(g), refused(g), *accs(g)] for s, g in groups]), file=out)
 
     def confusions(group, spec):
         """Model ``spec``'s commonest wrong answers on ``group``."""
@@ -812,12 +812,12 @@ def score(outdir, weights=("default",), jobs=1, by_glyph=False, out=None) -> lis
         g = [r for r in records if r["label"] == d]
         digit_rows.append([d, len(g), *accs(g), *(confusions(g, s) for s in weights)])
     print(md_table(["digit", "n"] + [f"acc {s}" for s in weights] +
-                 [f"wrong {s}" for s in weights], digit_rows), file=out)
+                   [f"wrong {s}" for s in weights], digit_rows), file=out)
 
     print("\nOverall:\n", file=out)
     print(md_table(["model", "n", "refused", "accuracy"],
-                 [[s, len(records), refused(records), accs(records)[i]]
-                  for i, s in enumerate(weights)]), file=out)
+                   [[s, len(records), refused(records), accs(records)[i]]
+                    for i, s in enumerate(weights)]), file=out)
 
     if by_glyph:
         print("\nPer glyph variant (all styles):\n", file=out)
