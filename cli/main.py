@@ -627,7 +627,7 @@ def explain(image, weights, raw, palette, png, as_json):
     everything in a confident answer). A pixel is green (--palette blue-orange: blue)
     where its ink raised z, red (orange) where it lowered z; blank pixels never count.
     The pixels' shares add up to z, apart from what the biases and the sigmoids'
-    curvature add (printed as well; with --json, z minus the sum of the map).
+    curvature add (printed as well; in --json, each digit's bias_share).
 
     \b
     Examples:

@@ -77,11 +77,13 @@ class Explanation:
         return np.array([m[m < 0].sum() for m in self.maps])
 
     def explained(self) -> list:
-        """Per digit (answer, runner-up): its z, pushed-up and pushed-down sums and map,
-        as JSON (the ``explained`` of :meth:`to_dict`; the draw page's ``explain``)."""
-        up, down = self.pushed_up, self.pushed_down
+        """Per digit (answer, runner-up): its z, pushed-up and pushed-down sums, bias
+        share and map, as JSON (the ``explained`` of :meth:`to_dict`; the draw page's
+        ``explain``)."""
+        up, down, bias = self.pushed_up, self.pushed_down, self.bias_share
         return [{"digit": int(d), "z": float(self.z[i]), "pushed_up": float(up[i]),
-                 "pushed_down": float(down[i]), "map": self.maps[i].tolist()}
+                 "pushed_down": float(down[i]), "bias_share": float(bias[i]),
+                 "map": self.maps[i].tolist()}
                 for i, d in enumerate(self.digits)]
 
     def to_dict(self) -> dict:

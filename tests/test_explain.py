@@ -57,6 +57,8 @@ def test_explain_command(digit, tmp_path):
     assert [e["digit"] for e in doc["explained"]] == [cls["digit"], cls["runner_up"]]
     m = np.array(doc["explained"][0]["map"])
     assert doc["explained"][0]["pushed_up"] == pytest.approx(m[m > 0].sum())
+    first = doc["explained"][0]
+    assert first["bias_share"] == pytest.approx(first["z"] - m.sum(), abs=1e-4)
     text = run("explain", digit).stdout
     assert f"answer {cls['digit']}" in text and "runner-up" in text
     out = tmp_path / "why.png"
