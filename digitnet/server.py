@@ -127,7 +127,7 @@ class DrawApp:
             return self._models[name]
 
     def network(self, name, zero_biases, zero_layer, noise):
-        name = self._name(name)
+        """Model ``name``'s network (a name :meth:`_name` checked), broken as asked."""
         model = self.model(name)
         if not (zero_biases or zero_layer or noise):
             return model.network
@@ -160,7 +160,7 @@ class DrawApp:
     def classify(self, body, query):
         """``POST /api/classify``: see the module docstring."""
         from .model import Model
-        name = _one(query, "model")
+        name = self._name(_one(query, "model"))
         details = _flag(query, "details")
         zero_biases = _flag(query, "zero_biases")
         zero_layer = _int(query, "zero_layer")

@@ -360,8 +360,13 @@ async function detects(layer, neuron) {
   const key = `${state.model}|${layer}|${neuron}`;
   if (!state.detects.has(key)) {
     const q = new URLSearchParams({model: state.model, layer, neuron, top: 8});
-    const answer = fetch("/api/neuron?" + q).then((r) => r.json());
-    answer.catch(() => state.detects.delete(key));   // a failure is asked again next time
+    // An error answer is shown, but not kept: like a failed request, it is asked again
+    // next time.
+    const answer = fetch("/api/neuron?" + q).then((r) => r.json().then((d) => {
+      if (!r.ok) state.detects.delete(key);
+      return d;
+    }));
+    answer.catch(() => state.detects.delete(key));
     state.detects.set(key, answer);
   }
   return state.detects.get(key);
