@@ -552,7 +552,9 @@ def inspect_layer(layer, neuron, weights, image, raw, top, per_neuron_scale, pal
         if image or png or top or neuron is not None:
             raise click.UsageError("--neuron, --image, --top and --png need a LAYER")
         return print_summary(model, weights, as_json)
-    for hint, neurons in (("LAYER", []), ("--neuron", [] if neuron is None else [neuron])):
+    # The layer first, then the neuron in it: each error names its own parameter.
+    checks = [("LAYER", [])] + ([] if neuron is None else [("--neuron", [neuron])])
+    for hint, neurons in checks:
         try:
             inspection.checked_neurons(model.network, layer, neurons)
         except IndexError as e:
