@@ -23,7 +23,7 @@ from PIL import Image
 from .decode import resize, shrink
 from .blobs import SeveralDigits, find_digit
 from .errors import ImageError
-from .morphology import median, stroke_width
+from .morphology import border_runs, max_filter, median, min_filter, pool_max, stroke_width
 from .rulings import remove_rulings
 from .surface import find_surface
 
@@ -92,10 +92,15 @@ def normalise(gray: np.ndarray, steps: dict | None = None,
     1. *Polarity.* The paper level is the median of the image border (a band 4% of
        the shorter side deep, past a scan's thin dark edge); the ink is what departs
        strongly from it. Whichever side (lighter or darker) carries more of the strong
-       departures is ink; dark ink is inverted so that ink is light, as in MNIST.
+       departures is ink -- unless, in a large picture, the light ones are a broad
+       region along a side (sunlight across a shaded sheet, a note lighter than the
+       wall) and the dark ones are strokes; dark ink is inverted so that ink is light,
+       as in MNIST.
     2. *Paper removal.* The paper level is subtracted -- on large images as a smooth map
-       that follows uneven lighting and shadows -- then noise up to four sigmas of the
-       paper's own grain is cut away and the ink stretched so that its core is 1.0.
+       that follows uneven lighting and shadows (beside a lit patch, as the darkest
+       level within three strokes' width, which follows its edge) -- then noise up to
+       four sigmas of the paper's own grain is cut away and the ink stretched so that
+       its core is 1.0.
        Antialiased stroke edges keep their grey levels.
     3. *Crop* to the ink's bounding box, ignoring small specks separated from the digit.
        Hairline strokes (a ballpoint on a large page) are thickened towards MNIST's pen
@@ -271,7 +276,7 @@ def _ink_map(g: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
     paper = median(border)
     residual = g - paper
     sigma = _pixel_noise(g)
-    dark_ink, contrast = _polarity(residual, sigma, light_paper=float(paper) >= 0.5)
+    dark_ink, contrast, stroke = _polarity(residual, sigma, light_paper=float(paper) >= 0.5)
 
     # 2. Uneven lighting. Large images (photos) get a paper level per region of a coarse
     # grid instead of one number; small ones are screenshots or MNIST-like and flat.
@@ -283,7 +288,15 @@ def _ink_map(g: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
         # within half the ink contrast of the ink: cap the map there.
         paper_x = (1.0 - paper) if dark_ink else paper
         np.minimum(grid, np.float32(paper_x + 0.5 * contrast), out=grid)
-        ink = x - _upsample(grid, h, w)
+        background = _upsample(grid, h, w)
+        if stroke is not None:
+            # A lit patch and its shadow: a cell of the coarse grid that both share
+            # takes the lit paper's level, and the shadowed part of it would be ink. The
+            # paper under a stroke is the darkest within a few strokes' width of it
+            # (a grey-level opening), which follows the shadow's edge.
+            size = max(3, math.ceil(_OPENING * stroke * min(h, w)))
+            np.maximum(background, max_filter(min_filter(x, size), size), out=background)
+        ink = x - background
     else:
         ink = -residual if dark_ink else residual
 
@@ -330,7 +343,8 @@ def _mark_strength(raw: np.ndarray, ink: np.ndarray, box) -> float:
     return float(np.partition(values, k)[k])
 
 
-def _polarity(residual: np.ndarray, sigma: float, light_paper: bool) -> tuple[bool, float]:
+def _polarity(residual: np.ndarray, sigma: float,
+              light_paper: bool) -> tuple[bool, float, float | None]:
     """Is the ink darker than the paper? ``residual`` = image - paper level, (H, W).
 
     Ink is whichever side holds more of the *strong* departures: pixels at least half as
@@ -340,8 +354,14 @@ def _polarity(residual: np.ndarray, sigma: float, light_paper: bool) -> tuple[bo
     always carries dark ink, so there the light side must win by a factor of two, and
     the other way round on dark paper; a tie (nothing stands out) goes to dark ink.
 
-    Returns (dark_ink, contrast): contrast is the most extreme departure on the ink
-    side, averaged over 2x2 pixels so that a single hot pixel does not count.
+    In a large picture a win of light ink is checked: if its strong departures form a
+    broad region along a side (a lit patch on a shaded sheet, a note lighter than the
+    wall around it) and the dark ones are strokes, those are the ink.
+
+    Returns (dark_ink, contrast, stroke): contrast is the most extreme departure on the
+    ink side, averaged over 2x2 pixels so that a single hot pixel does not count;
+    stroke is the ink's width as a share of the shorter side when a lit patch was
+    found (see :func:`_width`), else None.
     """
     if min(residual.shape) >= 2:
         smooth = (residual[:-1, :-1] + residual[1:, :-1] + residual[:-1, 1:] + residual[1:, 1:]) * 0.25
@@ -349,15 +369,60 @@ def _polarity(residual: np.ndarray, sigma: float, light_paper: bool) -> tuple[bo
         smooth = residual
     up, down = float(smooth.max()), -float(smooth.min())
     cut = np.float32(max(3.0 * sigma, 0.5 * max(up, down)))
-    lighter = float(np.maximum(residual - cut, 0.0).sum())
-    darker = float(np.maximum(-residual - cut, 0.0).sum())
-    dark_ink = darker * _POLARITY_PRIOR >= lighter if light_paper else darker >= lighter * _POLARITY_PRIOR
-    return dark_ink, max(0.0, down if dark_ink else up)
+    lighter = np.maximum(residual - cut, 0.0)
+    darker = np.maximum(-residual - cut, 0.0)
+    dark, light = float(darker.sum()), float(lighter.sum())
+    dark_ink = dark * _POLARITY_PRIOR >= light if light_paper else dark >= light * _POLARITY_PRIOR
+    if not dark_ink and max(residual.shape) >= _BROAD_MIN_SIDE:
+        # Light ink won -- perhaps with a lit patch on a shaded sheet, or a note lighter
+        # than the wall the border shows. Ink is strokes: when the light departures form
+        # a broad region running along a side and the dark ones are strokes, the region
+        # is light falling on paper, or paper, and the dark strokes are the ink.
+        light_width, dark_width = _width(lighter), _width(darker)
+        if (light_width > _BROAD and dark_width < _BROADER * light_width
+                and _along_border(lighter) >= _LIT_RUN):
+            return True, max(0.0, down), dark_width
+    return dark_ink, max(0.0, down if dark_ink else up), None
+
+
+def _along_border(departure: np.ndarray) -> float:
+    """The longest run of strong departures (H, W, > 0 where strong) along one side of
+    the picture, as a share of its longer side."""
+    f = max(1, math.ceil(max(departure.shape) / _POLARITY_POOLED))
+    return border_runs(pool_max(departure > 0, f))
+
+
+def _width(departure: np.ndarray) -> float:
+    """The mean width of the strong departures (H, W, > 0 where strong), as a share of
+    the shorter side (inf if there are none): see
+    :func:`~digitnet.morphology.stroke_width`. Measured on a copy max-pooled to at most
+    _POLARITY_POOLED a side and closed over 3x3 pooled pixels, so that the paper's
+    grain does not riddle a lit patch with holes."""
+    f = max(1, math.ceil(max(departure.shape) / _POLARITY_POOLED))
+    pooled = pool_max(departure > 0, f).astype(np.float32)
+    if not pooled.any():
+        return math.inf
+    closed = np.pad(min_filter(max_filter(pooled, 3), 3), 1)
+    return stroke_width(closed) / min(pooled.shape)
 
 
 # How much more evidence the unusual polarity (light ink on light paper, dark on dark)
 # needs to win; see _polarity.
 _POLARITY_PRIOR = 2.0
+# When light ink wins in a picture at least _BROAD_MIN_SIDE big (longer side), with
+# departures wider than _BROAD of the shorter side (a bold digit filling its canvas:
+# about 0.1) while the dark ones are less than _BROADER as wide, the dark ones are the
+# ink -- if the light ones run along a side of the picture for _LIT_RUN of its longer
+# side, as light falling across a sheet does (a bold light digit on grey card is as
+# broad). Measured on a copy pooled to at most _POLARITY_POOLED a side.
+_BROAD_MIN_SIDE = 96
+_BROAD = 0.1
+_BROADER = 0.5
+_LIT_RUN = 0.3
+_POLARITY_POOLED = 200
+# The paper under a stroke, beside a lit patch, is the darkest within this many times the
+# stroke's width.
+_OPENING = 3.0
 
 
 # Which share of a grid cell's pixels, darkest first, is taken as its paper level (ink is
