@@ -127,7 +127,7 @@ def normalise(gray: np.ndarray, steps: dict | None = None,
     record["surface"] = surface
     g = surface.image
 
-    ink, contrast, raw = _ink_map(g)  # (h, w) float32, 0 = paper .. 1 = ink core
+    ink, contrast, raw = _ink_map(g, surface.scene)  # (h, w) float32, 0 = paper .. 1 = ink core
     record["ink"] = ink
     if max(ink.shape) >= _MAP_MIN_SIDE:
         ink = remove_rulings(ink)
@@ -259,11 +259,12 @@ def _validated(gray: np.ndarray) -> np.ndarray:
 _BORDER_BAND = 0.04
 
 
-def _ink_map(g: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+def _ink_map(g: np.ndarray, scene: np.ndarray | None = None) -> tuple[np.ndarray, float, np.ndarray]:
     """(H, W) brightness -> ((H, W) ink strength 0..1 with paper, lighting and noise
     removed; the ink core's contrast against the paper in brightness units, 0..1; the
     (H, W) ink before it was stretched: how far each pixel stands from the paper, in
-    brightness units)."""
+    brightness units). ``scene``: (H, W) bool, what is not paper (painted in the
+    paper's shade; :attr:`~digitnet.surface.Surface.scene`), or None."""
     h, w = g.shape
     # 1. Polarity. The paper level is the median of the border: the digit rarely touches
     # the border, and a median ignores the few places where it does (this holds even for
@@ -276,7 +277,7 @@ def _ink_map(g: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
     paper = median(border)
     residual = g - paper
     sigma = _pixel_noise(g)
-    dark_ink, contrast, stroke = _polarity(residual, sigma, light_paper=float(paper) >= 0.5)
+    dark_ink, contrast, stroke = _polarity(residual, sigma, float(paper) >= 0.5, scene)
 
     # 2. Uneven lighting. Large images (photos) get a paper level per region of a coarse
     # grid instead of one number; small ones are screenshots or MNIST-like and flat.
@@ -343,8 +344,8 @@ def _mark_strength(raw: np.ndarray, ink: np.ndarray, box) -> float:
     return float(np.partition(values, k)[k])
 
 
-def _polarity(residual: np.ndarray, sigma: float,
-              light_paper: bool) -> tuple[bool, float, float | None]:
+def _polarity(residual: np.ndarray, sigma: float, light_paper: bool,
+              scene: np.ndarray | None = None) -> tuple[bool, float, float | None]:
     """Is the ink darker than the paper? ``residual`` = image - paper level, (H, W).
 
     Ink is whichever side holds more of the *strong* departures: pixels at least half as
@@ -356,7 +357,9 @@ def _polarity(residual: np.ndarray, sigma: float,
 
     In a large picture a win of light ink is checked: if its strong departures form a
     broad region along a side (a lit patch on a shaded sheet, a note lighter than the
-    wall around it) and the dark ones are strokes, those are the ink.
+    wall around it) and the dark ones are strokes, those are the ink. The paper's sides
+    are the picture's and, where ``scene`` (H, W, bool: what is no paper) is given, its
+    edge against the scene.
 
     Returns (dark_ink, contrast, stroke): contrast is the most extreme departure on the
     ink side, averaged over 2x2 pixels so that a single hot pixel does not count;
@@ -380,16 +383,24 @@ def _polarity(residual: np.ndarray, sigma: float,
         # is light falling on paper, or paper, and the dark strokes are the ink.
         light_width, dark_width = _width(lighter), _width(darker)
         if (light_width > _BROAD and dark_width < _BROADER * light_width
-                and _along_border(lighter) >= _LIT_RUN):
+                and _along_border(lighter, scene) >= _LIT_RUN):
             return True, max(0.0, down), dark_width
     return dark_ink, max(0.0, down if dark_ink else up), None
 
 
-def _along_border(departure: np.ndarray) -> float:
-    """The longest run of strong departures (H, W, > 0 where strong) along one side of
-    the picture, as a share of its longer side."""
+def _along_border(departure: np.ndarray, scene: np.ndarray | None) -> float:
+    """How far the strong departures (H, W, > 0 where strong) run along the paper's
+    sides, as a share of the picture's longer side: the longest run along one side of
+    the picture, or the length of the paper's edge against ``scene`` (H, W, bool, or
+    None) that they lie on."""
     f = max(1, math.ceil(max(departure.shape) / _POLARITY_POOLED))
-    return border_runs(pool_max(departure > 0, f))
+    pooled = pool_max(departure > 0, f)
+    run = border_runs(pooled)
+    if scene is not None:
+        outside = pool_max(scene, f).view(np.uint8)
+        edge = (max_filter(outside, 3) > outside)  # paper pixels next to the scene
+        run = max(run, np.count_nonzero(edge & pooled) / max(pooled.shape))
+    return run
 
 
 def _width(departure: np.ndarray) -> float:

@@ -743,11 +743,14 @@ def test_a_thin_one_standing_at_the_side_is_no_border_line(name, net):
 # Photos from the scene set, reduced to 480 px (JPEG 85), where light ink won the vote
 # on which side is ink: sunlight across a shaded sheet, or a note lighter than the wall
 # that the border showed, is broader and brighter than the pen's strokes. The old code
-# read 1, 6, 8, 4, 4 and refused the 9.
+# read 1, 6, 9, 8, 8, 4, 4 and refused the 9. The two marked "edge" ran along the
+# paper's edge against the desk or wall rather than the picture's side.
 @pytest.mark.parametrize("name", [
     "0028_desk_label7_480.jpg",  # a lit strip down the sheet's left side
     "0052_desk_label9_480.jpg",  # the sheet lit along its top, the 9 in the shade
     "0072_desk_label4_480.jpg",  # a lit wedge across the lower half
+    "0057_desk_label6_480.jpg",  # edge: a lit wedge from the sheet's upper left side
+    "0375_sticky_label7_480.jpg",  # edge: a note taking most of the picture
     "0348_sticky_label3_480.jpg",  # a white note on a grey wall, filling the picture
     "0404_sticky_label3_480.jpg",  # a lit note on a shaded wall
     "0406_sticky_label7_480.jpg",  # a note across the whole height of the picture
