@@ -380,10 +380,13 @@ def _polarity(residual: np.ndarray, sigma: float, light_paper: bool,
         # Light ink won -- perhaps with a lit patch on a shaded sheet, or a note lighter
         # than the wall the border shows. Ink is strokes: when the light departures form
         # a broad region running along a side and the dark ones are strokes, the region
-        # is light falling on paper, or paper, and the dark strokes are the ink.
+        # is light falling on paper, or paper, and the dark strokes are the ink -- unless
+        # half of them lie in the border band: a vignette's dark corners around its
+        # bright middle.
         light_width, dark_width = _width(lighter), _width(darker)
         if (light_width > _BROAD and dark_width < _BROADER * light_width
-                and _along_border(lighter, scene) >= _LIT_RUN):
+                and _along_border(lighter, scene) >= _LIT_RUN
+                and _in_border_band(darker) < _BAND_SHARE):
             return True, max(0.0, down), dark_width
     return dark_ink, max(0.0, down if dark_ink else up), None
 
@@ -401,6 +404,18 @@ def _along_border(departure: np.ndarray, scene: np.ndarray | None) -> float:
         edge = (max_filter(outside, 3) > outside)  # paper pixels next to the scene
         run = max(run, np.count_nonzero(edge & pooled) / max(pooled.shape))
     return run
+
+
+def _in_border_band(departure: np.ndarray) -> float:
+    """The share of the strong departures (H, W, > 0 where strong) lying in the border
+    band (_BORDER_BAND of the shorter side deep)."""
+    h, w = departure.shape
+    k = max(1, round(_BORDER_BAND * min(h, w)))
+    strong = departure > 0
+    total = np.count_nonzero(strong)
+    if total == 0 or min(h, w) <= 2 * k:
+        return 0.0
+    return 1.0 - np.count_nonzero(strong[k:h - k, k:w - k]) / total
 
 
 def _width(departure: np.ndarray) -> float:
@@ -431,6 +446,8 @@ _BROAD = 0.1
 _BROADER = 0.5
 _LIT_RUN = 0.3
 _POLARITY_POOLED = 200
+# ... and if less than this share of the dark ones lies in the border band.
+_BAND_SHARE = 0.5
 # The paper under a stroke, beside a lit patch, is the darkest within this many times the
 # stroke's width.
 _OPENING = 3.0

@@ -782,3 +782,11 @@ def test_a_bold_light_digit_beside_dark_specks_is_still_the_ink(digits, net):
     # (without that condition 4 of these 10 were read from the specks).
     for d, x28 in digits.items():
         assert net.classify(encoded(grey_card(np.random.default_rng(d), x28))).digit == d
+
+
+def test_a_vignettes_dark_corners_are_no_ink_beside_its_bright_middle(net):
+    # A blank photo from an adversarial check, reduced to 480 px: a strong vignette
+    # leaves the middle broad and bright and the corners dark. Those dark "strokes" lie
+    # in the border band, so they are no ink (without that condition: read as a 3).
+    with pytest.raises(ImageError, match=": no digit found$"):
+        net.classify(SCENE_SET / "vignette_01_blank_labelnone_480.jpg")
