@@ -43,7 +43,7 @@ from PIL import Image
 
 from .decode import SCENE_MIN_SIDE, resize, shrink
 from .morphology import (border_runs, fill_holes, label, max_filter, median, median_filter,
-                         min_filter)
+                         min_filter, stroke_width)
 
 __all__ = ["Surface", "find_surface"]
 
@@ -68,6 +68,14 @@ _CORE_SHARE = 0.15
 # surface only when dark ink inside it covers at most _INK_SHARE of it.
 _BROAD_SHARE = 0.3
 _INK_SHARE = 0.12
+# ... or at most _BOLD_INK_SHARE, in strokes at most _THIN_INK of the surface's longer
+# side wide and _LONG_INK times as long, in a region filling _NOTE_FILL of its box: a
+# bold digit filling a note (the loops of a bold light digit on dark paper are as large,
+# but round, and a bold light digit fills less of its box).
+_BOLD_INK_SHARE = 0.3
+_THIN_INK = 0.15
+_LONG_INK = 8.0
+_NOTE_FILL = 0.75
 # A light region fills at least this share of its bounding box to be a sheet (a
 # rectangle turned by 30 degrees still fills 0.55 of it, a bold digit less).
 _SHEET_FILL = 0.55
@@ -199,7 +207,9 @@ def _light_scene(c, b, k, h, w):
         # Smaller light regions are surfaces only if they hold ink: dark strokes inside,
         # a small part of the region (the inside of a bold light 0 is a large part).
         ink = surface & dark_c
-        if not ink.any() or ink.sum() > _INK_SHARE * surface.sum():
+        if not ink.any() or ink.sum() > _INK_SHARE * surface.sum() and not (
+                box_fill >= _NOTE_FILL and ink.sum() <= _BOLD_INK_SHARE * surface.sum()
+                and _thin(ink, surface)):
             return None
 
     # Dark regions outside the surface: scene if they line the border, else they are
@@ -241,6 +251,16 @@ def _light_scene(c, b, k, h, w):
         # drawn to fill its canvas and touching the edges (a photo of a desk is large).
         return None
     return scene
+
+
+def _thin(ink: np.ndarray, surface: np.ndarray) -> bool:
+    """Is ``ink`` (coarse bool mask) in strokes: at most _THIN_INK of ``surface``'s
+    (coarse bool mask) longer side wide, and in all _LONG_INK times longer than wide
+    (a loop's inside is round: 1.3 to 5)?"""
+    rows, cols = np.flatnonzero(surface.any(axis=1)), np.flatnonzero(surface.any(axis=0))
+    side = max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1
+    width = stroke_width(np.pad(ink, 1).astype(np.float32))
+    return width <= _THIN_INK * side and np.count_nonzero(ink) >= _LONG_INK * width ** 2
 
 
 def _coarse_chroma(chroma, ch: int, cw: int) -> np.ndarray | None:
