@@ -185,20 +185,28 @@ def _light_scene(c, b, k, h, w):
     dark_c = c < t   # dark on the coarse copy before closing: strokes included
     if light_level - dark_level < _MIN_SEPARATION or (~light).mean() < _MIN_DARK_SHARE:
         return None
-    labels, n = label(light)
-    if n == 0:
+    region = _largest(light)
+    if region is None:
         return None
-    sizes = np.bincount(labels.ravel(), minlength=n + 1)
-    sizes[0] = 0
-    region = labels == int(sizes.argmax())
     # A surface is broad; light ink on dark paper (a chalkboard, MNIST itself) is light
     # too, but in strokes.
     if not _broad(region):
         return None
     surface = fill_holes(region)
+    box_fill = _box_fill(surface)
+    if box_fill < _SHEET_FILL:
+        # Two notes or sheets lying close: the closing bridged the dark gap between them.
+        # The largest light part of the image before closing may be one of them, if it
+        # holds ink (a lit patch on a dark board beside a light digit holds none).
+        apart = _largest(light & ~dark_c)
+        filled = fill_holes(apart) if apart is not None else None
+        if (apart is not None and _broad(apart) and _box_fill(filled) >= _SHEET_FILL
+                and (filled & ~apart & dark_c).any()):
+            region = _largest(light & _grow(apart, k))  # with its strokes, closed
+            surface = fill_holes(region)
+            box_fill = _box_fill(surface)
     if surface.mean() < _MIN_SURFACE_SHARE:
         return None
-    box_fill = _box_fill(surface)
     if box_fill < _SHEET_FILL:
         # Not shaped like a sheet or a note (a quadrilateral, turned or cut by the frame,
         # fills most of its box): a bold light digit on dark paper.
@@ -251,6 +259,16 @@ def _light_scene(c, b, k, h, w):
         # drawn to fill its canvas and touching the edges (a photo of a desk is large).
         return None
     return scene
+
+
+def _largest(mask: np.ndarray) -> np.ndarray | None:
+    """The largest connected part of a bool mask, or None if it is empty."""
+    labels, n = label(mask)
+    if n == 0:
+        return None
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    sizes[0] = 0
+    return labels == int(sizes.argmax())
 
 
 def _thin(ink: np.ndarray, surface: np.ndarray) -> bool:
