@@ -291,12 +291,12 @@ def _ink_map(g: np.ndarray, scene: np.ndarray | None = None) -> tuple[np.ndarray
         np.minimum(grid, np.float32(paper_x + 0.5 * contrast), out=grid)
         background = _upsample(grid, h, w)
         if stroke is not None:
-            # A lit patch and its shadow: a cell of the coarse grid that both share
-            # takes the lit paper's level, and the shadowed part of it would be ink. The
-            # paper under a stroke is the darkest within a few strokes' width of it
-            # (a grey-level opening), which follows the shadow's edge.
+            # A shadow's edge, or a lit patch's: a cell of the coarse grid that holds
+            # both lit and shaded paper takes the lit paper's level, and the shaded part
+            # of it would be ink. The paper under a stroke is the darkest within a few
+            # strokes' width of it (a grey-level opening), which follows the edge.
             size = max(3, math.ceil(_OPENING * stroke * min(h, w)))
-            np.maximum(background, max_filter(min_filter(x, size), size), out=background)
+            np.maximum(background, _opening(x, size), out=background)
         ink = x - background
     else:
         ink = -residual if dark_ink else residual
@@ -344,6 +344,29 @@ def _mark_strength(raw: np.ndarray, ink: np.ndarray, box) -> float:
     return float(np.partition(values, k)[k])
 
 
+def _opening(x: np.ndarray, size: int) -> np.ndarray:
+    """A grey-level opening of x (H, W) over size x size squares: the darkest level
+    within reach of every pixel, where light strokes narrower than ``size`` vanish.
+
+    Worked on a copy min-pooled by blocks of about size / _OPENING_STEPS pixels (the
+    opening's own first step takes the minimum anyway) and interpolated back: the
+    opening of a photo is smooth but for a shadow's edge, which it places to a block.
+    """
+    h, w = x.shape
+    f = max(1, size // _OPENING_STEPS)
+    if f > 1:
+        gh, gw = -(-h // f), -(-w // f)
+        padded = np.pad(x, ((0, gh * f - h), (0, gw * f - w)), mode="edge")
+        small = padded.reshape(gh, f, gw, f).min(axis=(1, 3))
+    else:
+        small = x
+    k = max(1, round(size / f))
+    opened = max_filter(min_filter(small, k), k)
+    if f == 1:
+        return opened
+    return resize(opened, w, h, Image.Resampling.BILINEAR)
+
+
 def _polarity(residual: np.ndarray, sigma: float, light_paper: bool,
               scene: np.ndarray | None = None) -> tuple[bool, float, float | None]:
     """Is the ink darker than the paper? ``residual`` = image - paper level, (H, W).
@@ -363,8 +386,8 @@ def _polarity(residual: np.ndarray, sigma: float, light_paper: bool,
 
     Returns (dark_ink, contrast, stroke): contrast is the most extreme departure on the
     ink side, averaged over 2x2 pixels so that a single hot pixel does not count;
-    stroke is the ink's width as a share of the shorter side when a lit patch was
-    found (see :func:`_width`), else None.
+    stroke is the dark ink's width as a share of the shorter side (see :func:`_width`)
+    in a photo or beside a lit patch, else None.
     """
     if min(residual.shape) >= 2:
         smooth = (residual[:-1, :-1] + residual[1:, :-1] + residual[:-1, 1:] + residual[1:, 1:]) * 0.25
@@ -388,7 +411,10 @@ def _polarity(residual: np.ndarray, sigma: float, light_paper: bool,
                 and _along_border(lighter, scene) >= _LIT_RUN
                 and _in_border_band(darker) < _BAND_SHARE):
             return True, max(0.0, down), dark_width
-    return dark_ink, max(0.0, down if dark_ink else up), None
+    stroke = None
+    if dark_ink and max(residual.shape) >= _OPENING_MIN_SIDE:
+        stroke = _width(darker)
+    return dark_ink, max(0.0, down if dark_ink else up), stroke if stroke != math.inf else None
 
 
 def _along_border(departure: np.ndarray, scene: np.ndarray | None) -> float:
@@ -448,9 +474,13 @@ _LIT_RUN = 0.3
 _POLARITY_POOLED = 200
 # ... and if less than this share of the dark ones lies in the border band.
 _BAND_SHARE = 0.5
-# The paper under a stroke, beside a lit patch, is the darkest within this many times the
-# stroke's width.
-_OPENING = 3.0
+# The paper under a dark stroke, in a photo at least _OPENING_MIN_SIDE big (longer side;
+# smaller pictures are crops and canvases) or beside a lit patch, is the darkest within
+# this many times the stroke's mean width: wider than a bold digit's widest part.
+_OPENING = 5.0
+_OPENING_MIN_SIDE = 400
+# The opening is worked at about this many blocks across its window (see _opening).
+_OPENING_STEPS = 8
 
 
 # Which share of a grid cell's pixels, darkest first, is taken as its paper level (ink is

@@ -508,16 +508,17 @@ def test_a_note_that_only_its_colour_sets_apart_is_found(digits, net):
     read = [(d, net.classify(encoded(pink_note_on_wall(rng, digits[d]))).digit)
             for d in range(10)]
     assert all(d == got for d, got in read), read
-    # The colour is what finds it: the same pictures in grey are read wrong or refused.
+    # The colour is what finds it: in grey alone there is no note, only the wall. (Read
+    # in grey, 5 or more of these were wrong until the paper under a stroke followed the
+    # shadow's edge; 4 still are.)
     rng = np.random.default_rng(5)
-    wrong = 0
     for d in range(10):
-        image = pink_note_on_wall(rng, digits[d])[0].convert("L")
-        try:
-            wrong += net.classify(encoded((image, "JPEG"))).digit != d
-        except ImageError:
-            wrong += 1
-    assert wrong >= 5
+        picture = digitnet.decode.read_picture(encoded(pink_note_on_wall(rng, digits[d])))
+        in_colour = digitnet.surface.find_surface(picture.gray, picture.chroma)
+        in_grey = digitnet.surface.find_surface(picture.gray, None)
+        r0, r1, c0, c1 = in_colour.box
+        assert 140 <= r0 and r1 <= 290 and 265 <= c0 and c1 <= 415, in_colour.box
+        assert in_grey.scene is None, in_grey.box
 
 
 # Pictures in tests/data/scenes: from the scene set (`python benchmarks/scenes.py make
@@ -810,4 +811,19 @@ def test_a_note_filled_by_a_bold_digit_is_still_a_note(name):
 # surface. The old code read 8 and 8.
 @pytest.mark.parametrize("name", ["0392_sticky_label0_480.jpg", "0310_screenshot_label9_480.png"])
 def test_a_note_lying_close_to_another_light_patch_is_found(name, net):
+    assert net.classify(SCENE_SET / name).digit == int(name.split("label")[1][0])
+
+
+# Photos from the scene set, reduced to 480 px, with a shadow's or a lit patch's edge
+# across the paper: a cell of the coarse lighting map that holds both lit and shaded
+# paper took the lit paper's level, and the shaded part of it was ink that joined the
+# digit. The paper under a dark stroke in a photo is now the darkest level within five
+# strokes' width (a grey-level opening), which follows the edge. The old code read 4, 2
+# and refused the 7.
+@pytest.mark.parametrize("name", [
+    "0068_desk_label2_480.jpg",  # the sheet's left half in shade, the 2 on its edge
+    "0085_desk_label5_480.jpg",  # a small 5 beside a shadow's soft edge
+    "0376_sticky_label7_480.jpg",  # a lit note, the wall's shade beside it
+])
+def test_a_shadows_edge_across_the_paper_is_no_ink(name, net):
     assert net.classify(SCENE_SET / name).digit == int(name.split("label")[1][0])
