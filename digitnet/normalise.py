@@ -98,7 +98,7 @@ def normalise(gray: np.ndarray, steps: dict | None = None,
        as in MNIST.
     2. *Paper removal.* The paper level is subtracted -- on large images as a smooth map
        that follows uneven lighting and shadows (beside a lit patch, as the darkest
-       level within three strokes' width, which follows its edge) -- then noise up to
+       level within five strokes' width, which follows its edge) -- then noise up to
        four sigmas of the paper's own grain is cut away and the ink stretched so that
        its core is 1.0.
        Antialiased stroke edges keep their grey levels.
@@ -354,17 +354,15 @@ def _opening(x: np.ndarray, size: int) -> np.ndarray:
     """
     h, w = x.shape
     f = max(1, size // _OPENING_STEPS)
-    if f > 1:
-        gh, gw = -(-h // f), -(-w // f)
-        padded = np.pad(x, ((0, gh * f - h), (0, gw * f - w)), mode="edge")
-        small = padded.reshape(gh, f, gw, f).min(axis=(1, 3))
-    else:
-        small = x
+    # Min-pooling as a max-pool of 1 - x (0..1): the zeros it pads with stand for the
+    # brightest level, which changes no block's minimum.
+    small = 1.0 - pool_max(1.0 - x, f) if f > 1 else x
     k = max(1, round(size / f))
     opened = max_filter(min_filter(small, k), k)
     if f == 1:
         return opened
-    return resize(opened, w, h, Image.Resampling.BILINEAR)
+    gh, gw = opened.shape
+    return resize(opened, gw * f, gh * f, Image.Resampling.BILINEAR)[:h, :w]  # as _upsample
 
 
 def _polarity(residual: np.ndarray, sigma: float, light_paper: bool,
@@ -380,7 +378,8 @@ def _polarity(residual: np.ndarray, sigma: float, light_paper: bool,
 
     In a large picture a win of light ink is checked: if its strong departures form a
     broad region along a side (a lit patch on a shaded sheet, a note lighter than the
-    wall around it) and the dark ones are strokes, those are the ink. The paper's sides
+    wall around it) and the dark ones are strokes, less than half of them in the border
+    band (a vignette's dark corners lie there), those are the ink. The paper's sides
     are the picture's and, where ``scene`` (H, W, bool: what is no paper) is given, its
     edge against the scene.
 
@@ -420,13 +419,14 @@ def _polarity(residual: np.ndarray, sigma: float, light_paper: bool,
 def _along_border(departure: np.ndarray, scene: np.ndarray | None) -> float:
     """How far the strong departures (H, W, > 0 where strong) run along the paper's
     sides, as a share of the picture's longer side: the longest run along one side of
-    the picture, or the length of the paper's edge against ``scene`` (H, W, bool, or
-    None) that they lie on."""
+    the picture, or how much of the paper's edge against ``scene`` (H, W, bool, or
+    None) they lie on, counted in pooled pixels of its 8-connected rim (a slanted edge
+    counts up to 1.4 times its length)."""
     f = max(1, math.ceil(max(departure.shape) / _POLARITY_POOLED))
     pooled = pool_max(departure > 0, f)
     run = border_runs(pooled)
     if scene is not None:
-        outside = pool_max(scene, f).view(np.uint8)
+        outside = pool_max(scene.astype(bool, copy=False), f).view(np.uint8)
         edge = (max_filter(outside, 3) > outside)  # paper pixels next to the scene
         run = max(run, np.count_nonzero(edge & pooled) / max(pooled.shape))
     return run
@@ -464,9 +464,10 @@ _POLARITY_PRIOR = 2.0
 # When light ink wins in a picture at least _BROAD_MIN_SIDE big (longer side), with
 # departures wider than _BROAD of the shorter side (a bold digit filling its canvas:
 # about 0.1) while the dark ones are less than _BROADER as wide, the dark ones are the
-# ink -- if the light ones run along a side of the picture for _LIT_RUN of its longer
-# side, as light falling across a sheet does (a bold light digit on grey card is as
-# broad). Measured on a copy pooled to at most _POLARITY_POOLED a side.
+# ink -- if the light ones run along a side of the picture, or the paper's edge against
+# the scene, for _LIT_RUN of its longer side, as light falling across a sheet does (a
+# bold light digit on grey card is as broad). Measured on a copy pooled to at most
+# _POLARITY_POOLED a side.
 _BROAD_MIN_SIDE = 96
 _BROAD = 0.1
 _BROADER = 0.5
