@@ -94,11 +94,13 @@ def normalise(gray: np.ndarray, steps: dict | None = None,
        strongly from it. Whichever side (lighter or darker) carries more of the strong
        departures is ink -- unless, in a large picture, the light ones are a broad
        region along a side (sunlight across a shaded sheet, a note lighter than the
-       wall) and the dark ones are strokes; dark ink is inverted so that ink is light,
+       wall) and the dark ones are strokes, mostly clear of the border band (see
+       :func:`_polarity`); dark ink is inverted so that ink is light,
        as in MNIST.
     2. *Paper removal.* The paper level is subtracted -- on large images as a smooth map
-       that follows uneven lighting and shadows (beside a lit patch, as the darkest
-       level within five strokes' width, which follows its edge) -- then noise up to
+       that follows uneven lighting and shadows (in photos of 400 px and more and
+       beside a lit patch, at least the darkest level within five strokes' width,
+       which follows a shadow's edge) -- then noise up to
        four sigmas of the paper's own grain is cut away and the ink stretched so that
        its core is 1.0.
        Antialiased stroke edges keep their grey levels.
@@ -271,7 +273,7 @@ def _ink_map(g: np.ndarray, scene: np.ndarray | None = None) -> tuple[np.ndarray
     # a digit that fills its canvas, where local estimates would see mostly ink). On a
     # large picture the border is a band _BORDER_BAND of the shorter side deep: its
     # outermost pixels may be all a scan's dark edge or a frame's line, a few px wide.
-    k = max(1, round(_BORDER_BAND * min(h, w)))
+    k = _band_depth(h, w)
     border = np.concatenate((g[:k].ravel(), g[-k:].ravel(),
                              g[k:-k, :k].ravel(), g[k:-k, -k:].ravel()))
     paper = median(border)
@@ -405,25 +407,39 @@ def _polarity(residual: np.ndarray, sigma: float, light_paper: bool,
         # is light falling on paper, or paper, and the dark strokes are the ink -- unless
         # half of them lie in the border band: a vignette's dark corners around its
         # bright middle.
-        light_width, dark_width = _width(lighter), _width(darker)
+        f = _pooling(residual.shape)
+        light_mask, dark_mask = pool_max(lighter > 0, f), pool_max(darker > 0, f)
+        light_width, dark_width = _width(light_mask), _width(dark_mask)
         if (light_width > _BROAD and dark_width < _BROADER * light_width
-                and _along_border(lighter, scene) >= _LIT_RUN
+                and _along_border(light_mask, scene, f) >= _LIT_RUN
                 and _in_border_band(darker) < _BAND_SHARE):
             return True, max(0.0, down), dark_width
     stroke = None
     if dark_ink and max(residual.shape) >= _OPENING_MIN_SIDE:
-        stroke = _width(darker)
-    return dark_ink, max(0.0, down if dark_ink else up), stroke if stroke != math.inf else None
+        stroke = _width(pool_max(darker > 0, _pooling(residual.shape)))
+    if stroke == math.inf:
+        stroke = None  # no strong dark departure: nothing to measure a stroke by
+    return dark_ink, max(0.0, down if dark_ink else up), stroke
 
 
-def _along_border(departure: np.ndarray, scene: np.ndarray | None) -> float:
-    """How far the strong departures (H, W, > 0 where strong) run along the paper's
-    sides, as a share of the picture's longer side: the longest run along one side of
-    the picture, or how much of the paper's edge against ``scene`` (H, W, bool, or
-    None) they lie on, counted in pooled pixels of its 8-connected rim (a slanted edge
-    counts up to 1.4 times its length)."""
-    f = max(1, math.ceil(max(departure.shape) / _POLARITY_POOLED))
-    pooled = pool_max(departure > 0, f)
+def _pooling(shape) -> int:
+    """The pooling factor that brings a picture of ``shape`` to at most
+    _POLARITY_POOLED a side, for the masks of the polarity check."""
+    return max(1, math.ceil(max(shape) / _POLARITY_POOLED))
+
+
+def _band_depth(h: int, w: int) -> int:
+    """Depth of the border band of an (h, w) picture: _BORDER_BAND of its shorter side,
+    at least a pixel."""
+    return max(1, round(_BORDER_BAND * min(h, w)))
+
+
+def _along_border(pooled: np.ndarray, scene: np.ndarray | None, f: int) -> float:
+    """How far the strong departures (``pooled``: bool mask, max-pooled by ``f``) run
+    along the paper's sides, as a share of the picture's longer side: the longest run
+    along one side of the picture, or how much of the paper's edge against ``scene``
+    ((H, W) bool at full size, or None) they lie on, counted in pooled pixels of its
+    8-connected rim (a slanted edge counts up to 1.4 times its length)."""
     run = border_runs(pooled)
     if scene is not None:
         outside = pool_max(scene.astype(bool, copy=False), f).view(np.uint8)
@@ -436,7 +452,7 @@ def _in_border_band(departure: np.ndarray) -> float:
     """The share of the strong departures (H, W, > 0 where strong) lying in the border
     band (_BORDER_BAND of the shorter side deep)."""
     h, w = departure.shape
-    k = max(1, round(_BORDER_BAND * min(h, w)))
+    k = _band_depth(h, w)
     strong = departure > 0
     total = np.count_nonzero(strong)
     if total == 0 or min(h, w) <= 2 * k:
@@ -444,17 +460,16 @@ def _in_border_band(departure: np.ndarray) -> float:
     return 1.0 - np.count_nonzero(strong[k:h - k, k:w - k]) / total
 
 
-def _width(departure: np.ndarray) -> float:
-    """The mean width of the strong departures (H, W, > 0 where strong), as a share of
-    the shorter side (inf if there are none): see
-    :func:`~digitnet.morphology.stroke_width`. Measured on a copy max-pooled to at most
-    _POLARITY_POOLED a side and closed over 3x3 pooled pixels, so that the paper's
-    grain does not riddle a lit patch with holes."""
-    f = max(1, math.ceil(max(departure.shape) / _POLARITY_POOLED))
-    pooled = pool_max(departure > 0, f).astype(np.float32)
+def _width(pooled: np.ndarray) -> float:
+    """The mean width of the strong departures (``pooled``: bool mask, max-pooled to at
+    most _POLARITY_POOLED a side), as a share of the shorter side (inf if there are
+    none): see :func:`~digitnet.morphology.stroke_width`. Measured after a closing over
+    3x3 pooled pixels, so that the paper's grain does not riddle a lit patch with
+    holes."""
     if not pooled.any():
         return math.inf
-    closed = np.pad(min_filter(max_filter(pooled, 3), 3), 1)
+    mask = pooled.astype(np.float32)
+    closed = np.pad(min_filter(max_filter(mask, 3), 3), 1)
     return stroke_width(closed) / min(pooled.shape)
 
 

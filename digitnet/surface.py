@@ -12,7 +12,11 @@ over in the paper's own shade:
    rulings -- are erased (a grey-level closing), then the brightness splits into a
    light and a dark population (Otsu's threshold). The largest light region, with its
    holes filled, is the surface -- if it is broad (a digit's light strokes on dark paper
-   are not) and, when small, holds ink. Dark regions outside it count as scene only if
+   are not) and, when small, holds ink: dark strokes covering at most 12% of it, or up
+   to 30% in thin, long strokes if it fills 3/4 of its box (a bold digit filling a
+   note). If the closing joined two light surfaces lying close into no quadrilateral
+   (a note beside a strip of paper), the largest light part before closing that holds
+   ink is tried instead. Dark regions outside it count as scene only if
    they run along the image border for a long stretch, as a desk, a frame or a bar
    does (a digit that touches the border touches it with a few stroke ends only), and
    meet the surface in a sharp step (a shadow across the paper is a slope). In small
@@ -275,9 +279,8 @@ def _thin(ink: np.ndarray, surface: np.ndarray) -> bool:
     """Is ``ink`` (coarse bool mask) in strokes: at most _THIN_INK of ``surface``'s
     (coarse bool mask) longer side wide, and in all _LONG_INK times longer than wide
     (a loop's inside is round: 1.3 to 5)?"""
-    rows, cols = np.flatnonzero(surface.any(axis=1)), np.flatnonzero(surface.any(axis=0))
-    side = max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1
     width = stroke_width(np.pad(ink, 1).astype(np.float32))
+    side = max(_box_size(surface))
     return width <= _THIN_INK * side and np.count_nonzero(ink) >= _LONG_INK * width ** 2
 
 
@@ -462,11 +465,17 @@ def _broad(region: np.ndarray) -> bool:
     return bool(min_filter(region.astype(np.uint8), core).any())
 
 
+def _box_size(mask: np.ndarray) -> tuple[int, int]:
+    """(height, width) of a non-empty ``mask``'s bounding box."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)
+
+
 def _box_fill(mask: np.ndarray) -> float:
     """The share of its bounding box that a non-empty ``mask`` fills: a quadrilateral,
     turned or cut by the frame, fills most of it."""
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    return float(mask.sum()) / ((rows[-1] - rows[0] + 1) * (cols[-1] - cols[0] + 1))
+    bh, bw = _box_size(mask)
+    return float(mask.sum()) / (bh * bw)
 
 
 def _sharp_edge(b, part, surface, near_surface, separation) -> bool:
