@@ -136,7 +136,9 @@ def normalise(gray: np.ndarray, steps: dict | None = None,
     record["lines_removed"] = ink
     if max(ink.shape) >= _MAP_MIN_SIDE:
         try:
-            ink, mark, others = find_digit(ink, contrast)  # no specks; one digit only
+            # A surface cut out of a scene: the desk, frame or toolbar around it gone.
+            cut_out = surface.scene is not None or surface.image.shape != record["work"].shape
+            ink, mark, others = find_digit(ink, contrast, cut_out)  # no specks; one digit only
         except SeveralDigits as e:
             record["digit_mark"], record["other_marks"] = e.marks[0], e.marks[1:]
             raise
