@@ -123,6 +123,8 @@ _RULER_RMS = 0.35
 _RULER_LENGTH = 100
 _RULER_THIN = 0.01
 _SHINE = 0.2
+# ... measured on at most this many rows across it.
+_RULER_ROWS = 128
 # Pieces with less than this share of the largest piece's pixels are specks.
 _TINY = 0.02
 # Only the largest marks are looked at individually; the rest are specks.
@@ -288,57 +290,74 @@ def _ruler_lines(labels, boxes, ink: np.ndarray, f: int, straight: np.ndarray,
     sheet, a lighter stripe along its middle. A hand-written 1, however straight,
     wavers by more; a 1 drawn with a line tool is as wide as a pen draws and as evenly
     dark as ink.
+
+    Each piece is measured on at most _RULER_ROWS rows across it, evenly spread, so
+    that a page of long diagonal lines (each one's box the whole page) stays cheap.
     """
     H, W = ink.shape
     r0, r1, c0, c1 = boxes
     out = np.zeros(straight.size, bool)
     for i in np.flatnonzero(straight):
-        piece = labels[r0[i]:r1[i], c0[i]:c1[i]] == i
-        piece = np.repeat(np.repeat(piece, f, axis=0), f, axis=1)
+        cells = labels[r0[i]:r1[i], c0[i]:c1[i]] == i
         top, left = r0[i] * f, c0[i] * f
         region = ink[top:r1[i] * f, left:c1[i] * f]
-        piece = piece[:region.shape[0], :region.shape[1]]
-        weight = np.where(piece & (region > _STRONG), region, np.float32(0))
-        rms, width, shine = _line_shape(weight)
-        if rms > _RULER_RMS:
-            continue
-        touches = ((top == 0 and weight[0].any()) or (left == 0 and weight[:, 0].any())
-                   or (top + weight.shape[0] == H and weight[-1].any())
-                   or (left + weight.shape[1] == W and weight[:, -1].any()))
-        out[i] = ((touches and width <= _RULER_THIN * max(H, W))
-                  or (cut_out and shine >= _SHINE))
+        touches = False
+        for edge, at, cell_row in ((top == 0, 0, 0), (top + region.shape[0] == H, -1, -1)):
+            touches |= edge and bool((region[at][np.repeat(cells[cell_row], f)[:region.shape[1]]]
+                                      > _STRONG).any())
+        for edge, at, cell_col in ((left == 0, 0, 0), (left + region.shape[1] == W, -1, -1)):
+            touches |= edge and bool((region[:, at][np.repeat(cells[:, cell_col], f)[:region.shape[0]]]
+                                      > _STRONG).any())
+        if region.shape[1] > region.shape[0]:  # measure across the line's run
+            region, cells = region.T, cells.T
+        n = region.shape[0]
+        take = np.arange(n) if n <= _RULER_ROWS else np.arange(_RULER_ROWS) * (n - 1) // (_RULER_ROWS - 1)
+        rows = region[take]
+        mask = np.repeat(cells[take // f], f, axis=1)[:, :rows.shape[1]] & (rows > _STRONG)
+        weight = np.where(mask, rows, np.float32(0))
+        rms, width = _line_shape(weight, take)
+        if rms <= _RULER_RMS:
+            out[i] = ((touches and width <= _RULER_THIN * max(H, W))
+                      or (cut_out and _shine(weight) >= _SHINE))
     return out
 
 
-def _line_shape(weight: np.ndarray) -> tuple[float, float, float]:
-    """How far a line's ink (``weight`` (h, w), 0 off the line) wavers, how wide it is,
-    and how much lighter it is along its middle than at its sides.
+def _line_shape(weight: np.ndarray, along: np.ndarray) -> tuple[float, float]:
+    """How far a line's ink wavers and how wide it is, in pixels. ``weight`` (n, w): the
+    ink on n rows across the line (0 off it), which lie at ``along`` (n,) pixels along it.
 
-    In pixels: the root mean square distance of its centreline -- the ink-weighted mean
-    position across it, row by row (column by column when it lies more wide than tall)
-    -- from the straight line fitted to it, leaving out a twentieth at each end (a pen's
-    tip, a rounded cap), and its inked pixels per row. The distance is infinite when the
-    line is shorter than _RULER_LENGTH. Then, in ink strength (0..1), the median over
-    its rows of the deepest dip between stronger ink on both sides of it: a pen's shine.
+    The root mean square distance of its centreline -- the ink-weighted mean position
+    across it, row by row -- from the straight line fitted to it, leaving out a twentieth
+    at each end (a pen's tip, a rounded cap), infinite when the line is shorter than
+    _RULER_LENGTH; and its inked pixels per row.
     """
-    if weight.shape[1] > weight.shape[0]:
-        weight = weight.T
     total = weight.sum(axis=1)
-    along = np.flatnonzero(total > 0)
-    if along.size < _RULER_LENGTH:
-        return math.inf, math.inf, 0.0
-    across = (weight[along] @ np.arange(weight.shape[1], dtype=np.float32)) / total[along]
-    end = along.size // 20
-    t, y = along[end:along.size - end].astype(np.float64), across[end:along.size - end]
+    inked = np.flatnonzero(total > 0)
+    if inked.size < 5 or along[inked[-1]] - along[inked[0]] + 1 < _RULER_LENGTH:
+        return math.inf, math.inf
+    weight, total = weight[inked], total[inked]
+    across = (weight @ np.arange(weight.shape[1], dtype=np.float32)) / total
+    end = inked.size // 20
+    t = along[inked][end:inked.size - end].astype(np.float64)
+    y = across[end:inked.size - end].astype(np.float64)
     t -= t.mean()
     slope = float(t @ (y - y.mean())) / float(t @ t)
     residual = y - y.mean() - slope * t
-    width = np.count_nonzero(weight) / along.size
-    rows = weight[along]
-    walls = np.minimum(np.maximum.accumulate(rows, axis=1),
-                       np.maximum.accumulate(rows[:, ::-1], axis=1)[:, ::-1])
-    shine = float(np.median((walls - rows).max(axis=1)))
-    return math.sqrt(float(residual @ residual) / residual.size), width, shine
+    width = np.count_nonzero(weight) / inked.size
+    return math.sqrt(float(residual @ residual) / residual.size), width
+
+
+def _shine(weight: np.ndarray) -> float:
+    """How much lighter a line (``weight`` (n, w): its ink on n rows across it) is along
+    its middle than at its sides, in ink strength 0..1: the median over its rows of the
+    deepest dip between stronger ink on both sides -- a pen's shine. A drawn stroke is
+    evenly dark across (about 0); a pen lit from above, 0.3-0.4."""
+    inked = weight[weight.any(axis=1)]
+    if inked.size == 0:
+        return 0.0
+    walls = np.minimum(np.maximum.accumulate(inked, axis=1),
+                       np.maximum.accumulate(inked[:, ::-1], axis=1)[:, ::-1])
+    return float(np.median((walls - inked).max(axis=1)))
 
 
 def _toolbar_icons(shape, boxes) -> np.ndarray:
