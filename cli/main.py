@@ -23,7 +23,13 @@ import sys
 # through click's import. main() puts Python's handler back before any work begins. (An
 # ignored SIGINT, as in `digitnet train &` from a script, stays ignored.)
 _STARTUP_SIGINT = None
-if (os.path.basename(sys.argv[0] if sys.argv else "") in ("digitnet", "__main__.py")
+_ARGV0 = sys.argv[0] if sys.argv else ""
+# (`python -m digitnet` runs digitnet/__main__.py; any other package's __main__.py -- as in
+# `python -m pytest` importing this module -- is someone else's program, whose Ctrl-C is
+# none of our business.)
+if ((os.path.basename(_ARGV0) == "digitnet"
+     or os.path.split(_ARGV0)[1] == "__main__.py"
+     and os.path.basename(os.path.dirname(_ARGV0)) == "digitnet")
         and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
     def _interrupted_while_starting(signum, frame):
         os.write(2, b"digitnet: interrupted\n")

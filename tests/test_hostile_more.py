@@ -16,6 +16,7 @@ import resource
 import signal
 import struct
 import subprocess
+import sys
 import threading
 import time
 
@@ -296,6 +297,19 @@ def test_train_leaves_signal_handlers_as_it_found_them(small_mnist_dir, tmp_path
     assert run("train", "--data", small_mnist_dir, "--epochs", 1, "--validation", 300,
                "--out", tmp_path / "m.npz", "-q").exit_code == 0
     assert {s: signal.getsignal(s) for s in before} == before
+
+
+@pytest.mark.parametrize("argv0,ours", [("/somewhere/digitnet/__main__.py", True),
+                                         ("/somewhere/bin/digitnet", True),
+                                         ("/somewhere/someapp/__main__.py", False)])
+def test_only_the_digitnet_command_takes_over_ctrl_c_while_starting(argv0, ours):
+    # `python -m digitnet` and the `digitnet` executable end a Ctrl-C during start-up with
+    # one line; another program that imports the CLI module (`python -m pytest` did) keeps
+    # its own Ctrl-C -- it used to be swapped for ours, which exits at once with 130.
+    code = ("import sys, signal; sys.argv[0] = %r; import digitnet.cli.main as m; "
+            "print(signal.getsignal(signal.SIGINT) is not signal.default_int_handler)" % argv0)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str(ours)
 
 
 def test_ctrl_c_during_the_final_evaluation_keeps_the_model(small_mnist_dir, tmp_path, monkeypatch):
