@@ -287,9 +287,11 @@ def _ruler_lines(labels, boxes, ink: np.ndarray, f: int, straight: np.ndarray,
     straight line -- and are no stroke: thin (at most _RULER_THIN of the picture's
     longer side) and running into its border (a margin line, a grid line cut short, a
     canvas's edge), or, in a picture ``cut_out`` of a scene, lit like a pen lying on the
-    sheet, a lighter stripe along its middle. A hand-written 1, however straight,
-    wavers by more; a 1 drawn with a line tool is as wide as a pen draws and as evenly
-    dark as ink.
+    sheet, a lighter stripe along its middle. "Running into the border" is reaching two
+    opposite sides, or one within _EDGE_NEAR of a side along it, or any side of a
+    surface cut out of a scene: a thin 1 cut by a tight crop reaches one side, well
+    inside the picture. A hand-written 1, however straight, wavers by more; a 1 drawn
+    with a line tool is as wide as a pen draws and as evenly dark as ink.
 
     Each piece is measured on at most _RULER_ROWS rows across it, evenly spread, so
     that a page of long diagonal lines (each one's box the whole page) stays cheap.
@@ -301,14 +303,22 @@ def _ruler_lines(labels, boxes, ink: np.ndarray, f: int, straight: np.ndarray,
         cells = labels[r0[i]:r1[i], c0[i]:c1[i]] == i
         top, left = r0[i] * f, c0[i] * f
         region = ink[top:r1[i] * f, left:c1[i] * f]
-        touches = False
-        for edge, at, cell_row in ((top == 0, 0, 0), (top + region.shape[0] == H, -1, -1)):
-            touches |= edge and bool((region[at][np.repeat(cells[cell_row], f)[:region.shape[1]]]
-                                      > _STRONG).any())
-        for edge, at, cell_col in ((left == 0, 0, 0), (left + region.shape[1] == W, -1, -1)):
-            touches |= edge and bool((region[:, at][np.repeat(cells[:, cell_col], f)[:region.shape[0]]]
-                                      > _STRONG).any())
-        if region.shape[1] > region.shape[0]:  # measure across the line's run
+        # Which of the picture's sides (top, bottom, left, right) the line's ink reaches.
+        ends = [edge and bool((line[np.repeat(cell_line, f)[:line.size]] > _STRONG).any())
+                for edge, line, cell_line in (
+                    (top == 0, region[0], cells[0]),
+                    (top + region.shape[0] == H, region[-1], cells[-1]),
+                    (left == 0, region[:, 0], cells[:, 0]),
+                    (left + region.shape[1] == W, region[:, -1], cells[:, -1]))]
+        lying = region.shape[1] > region.shape[0]
+        # Where it stands across its run, as a share of the picture's side across it.
+        at = ((left + region.shape[1] / 2) / W if not lying else (top + region.shape[0] / 2) / H)
+        # A line of the page runs across it (both opposite sides), stands at its very side,
+        # or is what is left of the scene around a cut-out surface; a thin 1 cut by a
+        # tight crop reaches one side only, well inside the picture.
+        page_line = (any(ends) and ((ends[0] and ends[1]) or (ends[2] and ends[3]) or cut_out
+                                    or min(at, 1 - at) < _EDGE_NEAR))
+        if lying:  # measure across the line's run
             region, cells = region.T, cells.T
         n = region.shape[0]
         take = np.arange(n) if n <= _RULER_ROWS else np.arange(_RULER_ROWS) * (n - 1) // (_RULER_ROWS - 1)
@@ -317,7 +327,7 @@ def _ruler_lines(labels, boxes, ink: np.ndarray, f: int, straight: np.ndarray,
         weight = np.where(mask, rows, np.float32(0))
         rms, width = _line_shape(weight, take)
         if rms <= _RULER_RMS:
-            out[i] = ((touches and width <= _RULER_THIN * max(H, W))
+            out[i] = ((page_line and width <= _RULER_THIN * max(H, W))
                       or (cut_out and _shine(weight) >= _SHINE))
     return out
 

@@ -939,6 +939,18 @@ def test_a_line_drawn_one_cut_by_a_tight_crop_is_still_a_one(net, box):
     assert net.classify(im).digit == 1
 
 
+@pytest.mark.parametrize("size,top", [((1000, 700), True), ((600, 450), False)])
+def test_a_thin_straight_one_cut_by_one_side_of_a_crop_is_still_a_one(net, size, top):
+    # As thin as a margin line and cut by the picture's top (or bottom) side, but it
+    # reaches that one side only, well inside the picture: a line of the page runs
+    # across it, stands at its very side, or lies on a surface cut out of a scene.
+    h, w = size
+    im = Image.new("L", (w, h), 250)
+    y0, y1 = (0, int(0.7 * h)) if top else (int(0.3 * h), h - 1)
+    ImageDraw.Draw(im).line((w // 2 - 20, y0, w // 2, y1), fill=20, width=max(3, h // 150))
+    assert net.classify(im).digit == 1
+
+
 @pytest.mark.parametrize("width,slant", [(6, 0), (12, 30), (20, 0)])
 def test_a_one_drawn_with_a_line_tool_on_a_screenshot_is_still_a_one(net, width, slant):
     # Ruler-straight on a canvas cut out of a screenshot, like a pen lying on a sheet
