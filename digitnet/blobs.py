@@ -113,12 +113,12 @@ _ICON = 0.06
 _TOOLBAR = 0.15
 # A piece straighter than a hand draws -- its ink's centreline within _RULER_RMS pixels
 # (root mean square) of a straight line along at least _RULER_LENGTH pixels -- is a
-# margin line, a grid line or a canvas's edge when it runs into the picture's border
-# and is at most _RULER_THIN of its longer side wide; and a pen lying on the sheet when
-# the picture was cut out of a scene (a desk) and the line is lighter along its middle
-# by _SHINE (ink strength, 0..1) than at its sides.
-# Written 1s on the scene set: 0.43 px and more (0.57 px from 100 px long); pens and
-# ruled lines: 0.27 px and less.
+# margin line, a grid line cut short or a canvas's edge when it is at most _RULER_THIN
+# of the longer side wide and a line of the page (see _ruler_lines); and a pen lying on
+# the sheet when the picture was cut out of a scene (a desk) and the line is lighter
+# along its middle by _SHINE (ink strength, 0..1) than at its sides. Written 1s on the
+# scene set: 0.43 px and more (0.57 px from 100 px long); pens and ruled lines: 0.27 px
+# and less.
 _RULER_RMS = 0.35
 _RULER_LENGTH = 100
 _RULER_THIN = 0.01
@@ -287,11 +287,12 @@ def _ruler_lines(labels, boxes, ink: np.ndarray, f: int, straight: np.ndarray,
     straight line -- and are no stroke: thin (at most _RULER_THIN of the picture's
     longer side) and running into its border (a margin line, a grid line cut short, a
     canvas's edge), or, in a picture ``cut_out`` of a scene, lit like a pen lying on the
-    sheet, a lighter stripe along its middle. "Running into the border" is reaching two
-    opposite sides, or one within _EDGE_NEAR of a side along it, or any side of a
-    surface cut out of a scene: a thin 1 cut by a tight crop reaches one side, well
-    inside the picture. A hand-written 1, however straight, wavers by more; a 1 drawn
-    with a line tool is as wide as a pen draws and as evenly dark as ink.
+    sheet, a lighter stripe along its middle. "Running into the border", a line of the
+    page, is reaching two opposite sides, or one while standing within _EDGE_NEAR of a
+    side along it, or any side of a surface cut out of a scene: a thin 1 cut by a tight
+    crop reaches one side, well inside the picture. A hand-written 1, however straight,
+    wavers by more; a 1 drawn with a line tool is as wide as a pen draws and as evenly
+    dark as ink.
 
     Each piece is measured on at most _RULER_ROWS rows across it, evenly spread, so
     that a page of long diagonal lines (each one's box the whole page) stays cheap.
@@ -321,7 +322,9 @@ def _ruler_lines(labels, boxes, ink: np.ndarray, f: int, straight: np.ndarray,
         if lying:  # measure across the line's run
             region, cells = region.T, cells.T
         n = region.shape[0]
-        take = np.arange(n) if n <= _RULER_ROWS else np.arange(_RULER_ROWS) * (n - 1) // (_RULER_ROWS - 1)
+        take = np.arange(n)
+        if n > _RULER_ROWS:
+            take = np.arange(_RULER_ROWS) * (n - 1) // (_RULER_ROWS - 1)
         rows = region[take]
         mask = np.repeat(cells[take // f], f, axis=1)[:, :rows.shape[1]] & (rows > _STRONG)
         weight = np.where(mask, rows, np.float32(0))
@@ -367,7 +370,7 @@ def _shine(weight: np.ndarray) -> float:
         return 0.0
     walls = np.minimum(np.maximum.accumulate(inked, axis=1),
                        np.maximum.accumulate(inked[:, ::-1], axis=1)[:, ::-1])
-    return float(np.median((walls - inked).max(axis=1)))
+    return exact_median((walls - inked).max(axis=1))
 
 
 def _toolbar_icons(shape, boxes) -> np.ndarray:
