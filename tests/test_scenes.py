@@ -971,10 +971,11 @@ def test_the_scenes_light_left_on_a_cut_out_blank_surface_is_no_digit(name, net)
 
 
 def test_a_light_pencil_digit_on_a_sheet_on_a_desk_is_still_read(digits, net):
-    # Pencil 0.26 darker than the sheet, under light falling off by a fifth across the
-    # desk and softened at the strokes' edges: it measures 0.17-0.19, above the floor for
-    # a surface cut out of a scene. (Drawn 0.2 darker, it measures 0.10-0.12 and is no
-    # digit on a desk -- the price of the floor -- while on a page alone it is read.)
+    # Pencil of grey 0.66 on a sheet of 0.92, under light falling off by a fifth across
+    # the desk (the sheet is about 0.85 where the digit lies) and softened at the strokes'
+    # edges: it measures 0.17-0.19, above the floor for a surface cut out of a scene. (Of
+    # grey 0.72, 0.13 darker than the lit sheet, it measures 0.10-0.12 and is no digit on
+    # a desk -- the price of the floor -- while on a page alone it is read.)
     rng = np.random.default_rng(11)
     for d in (2, 5, 7):
         image, fmt = desk(rng)
