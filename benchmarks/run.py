@@ -521,7 +521,8 @@ class Bench:
         folders = set()
         for name in ("digitnet", "digitnet.cli"):
             spec = importlib.util.find_spec(name)
-            folders.update(spec.submodule_search_locations or [] if spec else [])
+            if spec is not None and spec.submodule_search_locations:
+                folders.update(spec.submodule_search_locations)
         ok = all(compileall.compile_dir(folder, quiet=1, maxlevels=0) for folder in folders)
         self.notes.append("digitnet's bytecode compiled before the command rows, as pip "
                           "install does" + ("" if ok else " (some modules failed to compile)"))

@@ -27,10 +27,10 @@ _ARGV0 = sys.argv[0] if sys.argv else ""
 # (`python -m digitnet` runs digitnet/__main__.py; any other package's __main__.py -- as in
 # `python -m pytest` importing this module -- is someone else's program, whose Ctrl-C is
 # none of our business.)
-if ((os.path.basename(_ARGV0) == "digitnet"
-     or os.path.split(_ARGV0)[1] == "__main__.py"
-     and os.path.basename(os.path.dirname(_ARGV0)) == "digitnet")
-        and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+_COMMAND = (os.path.basename(_ARGV0) == "digitnet"
+            or (os.path.basename(_ARGV0) == "__main__.py"
+                and os.path.basename(os.path.dirname(_ARGV0)) == "digitnet"))
+if _COMMAND and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
     def _interrupted_while_starting(signum, frame):
         os.write(2, b"digitnet: interrupted\n")
         os._exit(130)

@@ -7,8 +7,10 @@ joined: the bar of a 5 belongs to its body) and decides:
 
 * faint straight hairlines (scratches), thin straight lines along the picture's side
   and lines hugging its border into a corner (what is left of a frame or a scan's
-  edge), a rectangle's outline around the page (a form's frame) and a row of small
-  pieces along a side (a toolbar's icons) are dropped first;
+  edge), a rectangle's outline around the page (a form's frame), a row of small
+  pieces along a side (a toolbar's icons) and lines straighter than a hand draws that
+  are lines of the page (a margin line, a grid line cut short) or, on a surface cut out
+  of a scene, lit like a pen lying on it are dropped first;
 * the digit is the mark with the most ink, without its pieces far fainter than its
   strongest (a note's shadowed rim next to the digit); marks far smaller than it are
   specks and are wiped out;
@@ -123,6 +125,9 @@ _RULER_RMS = 0.35
 _RULER_LENGTH = 100
 _RULER_THIN = 0.01
 _SHINE = 0.2
+# A line reaches a side of the picture when its ink comes this close (pixels; or a
+# pooled pixel, if that is more).
+_RULER_REACH = 3
 # ... measured on at most this many rows across it.
 _RULER_ROWS = 128
 # Pieces with less than this share of the largest piece's pixels are specks.
@@ -294,23 +299,30 @@ def _ruler_lines(labels, boxes, ink: np.ndarray, f: int, straight: np.ndarray,
     wavers by more; a 1 drawn with a line tool is as wide as a pen draws and as evenly
     dark as ink.
 
-    Each piece is measured on at most _RULER_ROWS rows across it, evenly spread, so
+    Each piece is measured on at most _RULER_ROWS rows of its box across its run (the
+    box's rows for an upright piece, its columns for a lying one; a slanted line is cut
+    obliquely, and its length counts along the box's longer side), evenly spread, so
     that a page of long diagonal lines (each one's box the whole page) stays cheap.
     """
     H, W = ink.shape
     r0, r1, c0, c1 = boxes
     out = np.zeros(straight.size, bool)
+    if max(H, W) < _RULER_LENGTH:
+        return out
     for i in np.flatnonzero(straight):
         cells = labels[r0[i]:r1[i], c0[i]:c1[i]] == i
         top, left = r0[i] * f, c0[i] * f
         region = ink[top:r1[i] * f, left:c1[i] * f]
-        # Which of the picture's sides (top, bottom, left, right) the line's ink reaches.
-        ends = [edge and bool((line[np.repeat(cell_line, f)[:line.size]] > _STRONG).any())
-                for edge, line, cell_line in (
-                    (top == 0, region[0], cells[0]),
-                    (top + region.shape[0] == H, region[-1], cells[-1]),
-                    (left == 0, region[:, 0], cells[:, 0]),
-                    (left + region.shape[1] == W, region[:, -1], cells[:, -1]))]
+        # Which of the picture's sides (top, bottom, left, right) the line's ink reaches,
+        # to within _RULER_REACH pixels (a ruling may stop just short of the page's edge).
+        bottom, right = top + region.shape[0], left + region.shape[1]
+        reach = max(f, _RULER_REACH)
+        ends = [_inked(region, cells, f, slice(0, reach - top)) if top < reach else False,
+                _inked(region, cells, f, slice(max(0, H - reach - top), None)) if bottom > H - reach
+                else False,
+                _inked(region.T, cells.T, f, slice(0, reach - left)) if left < reach else False,
+                _inked(region.T, cells.T, f, slice(max(0, W - reach - left), None)) if right > W - reach
+                else False]
         lying = region.shape[1] > region.shape[0]
         # Where it stands across its run, as a share of the picture's side across it.
         at = ((left + region.shape[1] / 2) / W if not lying else (top + region.shape[0] / 2) / H)
@@ -333,6 +345,17 @@ def _ruler_lines(labels, boxes, ink: np.ndarray, f: int, straight: np.ndarray,
             out[i] = ((page_line and width <= _RULER_THIN * max(H, W))
                       or (cut_out and _shine(weight) >= _SHINE))
     return out
+
+
+def _inked(region: np.ndarray, cells: np.ndarray, f: int, rows: slice) -> bool:
+    """Does a piece (``cells``, its pooled mask; ``region``, the full ink map under its
+    box, ``f`` times as big) hold strong ink on these ``rows`` of its box?"""
+    ink = region[rows]
+    if ink.size == 0:
+        return False
+    first = rows.indices(region.shape[0])[0]
+    piece = np.repeat(cells[(first + np.arange(ink.shape[0])) // f], f, axis=1)
+    return bool((ink > _STRONG)[piece[:, :ink.shape[1]]].any())
 
 
 def _line_shape(weight: np.ndarray, along: np.ndarray) -> tuple[float, float]:

@@ -143,7 +143,9 @@ def normalise(gray: np.ndarray, steps: dict | None = None,
             record["digit_mark"], record["other_marks"] = e.marks[0], e.marks[1:]
             raise
         record["digit_mark"], record["other_marks"] = mark, others
-        floor = _MIN_SCENE_INK_STRENGTH if cut_out else _MIN_INK_STRENGTH
+        # Only a sheet or note found in a scene (a desk or wall around it) is lit by the
+        # scene; a scan inside its frame or lid edge, or a canvas below a toolbar, is not.
+        floor = _MIN_SCENE_INK_STRENGTH if surface.scene is not None else _MIN_INK_STRENGTH
         if _mark_strength(raw, ink, mark.box) < floor:
             # A shadow's rim, a sheet's shading or JPEG blotches on a blank page: faint
             # ink once stretched, but hardly darker than the paper. A written digit is.
@@ -333,7 +335,7 @@ def _ink_map(g: np.ndarray, scene: np.ndarray | None = None) -> tuple[np.ndarray
 # more blank photos, but also pencil drawn 0.1 darker than the paper: grain and JPEG
 # make it measure 0.09.)
 _MIN_INK_STRENGTH = 0.08
-# ... and on a surface cut out of a scene (a sheet on a desk, a note on a wall), this far:
+# ... and on a sheet or note found in a scene (a desk or a wall around it), this far:
 # the scene's light leaves more behind -- the rim of a lit patch, a strip of desk inside
 # the sheet's outline, a note's shaded edge stand 0.08-0.13 off on blank scene photos --
 # while the digits of the scene set stand 0.19 and more off (99% of them 0.26).
