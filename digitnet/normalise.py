@@ -129,7 +129,7 @@ def normalise(gray: np.ndarray, steps: dict | None = None,
     record["surface"] = surface
     g = surface.image
 
-    ink, contrast, raw = _ink_map(g, surface.scene)  # (h, w) float32, 0 = paper .. 1 = ink core
+    ink, contrast, raw, lighting = _ink_map(g, surface.scene)  # (h, w), 0 = paper .. 1 = ink core
     record["ink"] = ink
     if max(ink.shape) >= _MAP_MIN_SIDE:
         ink = remove_rulings(ink)
@@ -143,9 +143,11 @@ def normalise(gray: np.ndarray, steps: dict | None = None,
             record["digit_mark"], record["other_marks"] = e.marks[0], e.marks[1:]
             raise
         record["digit_mark"], record["other_marks"] = mark, others
-        # Only a sheet or note found in a scene (a desk or wall around it) is lit by the
-        # scene; a scan inside its frame or lid edge, or a canvas below a toolbar, is not.
-        floor = _MIN_SCENE_INK_STRENGTH if surface.scene is not None else _MIN_INK_STRENGTH
+        # Only a sheet or note found in a scene (a desk or wall around it), and lit
+        # unevenly by it, keeps the scene's light; a scan inside its frame or beside its
+        # lid edge is evenly lit, and a canvas below a toolbar is no scene.
+        lit_scene = surface.scene is not None and lighting >= _SCENE_LIGHTING
+        floor = _MIN_SCENE_INK_STRENGTH if lit_scene else _MIN_INK_STRENGTH
         if _mark_strength(raw, ink, mark.box) < floor:
             # A shadow's rim, a sheet's shading or JPEG blotches on a blank page: faint
             # ink once stretched, but hardly darker than the paper. A written digit is.
@@ -266,12 +268,15 @@ def _validated(gray: np.ndarray) -> np.ndarray:
 _BORDER_BAND = 0.04
 
 
-def _ink_map(g: np.ndarray, scene: np.ndarray | None = None) -> tuple[np.ndarray, float, np.ndarray]:
+def _ink_map(g: np.ndarray, scene: np.ndarray | None = None
+             ) -> tuple[np.ndarray, float, np.ndarray, float]:
     """(H, W) brightness -> ((H, W) ink strength 0..1 with paper, lighting and noise
     removed; the ink core's contrast against the paper in brightness units, 0..1; the
     (H, W) ink before it was stretched: how far each pixel stands from the paper, in
-    brightness units). ``scene``: (H, W) bool, what is not paper (painted in the
-    paper's shade; :attr:`~digitnet.surface.Surface.scene`), or None."""
+    brightness units; how much the paper's lighting varies across the picture, the
+    range of the coarse lighting map in brightness units, 0 for pictures too small for
+    one). ``scene``: (H, W) bool, what is not paper (painted in the paper's shade;
+    :attr:`~digitnet.surface.Surface.scene`), or None."""
     h, w = g.shape
     # 1. Polarity. The paper level is the median of the border: the digit rarely touches
     # the border, and a median ignores the few places where it does (this holds even for
@@ -288,9 +293,11 @@ def _ink_map(g: np.ndarray, scene: np.ndarray | None = None) -> tuple[np.ndarray
 
     # 2. Uneven lighting. Large images (photos) get a paper level per region of a coarse
     # grid instead of one number; small ones are screenshots or MNIST-like and flat.
+    lighting = 0.0
     if max(h, w) >= _MAP_MIN_SIDE:
         x = 1.0 - g if dark_ink else g  # light ink on dark, as in MNIST
         grid = _background_grid(x)
+        lighting = float(grid.max() - grid.min())
         # Where the digit swamps whole regions (a bold digit filling its canvas), the
         # grid would mistake ink for paper. Shadows are real, but paper never gets
         # within half the ink contrast of the ink: cap the map there.
@@ -326,7 +333,7 @@ def _ink_map(g: np.ndarray, scene: np.ndarray | None = None) -> tuple[np.ndarray
     raw = ink
     ink = (ink - floor) * np.float32(1.0 / (level - floor))
     np.clip(ink, 0.0, 1.0, out=ink)
-    return ink, level, raw
+    return ink, level, raw, lighting
 
 
 # A digit's strokes stand at least this far from the paper (brightness units, 0..1; 0.08
@@ -335,11 +342,14 @@ def _ink_map(g: np.ndarray, scene: np.ndarray | None = None) -> tuple[np.ndarray
 # more blank photos, but also pencil drawn 0.1 darker than the paper: grain and JPEG
 # make it measure 0.09.)
 _MIN_INK_STRENGTH = 0.08
-# ... and on a sheet or note found in a scene (a desk or a wall around it), this far:
+# ... and on a sheet or note found in a scene (a desk or a wall around it) and lit
+# unevenly -- its coarse lighting map spanning _SCENE_LIGHTING or more (5 grey levels;
+# a flat scan beside a dark lid edge: 0.001) -- this far:
 # the scene's light leaves more behind -- the rim of a lit patch, a strip of desk inside
 # the sheet's outline, a note's shaded edge stand 0.08-0.13 off on blank scene photos --
 # while the digits of the scene set stand 0.19 and more off (99% of them 0.26).
 _MIN_SCENE_INK_STRENGTH = 0.14
+_SCENE_LIGHTING = 0.02
 
 
 def _mark_strength(raw: np.ndarray, ink: np.ndarray, box) -> float:
