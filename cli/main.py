@@ -926,6 +926,9 @@ def train(data, layers, epochs, batch_size, lr, optimizer, momentum, loss, sched
                f"{printable(done.npz)} and {printable(done.card)}")
     if done.interrupted:
         raise Interrupted(f"interrupted; {summary}")
+    # The model is written: a Ctrl-C from here on comes too late to stop anything, and
+    # must not turn the finished run's one summary line into a second, "interrupted".
+    no_more_interrupts()
     progress.summary(summary)
 
 

@@ -299,6 +299,25 @@ def test_train_leaves_signal_handlers_as_it_found_them(small_mnist_dir, tmp_path
     assert {s: signal.getsignal(s) for s in before} == before
 
 
+def test_ctrl_c_after_the_model_is_written_does_not_undo_the_summary(small_mnist_dir, tmp_path):
+    # Ctrl-C just as the finished run prints its summary (the model is on disk): too late
+    # to stop anything. It used to add "digitnet: interrupted" and exit 130.
+    code = ("import os, signal, sys; sys.argv[0] = 'digitnet'; import digitnet.cli.main as m; "
+            "real = m.TrainProgress.summary\n"
+            "def summary(self, text):\n"
+            "    os.kill(os.getpid(), signal.SIGINT)\n"
+            "    real(self, text)\n"
+            "m.TrainProgress.summary = summary\n"
+            "sys.argv[1:] = ['train', '--data', %r, '--epochs', '1', '--validation', '300',"
+            " '--teacher', 'none', '--no-augment', '-q', '--out', %r]\n"
+            "m.main()" % (str(small_mnist_dir), str(tmp_path / "m.npz")))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert r.returncode == 0, r.stderr
+    assert len(r.stderr.splitlines()) == 1 and "test accuracy" in r.stderr, r.stderr
+    assert (tmp_path / "m.npz").exists()
+
+
 @pytest.mark.parametrize("argv0,ours", [("/somewhere/digitnet/__main__.py", True),
                                          ("/somewhere/bin/digitnet", True),
                                          ("/somewhere/someapp/__main__.py", False)])
