@@ -312,7 +312,7 @@ def test_ctrl_c_after_the_model_is_written_does_not_undo_the_summary(small_mnist
             " '--teacher', 'none', '--no-augment', '-q', '--out', %r]\n"
             "m.main()" % (str(small_mnist_dir), str(tmp_path / "m.npz")))
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                       cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+                       cwd=tmp_path)  # the installed package, not a checkout's folder
     assert r.returncode == 0, r.stderr
     assert len(r.stderr.splitlines()) == 1 and "test accuracy" in r.stderr, r.stderr
     assert (tmp_path / "m.npz").exists()
