@@ -476,6 +476,7 @@ class Bench:
         self.digitnet_exe = Path(sys.executable).parent / "digitnet"
         self._weights = None
         self._pngs = None
+        self._compiled = False
 
     # -- shared resources ---------------------------------------------------------------
 
@@ -514,7 +515,7 @@ class Bench:
         an editable checkout whose caches are stale, under PYTHONDONTWRITEBYTECODE=1
         (set on some machines, this one's among them), every start of the command would
         compile them from source again -- about 50 ms that no installed copy pays."""
-        if getattr(self, "_compiled", False):
+        if self._compiled:
             return
         import compileall
         import importlib.util

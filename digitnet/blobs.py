@@ -118,9 +118,9 @@ _TOOLBAR = 0.15
 # margin line, a grid line cut short or a canvas's edge when it is at most _RULER_THIN
 # of the longer side wide and a line of the page (see _ruler_lines); and a pen lying on
 # the sheet when the picture was cut out of a scene (a desk) and the line is lighter
-# along its middle by _SHINE (ink strength, 0..1) than at its sides. Written 1s on the
-# scene set: 0.43 px and more (0.57 px from 100 px long); pens and ruled lines: 0.27 px
-# and less.
+# along its middle by _SHINE (ink strength, 0..1) than at its sides. Written 1s of the
+# scene set that are long enough to be measured: 0.56 px and more; pens and ruled lines
+# on it: 0.28 px and less.
 _RULER_RMS = 0.35
 _RULER_LENGTH = 100
 _RULER_THIN = 0.01
@@ -315,14 +315,12 @@ def _ruler_lines(labels, boxes, ink: np.ndarray, f: int, straight: np.ndarray,
         region = ink[top:r1[i] * f, left:c1[i] * f]
         # Which of the picture's sides (top, bottom, left, right) the line's ink reaches,
         # to within _RULER_REACH pixels (a ruling may stop just short of the page's edge).
-        bottom, right = top + region.shape[0], left + region.shape[1]
+        # (The rows of the box within reach of a side; none if it stands further in.)
         reach = max(f, _RULER_REACH)
-        ends = [_inked(region, cells, f, slice(0, reach - top)) if top < reach else False,
-                _inked(region, cells, f, slice(max(0, H - reach - top), None)) if bottom > H - reach
-                else False,
-                _inked(region.T, cells.T, f, slice(0, reach - left)) if left < reach else False,
-                _inked(region.T, cells.T, f, slice(max(0, W - reach - left), None)) if right > W - reach
-                else False]
+        ends = [_inked(region, cells, f, slice(0, max(0, reach - top))),
+                _inked(region, cells, f, slice(max(0, H - reach - top), None)),
+                _inked(region.T, cells.T, f, slice(0, max(0, reach - left))),
+                _inked(region.T, cells.T, f, slice(max(0, W - reach - left), None))]
         lying = region.shape[1] > region.shape[0]
         # Where it stands across its run, as a share of the picture's side across it.
         at = ((left + region.shape[1] / 2) / W if not lying else (top + region.shape[0] / 2) / H)

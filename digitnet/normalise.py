@@ -125,6 +125,7 @@ def normalise(gray: np.ndarray, steps: dict | None = None,
     record = steps if steps is not None else {}
     g = shrink(_validated(gray), WORK_SIDE)
     record["work"] = g
+    work_shape = g.shape
     surface = find_surface(g, chroma)  # the sheet, page or canvas: no desk, frame or toolbar
     record["surface"] = surface
     g = surface.image
@@ -135,9 +136,9 @@ def normalise(gray: np.ndarray, steps: dict | None = None,
         ink = remove_rulings(ink)
     record["lines_removed"] = ink
     if max(ink.shape) >= _MAP_MIN_SIDE:
+        # A surface cut out of a scene: the desk, frame or toolbar around it gone.
+        cut_out = surface.scene is not None or surface.image.shape != work_shape
         try:
-            # A surface cut out of a scene: the desk, frame or toolbar around it gone.
-            cut_out = surface.scene is not None or surface.image.shape != record["work"].shape
             ink, mark, others = find_digit(ink, contrast, cut_out)  # no specks; one digit only
         except SeveralDigits as e:
             record["digit_mark"], record["other_marks"] = e.marks[0], e.marks[1:]
@@ -342,12 +343,12 @@ def _ink_map(g: np.ndarray, scene: np.ndarray | None = None
 # more blank photos, but also pencil drawn 0.1 darker than the paper: grain and JPEG
 # make it measure 0.09.)
 _MIN_INK_STRENGTH = 0.08
-# ... and on a sheet or note found in a scene (a desk or a wall around it) and lit
-# unevenly -- its coarse lighting map spanning _SCENE_LIGHTING or more (5 grey levels;
-# a flat scan beside a dark lid edge: 0.001) -- this far:
-# the scene's light leaves more behind -- the rim of a lit patch, a strip of desk inside
-# the sheet's outline, a note's shaded edge stand 0.08-0.13 off on blank scene photos --
-# while the digits of the scene set stand 0.19 and more off (99% of them 0.26).
+# ... and _MIN_SCENE_INK_STRENGTH on a sheet or note found in a scene (a desk or a wall
+# around it) and lit unevenly, its coarse lighting map spanning _SCENE_LIGHTING or more
+# (5 grey levels; a flat scan beside a dark lid edge, which the surface search also
+# takes for a desk: 0.001). The scene's light leaves more behind there: the rim of a lit
+# patch, a strip of desk inside the sheet's outline and a note's shaded edge stand
+# 0.08-0.13 off on the scene set's blank photos, its digits 0.19 and more (99%: 0.26).
 _MIN_SCENE_INK_STRENGTH = 0.14
 _SCENE_LIGHTING = 0.02
 
