@@ -27,7 +27,8 @@ from .morphology import border_runs, max_filter, median, min_filter, pool_max, s
 from .rulings import remove_rulings
 from .surface import find_surface
 
-__all__ = ["FIELD", "BOX", "WORK_SIDE", "normalise", "raw_input"]
+__all__ = ["FIELD", "BOX", "WORK_SIDE", "SMALL_SIDE", "normalise", "normalise_many",
+           "raw_input"]
 
 #: Images are reduced to this longer side before normalising. The digit ends up 20 px
 #: tall, so detail beyond this only costs time.
@@ -44,9 +45,11 @@ COM_TARGET = 14.0
 
 # --- normalising ----------------------------------------------------------------------------
 
-# Images smaller than this (longer side) have a single background level; bigger ones get a
-# background *map* that follows uneven lighting (phone photos, shadows).
-_MAP_MIN_SIDE = 48
+#: Pictures whose longer side is under this are *small* (an MNIST digit, an icon, a
+#: thumbnail): they have a single paper level, no rulings, one digit or nothing, and
+#: :func:`normalise_many` works many of one size at once. Bigger ones get a paper *map*
+#: that follows uneven lighting (phone photos, shadows) and the analysis of their marks.
+SMALL_SIDE = 48
 # Background map resolution: about this many cells along the longer side. Lighting
 # varies smoothly, and cells must be larger than a pen stroke.
 _MAP_CELLS = 6
@@ -129,37 +132,97 @@ def normalise(gray: np.ndarray, steps: dict | None = None,
     surface = find_surface(g, chroma)  # the sheet, page or canvas: no desk, frame or toolbar
     record["surface"] = surface
     g = surface.image
+    if max(g.shape) < SMALL_SIDE:
+        [field] = _small_fields(g[None], [record])
+        if isinstance(field, ImageError):
+            raise field
+        return field
 
     ink, contrast, raw, lighting = _ink_map(g, surface.scene)  # (h, w), 0 = paper .. 1 = ink core
     record["ink"] = ink
-    if max(ink.shape) >= _MAP_MIN_SIDE:
-        ink = remove_rulings(ink)
+    ink = remove_rulings(ink)
     record["lines_removed"] = ink
-    if max(ink.shape) >= _MAP_MIN_SIDE:
-        # A surface cut out of a scene: the desk, frame or toolbar around it gone.
-        cut_out = surface.scene is not None or surface.image.shape != work_shape
-        try:
-            ink, mark, others = find_digit(ink, contrast, cut_out)  # no specks; one digit only
-        except SeveralDigits as e:
-            record["digit_mark"], record["other_marks"] = e.marks[0], e.marks[1:]
-            raise
-        record["digit_mark"], record["other_marks"] = mark, others
-        # Only a sheet or note found in a scene (a desk or wall around it), and lit
-        # unevenly by it, keeps the scene's light; a scan inside its frame or beside its
-        # lid edge is evenly lit, and a canvas below a toolbar is no scene.
-        lit_scene = surface.scene is not None and lighting >= _SCENE_LIGHTING
-        floor = _MIN_SCENE_INK_STRENGTH if lit_scene else _MIN_INK_STRENGTH
-        if _mark_strength(raw, ink, mark.box) < floor:
-            # A shadow's rim, a sheet's shading or JPEG blotches on a blank page: faint
-            # ink once stretched, but hardly darker than the paper. A written digit is.
-            raise ImageError("no digit found")
-        ink = _within(ink, mark.box)
-    elif np.count_nonzero(ink > _STRONG) < _MIN_INK_PIXELS:
-        # A small picture (an MNIST digit, an icon) holds one digit or nothing: only a
-        # dot is ruled out here, the full analysis of marks would cost more than the rest.
+    # A surface cut out of a scene: the desk, frame or toolbar around it gone.
+    cut_out = surface.scene is not None or surface.image.shape != work_shape
+    try:
+        ink, mark, others = find_digit(ink, contrast, cut_out)  # no specks; one digit only
+    except SeveralDigits as e:
+        record["digit_mark"], record["other_marks"] = e.marks[0], e.marks[1:]
+        raise
+    record["digit_mark"], record["other_marks"] = mark, others
+    # Only a sheet or note found in a scene (a desk or wall around it), and lit
+    # unevenly by it, keeps the scene's light; a scan inside its frame or beside its
+    # lid edge is evenly lit, and a canvas below a toolbar is no scene.
+    lit_scene = surface.scene is not None and lighting >= _SCENE_LIGHTING
+    floor = _MIN_SCENE_INK_STRENGTH if lit_scene else _MIN_INK_STRENGTH
+    if _mark_strength(raw, ink, mark.box) < floor:
+        # A shadow's rim, a sheet's shading or JPEG blotches on a blank page: faint
+        # ink once stretched, but hardly darker than the paper. A written digit is.
         raise ImageError("no digit found")
+    return _field(_within(ink, mark.box), record)
+
+
+def normalise_many(grays, chromas=None) -> list:
+    """:func:`normalise` for many pictures: per picture, in order, its (784,) inputs or
+    the :class:`ImageError` that :func:`normalise` would raise for it.
+
+    ``grays``: a sequence of (H, W) arrays, ``chromas`` one of colours (or None) beside
+    them. The results are exactly :func:`normalise`'s. Small pictures (longer side under
+    SMALL_SIDE: MNIST digits, icons, thumbnails) of one size are worked as one stack: for
+    a 28x28 digit a numpy call costs far more than the arithmetic it does, and a stack of
+    64 digits costs the same number of calls as one.
+    """
+    out = [None] * len(grays)
+    stacks: dict[tuple[int, int], list] = {}  # size -> [(index, picture)]
+    for i, gray in enumerate(grays):
+        chroma = chromas[i] if chromas is not None else None
+        try:
+            g = shrink(_validated(gray), WORK_SIDE)
+            image = find_surface(g, chroma).image
+            if max(image.shape) < SMALL_SIDE:
+                stacks.setdefault(image.shape, []).append((i, image))
+            else:
+                out[i] = normalise(g, chroma=chroma)
+        except ImageError as exc:
+            out[i] = exc
+    for members in stacks.values():
+        fields = _small_fields(np.stack([image for _, image in members]), [{} for _ in members])
+        for (i, _), field in zip(members, fields):
+            out[i] = field
+    return out
+
+
+def _small_fields(stack: np.ndarray, records: list[dict]) -> list:
+    """:func:`normalise` of small pictures of one size, (N, H, W): per picture its
+    (784,) inputs or its :class:`ImageError`; ``records``: a steps dict for each. The
+    ink maps and the crops are found for the whole stack at once."""
+    inks, found = _small_ink_maps(stack)
+    strong = inks > _STRONG
+    enough = np.count_nonzero(strong, axis=(1, 2)) >= _MIN_INK_PIXELS
+    crops = _stack_bounds(inks, strong)
+    out = []
+    for i, record in enumerate(records):
+        try:
+            if not found[i]:
+                raise ImageError("no digit found")
+            record["ink"] = record["lines_removed"] = inks[i]
+            if not enough[i]:
+                # A small picture (an MNIST digit, an icon) holds one digit or nothing:
+                # only a dot is ruled out here, the full analysis of marks would cost
+                # more than the rest.
+                raise ImageError("no digit found")
+            out.append(_field(inks[i], record, crops[i]))
+        except ImageError as exc:
+            out.append(exc)
+    return out
+
+
+def _field(ink: np.ndarray, record: dict, crop: tuple | None = None) -> np.ndarray:
+    """Steps 3 to 5 of :func:`normalise`: the digit's ink map (H, W), 0..1, nothing else
+    on it -> the (784,) inputs: cropped, thickened if a hairline, scaled, centred.
+    ``crop``: the digit's box (r0, r1, c0, c1) if known, else :func:`_ink_bounds`'s."""
     record["digit_ink"] = ink
-    r0, r1, c0, c1 = _ink_bounds(ink)
+    r0, r1, c0, c1 = crop if crop is not None else _ink_bounds(ink)
     record["crop"] = (r0, r1, c0, c1)
     digit = ink[r0:r1, c0:c1]
     digit = _thicken_thin_strokes(digit)
@@ -271,19 +334,20 @@ _BORDER_BAND = 0.04
 
 def _ink_map(g: np.ndarray, scene: np.ndarray | None = None
              ) -> tuple[np.ndarray, float, np.ndarray, float]:
-    """(H, W) brightness -> ((H, W) ink strength 0..1 with paper, lighting and noise
-    removed; the ink core's contrast against the paper in brightness units, 0..1; the
-    (H, W) ink before it was stretched: how far each pixel stands from the paper, in
-    brightness units; how much the paper's lighting varies across the picture, the
-    range of the coarse lighting map in brightness units, 0 for pictures too small for
-    one). ``scene``: (H, W) bool, what is not paper (painted in the paper's shade;
-    :attr:`~digitnet.surface.Surface.scene`), or None."""
+    """(H, W) brightness, longer side at least SMALL_SIDE -> ((H, W) ink strength 0..1
+    with paper, lighting and noise removed; the ink core's contrast against the paper in
+    brightness units, 0..1; the (H, W) ink before it was stretched: how far each pixel
+    stands from the paper, in brightness units; how much the paper's lighting varies
+    across the picture, the range of the coarse lighting map in brightness units).
+    ``scene``: (H, W) bool, what is not paper (painted in the paper's shade;
+    :attr:`~digitnet.surface.Surface.scene`), or None. Small pictures: see
+    :func:`_small_ink_maps`, the same steps without the lighting map."""
     h, w = g.shape
     # 1. Polarity. The paper level is the median of the border: the digit rarely touches
     # the border, and a median ignores the few places where it does (this holds even for
-    # a digit that fills its canvas, where local estimates would see mostly ink). On a
-    # large picture the border is a band _BORDER_BAND of the shorter side deep: its
-    # outermost pixels may be all a scan's dark edge or a frame's line, a few px wide.
+    # a digit that fills its canvas, where local estimates would see mostly ink). The
+    # border is a band _BORDER_BAND of the shorter side deep: the outermost pixels of a
+    # large picture may be all a scan's dark edge or a frame's line, a few px wide.
     k = _band_depth(h, w)
     border = np.concatenate((g[:k].ravel(), g[-k:].ravel(),
                              g[k:-k, :k].ravel(), g[k:-k, -k:].ravel()))
@@ -292,29 +356,26 @@ def _ink_map(g: np.ndarray, scene: np.ndarray | None = None
     sigma = _pixel_noise(g)
     dark_ink, contrast, stroke = _polarity(residual, sigma, float(paper) >= 0.5, scene)
 
-    # 2. Uneven lighting. Large images (photos) get a paper level per region of a coarse
-    # grid instead of one number; small ones are screenshots or MNIST-like and flat.
-    lighting = 0.0
-    if max(h, w) >= _MAP_MIN_SIDE:
-        x = 1.0 - g if dark_ink else g  # light ink on dark, as in MNIST
-        grid = _background_grid(x)
-        lighting = float(grid.max() - grid.min())
-        # Where the digit swamps whole regions (a bold digit filling its canvas), the
-        # grid would mistake ink for paper. Shadows are real, but paper never gets
-        # within half the ink contrast of the ink: cap the map there.
-        paper_x = (1.0 - paper) if dark_ink else paper
-        np.minimum(grid, np.float32(paper_x + 0.5 * contrast), out=grid)
-        background = _upsample(grid, h, w)
-        if stroke is not None:
-            # A shadow's edge, or a lit patch's: a cell of the coarse grid that holds
-            # both lit and shaded paper takes the lit paper's level, and the shaded part
-            # of it would be ink. The paper under a stroke is the darkest within a few
-            # strokes' width of it (a grey-level opening), which follows the edge.
-            size = max(3, math.ceil(_OPENING * stroke * min(h, w)))
-            np.maximum(background, _opening(x, size), out=background)
-        ink = x - background
-    else:
-        ink = -residual if dark_ink else residual
+    # 2. Uneven lighting: a paper level per region of a coarse grid instead of one
+    # number (small pictures, screenshots or MNIST-like and flat, have just the one: see
+    # _small_ink_maps).
+    x = 1.0 - g if dark_ink else g  # light ink on dark, as in MNIST
+    grid = _background_grid(x)
+    lighting = float(grid.max() - grid.min())
+    # Where the digit swamps whole regions (a bold digit filling its canvas), the grid
+    # would mistake ink for paper. Shadows are real, but paper never gets within half
+    # the ink contrast of the ink: cap the map there.
+    paper_x = (1.0 - paper) if dark_ink else paper
+    np.minimum(grid, np.float32(paper_x + 0.5 * contrast), out=grid)
+    background = _upsample(grid, h, w)
+    if stroke is not None:
+        # A shadow's edge, or a lit patch's: a cell of the coarse grid that holds both
+        # lit and shaded paper takes the lit paper's level, and the shaded part of it
+        # would be ink. The paper under a stroke is the darkest within a few strokes'
+        # width of it (a grey-level opening), which follows the edge.
+        size = max(3, math.ceil(_OPENING * stroke * min(h, w)))
+        np.maximum(background, _opening(x, size), out=background)
+    ink = x - background
 
     # 3. Contrast: how bright is the ink core above the paper, and how much does the
     # paper itself vary? Pixel noise is not all of it: JPEG flattens noise into blocks,
@@ -335,6 +396,108 @@ def _ink_map(g: np.ndarray, scene: np.ndarray | None = None
     ink = (ink - floor) * np.float32(1.0 / (level - floor))
     np.clip(ink, 0.0, 1.0, out=ink)
     return ink, level, raw, lighting
+
+
+def _small_ink_maps(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ink maps of small pictures of one size: (N, H, W) brightness, longer side
+    under SMALL_SIDE -> ((N, H, W) ink strength 0..1: light ink on black, paper and
+    noise removed; (N,) bool, False where no ink stands out and the map means nothing).
+
+    The steps of :func:`_ink_map`, with one paper level per picture (a small picture is
+    a crop, an icon or an MNIST digit: evenly lit), each worked on the whole stack at
+    once: the same numbers as picture by picture, with a fraction of the numpy calls.
+    """
+    n, h, w = stack.shape
+    # 1. Polarity: the paper level is the median of the border band (see _ink_map).
+    k = _band_depth(h, w)
+    border = np.concatenate((stack[:, :k].reshape(n, -1), stack[:, -k:].reshape(n, -1),
+                             stack[:, k:-k, :k].reshape(n, -1),
+                             stack[:, k:-k, -k:].reshape(n, -1)), axis=1)
+    mid = border.shape[1] // 2
+    paper = np.partition(border, mid, axis=1)[:, mid]  # as median(): the upper one
+    residual = stack - paper[:, None, None]
+    sigma = _small_pixel_noise(stack)
+    # The vote of _polarity, over 2x2 averages for the most extreme departures.
+    if min(h, w) >= 2:
+        smooth = (residual[:, :-1, :-1] + residual[:, 1:, :-1] + residual[:, :-1, 1:]
+                  + residual[:, 1:, 1:]) * 0.25
+    else:
+        smooth = residual
+    up = smooth.max(axis=(1, 2)).astype(np.float64)
+    down = -smooth.min(axis=(1, 2)).astype(np.float64)
+    cut = np.maximum(3.0 * sigma, 0.5 * np.maximum(up, down)).astype(np.float32)[:, None, None]
+    light = np.maximum(residual - cut, 0.0).sum(axis=(1, 2)).astype(np.float64)
+    dark = np.maximum(-residual - cut, 0.0).sum(axis=(1, 2)).astype(np.float64)
+    dark_ink = _dark_wins(dark, light, paper.astype(np.float64) >= 0.5)
+    ink = np.where(dark_ink[:, None, None], -residual, residual)  # light ink on dark
+
+    # 3. Contrast (there is no step 2, uneven lighting, in a small picture): the ink
+    # core's level, measured inside the border band unless the band is all there is.
+    sigma = np.maximum(sigma, _small_paper_spread(ink.reshape(n, h * w)))
+    if min(h, w) > 4 * k:
+        level = _small_ink_level(ink[:, k:h - k, k:w - k].reshape(n, -1), sigma)
+    else:
+        level = np.full(n, np.nan)
+    retry = np.isnan(level)
+    if retry.any():
+        level[retry] = _small_ink_level(ink.reshape(n, -1)[retry], sigma[retry])
+    # The soft threshold of _ink_map, in the same float32 arithmetic.
+    found = ~np.isnan(level)
+    level[~found] = 1.0
+    floor = np.minimum(_NOISE_SIGMAS * sigma, 0.5 * level).astype(np.float32)
+    scale = np.float32(1.0) / (level.astype(np.float32) - floor)
+    ink = (ink - floor[:, None, None]) * scale[:, None, None]
+    np.clip(ink, 0.0, 1.0, out=ink)
+    return ink, found
+
+
+def _small_pixel_noise(stack: np.ndarray) -> np.ndarray:
+    """:func:`_pixel_noise` of each small picture of an (N, H, W) stack: (N,) float64.
+
+    In a small picture (a 9x12 scan of a digit) stroke edges are no longer "a few
+    pixels": most neighbours straddle one. Only pairs on the same side of the midway
+    level (both paper, or both ink) measure the noise there, unless there are none.
+    """
+    n, h, w = stack.shape
+    if w < 2:
+        return np.zeros(n)
+    diffs = np.abs(stack[:, :, 1:] - stack[:, :, :-1]).reshape(n, -1)
+    mid = ((stack.max(axis=(1, 2)).astype(np.float64) + stack.min(axis=(1, 2))) / 2
+           ).astype(np.float32)
+    above = stack > mid[:, None, None]
+    same = (above[:, :, 1:] == above[:, :, :-1]).reshape(n, -1)
+    same |= ~same.any(axis=1, keepdims=True)  # no such pair: all pairs
+    return _NOISE_PER_DIFF * _kth_of_chosen(diffs, same, lambda count: count // 2)
+
+
+def _small_paper_spread(ink: np.ndarray) -> np.ndarray:
+    """:func:`_paper_spread` of each row of an (N, M) stack of small ink maps: (N,)."""
+    last = ink.shape[1] - 1
+    lo, hi = int(0.1 * last), int(0.3 * last)
+    part = np.partition(ink, (lo, hi), axis=1)
+    return (part[:, hi] - part[:, lo]).astype(np.float64) / 0.757
+
+
+def _small_ink_level(ink: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """:func:`_ink_level` of each row of an (N, M) stack of small ink maps, with their
+    (N,) noise levels: (N,) float64, NaN where there is no ink to speak of."""
+    # Compared in float32, as a Python float against a float32 array is.
+    clear = ink > np.maximum(_NOISE_SIGMAS * sigma, 0.5 / 255).astype(np.float32)[:, None]
+    level = _kth_of_chosen(ink, clear, lambda count: (0.99 * (count - 1)).astype(np.int64))
+    level[~clear.any(axis=1)] = np.nan
+    level[level < np.maximum(_MIN_CONTRAST, _MIN_SNR * sigma)] = np.nan
+    return level
+
+
+def _kth_of_chosen(values: np.ndarray, chosen: np.ndarray, kth) -> np.ndarray:
+    """Per row of ``values`` (N, M), the kth(count)-th smallest (from 0) of its values
+    where ``chosen`` (N, M, bool) holds, ``count`` being how many are chosen: (N,)
+    float64 (meaningless for a row with none chosen). What np.partition does for one
+    row, for rows whose k differ: sorted, with the others pushed to the end."""
+    count = np.count_nonzero(chosen, axis=1)
+    ordered = np.sort(np.where(chosen, values, np.inf), axis=1)
+    k = np.clip(kth(count), 0, values.shape[1] - 1)
+    return ordered[np.arange(values.shape[0]), k].astype(np.float64)
 
 
 # A digit's strokes stand at least this far from the paper (brightness units, 0..1; 0.08
@@ -420,7 +583,7 @@ def _polarity(residual: np.ndarray, sigma: float, light_paper: bool,
     lighter = np.maximum(residual - cut, 0.0)
     darker = np.maximum(-residual - cut, 0.0)
     dark, light = float(darker.sum()), float(lighter.sum())
-    dark_ink = dark * _POLARITY_PRIOR >= light if light_paper else dark >= light * _POLARITY_PRIOR
+    dark_ink = bool(_dark_wins(dark, light, light_paper))
     if not dark_ink and max(residual.shape) >= _BROAD_MIN_SIDE:
         # Light ink won -- perhaps with a lit patch on a shaded sheet, or a note lighter
         # than the wall the border shows. Ink is strokes: when the light departures form
@@ -441,6 +604,12 @@ def _polarity(residual: np.ndarray, sigma: float, light_paper: bool,
     if stroke == math.inf:
         stroke = None  # no strong dark departure: nothing to measure a stroke by
     return dark_ink, max(0.0, down if dark_ink else up), stroke
+
+
+def _dark_wins(dark, light, light_paper):
+    """The polarity vote of :func:`_polarity`: does the dark ink win, given the strong
+    departures' sums to each side and whether the paper is light? Numbers or arrays."""
+    return np.where(light_paper, dark * _POLARITY_PRIOR >= light, dark >= light * _POLARITY_PRIOR)
 
 
 def _pooling(shape) -> int:
@@ -580,15 +749,11 @@ def _pixel_noise(g: np.ndarray) -> float:
     step = max(1, round(g.size / _SAMPLE))
     rows = g[::step]
     diffs = np.abs(rows[:, 1:] - rows[:, :-1])
-    if max(g.shape) < _MAP_MIN_SIDE:
-        # In a small picture (a 9x12 scan of a digit) stroke edges are no longer "a few
-        # pixels": most neighbours straddle one. Only pairs on the same side of the
-        # midway level (both paper, or both ink) measure the noise there.
-        mid = np.float32((float(g.max()) + float(g.min())) / 2)
-        same = (rows[:, 1:] > mid) == (rows[:, :-1] > mid)
-        if same.any():
-            diffs = diffs[same]
-    return 1.4826 / math.sqrt(2.0) * float(median(diffs.ravel()))
+    return _NOISE_PER_DIFF * float(median(diffs.ravel()))
+
+
+# A normal distribution's sigma per median absolute difference of two of its samples.
+_NOISE_PER_DIFF = 1.4826 / math.sqrt(2.0)
 
 
 def _paper_spread(ink: np.ndarray) -> float:
@@ -645,6 +810,41 @@ def _ink_bounds(ink: np.ndarray) -> tuple[int, int, int, int]:
     rows = np.flatnonzero(window.any(axis=1))
     cols = np.flatnonzero(window.any(axis=0))
     return r0m + rows[0], r0m + rows[-1] + 1, c0m + cols[0], c0m + cols[-1] + 1
+
+
+def _stack_bounds(ink: np.ndarray, strong: np.ndarray) -> list[tuple | None]:
+    """:func:`_ink_bounds` of each ink map of an (N, H, W) stack (``strong``: ink >
+    _STRONG), found for all at once where it is simplest and most common: the strong
+    ink's rows and columns each one solid run, no speck to trim. The others get None
+    (:func:`_ink_bounds` does them one by one)."""
+    n, h, w = ink.shape
+    mass = ink * strong
+    # As in _ink_bounds; the columns' sums over all rows are those over the digit's
+    # rows, the others being empty.
+    r0, r1, rows_solid = _solid_runs(mass.sum(axis=2) != 0)
+    c0, c1, cols_solid = _solid_runs(mass.sum(axis=1) != 0)
+    margin = np.maximum(1, np.ceil(0.1 * np.maximum(r1 - r0, c1 - c0)).astype(np.int64))
+    r0m, r1m = np.maximum(0, r0 - margin), np.minimum(h, r1 + margin)
+    c0m, c1m = np.maximum(0, c0 - margin), np.minimum(w, c1 + margin)
+    at_row, at_col = np.arange(h), np.arange(w)
+    in_rows = (at_row >= r0m[:, None]) & (at_row < r1m[:, None])  # (N, H)
+    in_cols = (at_col >= c0m[:, None]) & (at_col < c1m[:, None])  # (N, W)
+    fringe = ink > FRINGE
+    fr0, fr1, _ = _solid_runs((fringe & in_cols[:, None, :]).any(axis=2) & in_rows)
+    fc0, fc1, _ = _solid_runs((fringe & in_rows[:, :, None]).any(axis=1) & in_cols)
+    simple = rows_solid & cols_solid
+    return [(int(fr0[i]), int(fr1[i]), int(fc0[i]), int(fc1[i])) if simple[i] else None
+            for i in range(n)]
+
+
+def _solid_runs(marked: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row of ``marked`` (N, M, bool): the span [start, end) from its first to its
+    last True, and whether all between are True (False for a row with none)."""
+    m = marked.shape[1]
+    start = np.argmax(marked, axis=1)
+    end = m - np.argmax(marked[:, ::-1], axis=1)
+    solid = marked.any(axis=1) & (np.count_nonzero(marked, axis=1) == end - start)
+    return start, end, solid
 
 
 def _trim_specks(mass: np.ndarray) -> tuple[int, int, bool]:
