@@ -18,9 +18,9 @@ from PIL import Image
 
 from . import decode
 from .errors import ImageError
-from .normalise import FIELD, WORK_SIDE, normalise, raw_input
+from .normalise import FIELD, SMALL_SIDE, WORK_SIDE, normalise, normalise_many, raw_input
 
-__all__ = ["load_input", "load_inputs", "list_image_files", "IMAGE_EXTENSIONS",
+__all__ = ["load_input", "load_many", "load_inputs", "list_image_files", "IMAGE_EXTENSIONS",
            "PARALLEL_MIN_FILES"]
 
 
@@ -42,15 +42,44 @@ def load_input(source, raw: bool = False, steps: dict | None = None) -> np.ndarr
         raise ImageError("out of memory processing this image") from None
 
 
-def _load_chunk(sources, raw):
-    """``load_input`` for a worker process: per source, the array or the error's message."""
-    out = []
-    for source in sources:
+def load_many(sources, raw: bool = False) -> list:
+    """:func:`load_input` for a list of sources: per source, in order, its (784,) inputs
+    or the :class:`ImageError` that ``load_input`` would raise for it.
+
+    Small pictures (MNIST digits, icons: see :data:`~digitnet.normalise.SMALL_SIDE`) are
+    decoded first and then normalised all at once by
+    :func:`~digitnet.normalise.normalise_many`, which costs a fraction of normalising
+    them one by one; larger ones are normalised as soon as they are decoded, so that
+    only one of them is held at a time.
+    """
+    out: list = [None] * len(sources)
+    small: list[tuple[int, np.ndarray]] = []
+    for i, source in enumerate(sources):
         try:
-            out.append(load_input(source, raw))
+            if raw:
+                out[i] = load_input(source, raw=True)
+                continue
+            picture = decode.read_picture(source, max_side=WORK_SIDE)
+            if max(picture.gray.shape) < SMALL_SIDE:
+                small.append((i, picture.gray))  # no colour: only large pictures use it
+            else:
+                out[i] = normalise(picture.gray, chroma=picture.chroma)
+        except MemoryError:
+            out[i] = ImageError("out of memory processing this image")
         except ImageError as exc:
-            out.append(str(exc))
+            out[i] = exc
+    try:
+        inputs = normalise_many([gray for _, gray in small])
+    except MemoryError:
+        inputs = [ImageError("out of memory processing this image")] * len(small)
+    for (i, _), result in zip(small, inputs):
+        out[i] = result
     return out
+
+
+def _load_chunk(sources, raw):
+    """``load_many`` for a worker process: per source, the array or the error's message."""
+    return [str(r) if isinstance(r, ImageError) else r for r in load_many(sources, raw)]
 
 
 def _worker_init(parent, big_decode_lock):
@@ -94,11 +123,8 @@ def load_inputs(sources, raw=False, jobs=1):
     that dies costs only the image that killed it (see :func:`_in_workers`).
     """
     if jobs <= 1 or len(sources) < PARALLEL_MIN_FILES:
-        for source in sources:
-            try:
-                yield load_input(source, raw)
-            except ImageError as exc:
-                yield exc
+        for i in range(0, len(sources), CHUNK_FILES):
+            yield from load_many(sources[i:i + CHUNK_FILES], raw)
         return
     yield from _in_workers(sources, raw, jobs)
 

@@ -113,22 +113,23 @@ class Model:
     def classify_many(self, images, raw: bool = False, sums: bool = False) -> list:
         """Classify several images: one :class:`Result` each, in order.
 
-        All of them go through the network together, one matrix product per layer. The
-        first image that cannot be read raises :class:`~digitnet.errors.ImageError`
+        All of them go through the network together, one matrix product per layer (and
+        small pictures through the normalisation together: :func:`digitnet.batch.load_many`).
+        The first image that cannot be read raises :class:`~digitnet.errors.ImageError`
         naming it (its path, or its position: ``image 3: no digit found``).
         """
-        rows = [self._named_inputs(image, raw, i) for i, image in enumerate(images)]
+        images = list(images)
+        rows = batch.load_many(images, raw)
+        for i, (image, row) in enumerate(zip(images, rows)):
+            if isinstance(row, ImageError):
+                raise _named(row, image, i)
         return self.results(np.stack(rows), sums=sums) if rows else []
 
-    def _named_inputs(self, image, raw, index=None):
+    def _named_inputs(self, image, raw):
         try:
             return self.inputs(image, raw)
         except ImageError as e:
-            if isinstance(image, (str, os.PathLike)):
-                raise ImageError(f"{printable(os.fspath(image))}: {e}") from None
-            if index is not None:
-                raise ImageError(f"image {index}: {e}") from None
-            raise
+            raise _named(e, image) from None
 
     def results(self, x: np.ndarray, sums: bool = False) -> list:
         """Results for inputs that already are the network's: ``x`` (N, 784) in 0..1.
@@ -150,3 +151,13 @@ class Model:
         return [Result(int(win[i]), acts[i], margins[i], int(second[i]), out[i],
                        [a[i] for a in layers], [z[i] for z in zs] if sums else None)
                 for i in range(len(out))]
+
+
+def _named(error: ImageError, image, index: int | None = None) -> ImageError:
+    """``error`` for ``image``, its message prefixed with the image's path if it has one,
+    else with its position ``index`` among several."""
+    if isinstance(image, (str, os.PathLike)):
+        return ImageError(f"{printable(os.fspath(image))}: {error}")
+    if index is not None:
+        return ImageError(f"image {index}: {error}")
+    return error

@@ -582,13 +582,13 @@ def test_an_image_that_kills_its_worker_is_the_only_failure(monkeypatch):
     buf = io.BytesIO()
     draw_seven((28, 28)).save(buf, "PNG")
     png = buf.getvalue()
-    real = batch.load_input
+    real = decode.read_picture
 
-    def load_input(source, raw=False):
+    def read_picture(source, **kwargs):
         if source == b"poison":                       # a crash in a native decoder
             os.kill(os.getpid(), signal.SIGKILL)
-        return real(source, raw)
-    monkeypatch.setattr(batch, "load_input", load_input)     # inherited by the forked workers
+        return real(source, **kwargs)
+    monkeypatch.setattr(decode, "read_picture", read_picture)  # inherited by the forked workers
     sources = [png] * 150 + [b"poison"] + [png] * 150
     results = list(batch.load_inputs(sources, jobs=2))
     assert len(results) == 301
