@@ -111,7 +111,11 @@ def stroke_width(ink: np.ndarray) -> float:
     boundary's length by 4/pi on average over directions.
     """
     area = float(ink.sum())
-    variation = float(np.abs(np.diff(ink, axis=0)).sum() + np.abs(np.diff(ink, axis=1)).sum())
+    # Neighbours' differences as slices (np.diff's own arithmetic, without its overhead:
+    # this runs once per small picture); a mask's as -1, 0 and 1, as np.diff's are.
+    if ink.dtype == bool:
+        ink = ink.view(np.int8)
+    variation = float(np.abs(ink[1:] - ink[:-1]).sum() + np.abs(ink[:, 1:] - ink[:, :-1]).sum())
     if variation <= 0.0:
         return float("inf")
     return 2.0 * area / (variation * (math.pi / 4))

@@ -129,3 +129,17 @@ def test_exact_median_is_numpys():
         v = rng.random(n).astype(np.float32)
         assert morphology.exact_median(v) == float(np.median(v))
     assert morphology.exact_median(np.array([1, 4], np.uint8)) == 2.5
+
+
+def test_stroke_width_is_area_over_half_the_perimeter_for_masks_and_maps():
+    # A bar 3 px wide and 30 long: area 90, total variation 2 * 30 + 2 * 3 = 66.
+    bar = np.zeros((10, 40), bool)
+    bar[3:6, 5:35] = True
+    want = 2 * 90 / (66 * np.pi / 4)
+    assert morphology.stroke_width(bar) == pytest.approx(want)
+    assert morphology.stroke_width(bar.astype(np.float32)) == pytest.approx(want)
+    rng = np.random.default_rng(0)
+    for _ in range(20):          # a mask measures as its 0/1 map does
+        mask = rng.random((17, 23)) < 0.4
+        assert morphology.stroke_width(mask) == morphology.stroke_width(mask.astype(np.float64))
+    assert morphology.stroke_width(np.ones((4, 4), bool)) == float("inf")
