@@ -163,6 +163,7 @@ def _in_workers(sources, raw, jobs):
     while pending:
         pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init,
                                    initargs=(os.getpid(), ctx.Lock()))
+        finished = False
         try:
             in_flight = collections.deque()
             while pending or in_flight:
@@ -183,11 +184,20 @@ def _in_workers(sources, raw, jobs):
                     pending.extendleft(reversed([([s], k + 1) for c, k in lost for s in c]))
                     break
                 in_flight.popleft()
+                if not pending and not in_flight:
+                    # All work done: the idle workers are stopped and joined before the
+                    # last results go out (a caller need not ask past them). Left to wind
+                    # down, the pool's manager thread closes its wakeup pipe while the
+                    # exiting interpreter writes to it (CPython 3.11's concurrent.futures):
+                    # "OSError: Bad file descriptor" after a finished run, now and then.
+                    finished = True
+                    pool.shutdown(wait=True)
                 for result in results:
                     yield ImageError(result) if isinstance(result, str) else result
         finally:
-            # Never wait for work nobody will read (Ctrl-C, a closed pipe, a dead worker).
-            pool.shutdown(wait=False, cancel_futures=True)
+            if not finished:
+                # Never wait for work nobody will read (Ctrl-C, a closed pipe, a dead worker).
+                pool.shutdown(wait=False, cancel_futures=True)
 
 
 # --- folders --------------------------------------------------------------------------------
