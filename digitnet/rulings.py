@@ -274,16 +274,21 @@ def _runs_longer(mask: np.ndarray, n: int) -> np.ndarray:
 
 def _major_lines(bold: np.ndarray, faint: np.ndarray, h: int) -> bool:
     """Are the strong bands at rows ``bold`` a grid's major lines? They follow one
-    another at nearly equal gaps, several of the faint lines' spacing apart (every
-    fourth, fifth or tenth line), and run on across the page, as a digit's bars do not
-    (three bars lying on rulings are evenly spaced too, but one or two rulings apart)."""
+    another at nearly equal gaps -- or twice or three times such a gap, where a major
+    line printed or lit a little fainter was counted among the faint ones -- several of
+    the faint lines' spacing apart (every fourth, fifth or tenth line), and run on
+    across the page, as a digit's bars do not (three bars lying on rulings are evenly
+    spaced too, but one or two rulings apart)."""
     gaps = np.diff(bold)
-    if gaps.min() <= 0 or gaps.max() > _EVEN * gaps.min():
+    if gaps.min() <= 0:
+        return False
+    steps = gaps / np.clip(np.round(gaps / gaps.min()), 1, _MAJOR_MISSED + 1)
+    if steps.max() > _EVEN * steps.min():
         return False
     spacing = exact_median(np.diff(faint)) if faint.size >= 2 else 0.0
-    if spacing <= 0 or gaps.min() < _MAJOR_EVERY * spacing:
+    if spacing <= 0 or steps.min() < _MAJOR_EVERY * spacing:
         return False
-    return bold.size >= _MAJOR_SPAN * h / float(gaps.mean())
+    return bold.size >= _MAJOR_SPAN * h / float(steps.mean())
 
 
 # A grid's major lines: gaps that differ by at most this factor (rounding, perspective),
@@ -292,6 +297,8 @@ def _major_lines(bold: np.ndarray, faint: np.ndarray, h: int) -> bool:
 _EVEN = 1.3
 _MAJOR_EVERY = 3
 _MAJOR_SPAN = 0.5
+# ... where up to this many major lines in a row may be missing from the strong ones.
+_MAJOR_MISSED = 2
 
 
 def _line_map(ink: np.ndarray) -> np.ndarray:

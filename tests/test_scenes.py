@@ -1026,3 +1026,35 @@ def test_a_light_pencil_digit_on_a_sheet_on_a_desk_is_still_read(digits, net):
         canvas = np.asarray(image, np.float32) / 255
         lay(canvas, ink(digits[d], 150, rng), 150, 230, (0.66, 0.66, 0.66))
         assert net.classify(encoded((rgb(canvas), fmt))).digit == d
+
+
+def test_a_grid_whose_major_lines_are_not_all_equally_bold_loses_them_all():
+    # Squared paper: faint lines every 16 rows, every fifth one bold -- but one bold line
+    # printed (or lit) a little fainter than the others falls among the faint ones, and
+    # the bold ones left no longer came evenly spaced: all of them stayed, and a digit
+    # written on one was dropped with it as a line across the page.
+    from digitnet.rulings import remove_rulings
+    ink = np.zeros((600, 480), np.float32)
+    for i, r in enumerate(range(10, 600, 16)):
+        ink[r:r + 2] = 0.28 if i % 5 else (0.78 if i == 15 else 0.86)
+    out = remove_rulings(ink)
+    assert float(out.max()) < 0.1
+
+
+def test_a_digit_on_a_major_line_of_such_a_grid_is_read(digits, net):
+    # graph_paper's page with its 46th line a little fainter than the other bold ones.
+    rng = np.random.default_rng(11)
+    h, w = 720, 600
+    wave = np.round(1.5 * np.sin(np.arange(w) / 90.0)).astype(int)
+    read = 0
+    for d, x28 in digits.items():
+        canvas = np.ones((h, w, 3), np.float32)
+        for i, v in enumerate(range(8, h - 4, 12)):
+            colour = (0.82, 0.88, 0.94) if i % 5 else (0.65, 0.74, 0.85) if i == 45 else (0.45, 0.6, 0.75)
+            canvas[np.clip(v + wave, 0, h - 1), np.arange(w)] = colour
+        for i, v in enumerate(range(8, w - 4, 12)):
+            colour = (0.45, 0.6, 0.75) if i % 5 == 0 else (0.82, 0.88, 0.94)
+            canvas[:, v] = np.minimum(canvas[:, v], colour)
+        lay(canvas, ink(x28, 150, rng), 250, 220, (0.05, 0.05, 0.1))  # on bold rows 308, 368
+        read += net.classify(rgb(canvas).filter(ImageFilter.GaussianBlur(0.6))).digit == d
+    assert read == 10, read
