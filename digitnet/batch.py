@@ -20,7 +20,7 @@ from . import decode
 from .errors import ImageError
 from .normalise import FIELD, SMALL_SIDE, WORK_SIDE, normalise, normalise_many, raw_input
 
-__all__ = ["load_input", "load_many", "load_inputs", "list_image_files", "IMAGE_EXTENSIONS",
+__all__ = ["load_input", "iter_many", "load_many", "load_inputs", "list_image_files", "IMAGE_EXTENSIONS",
            "PARALLEL_MIN_FILES"]
 
 
@@ -42,39 +42,77 @@ def load_input(source, raw: bool = False, steps: dict | None = None) -> np.ndarr
         raise ImageError("out of memory processing this image") from None
 
 
-def load_many(sources, raw: bool = False) -> list:
-    """:func:`load_input` for a list of sources: per source, in order, its (784,) inputs
-    or the :class:`ImageError` that ``load_input`` would raise for it.
+def iter_many(sources, raw: bool = False):
+    """:func:`load_input` for many sources: yields per source, in order, its (784,)
+    inputs or the :class:`ImageError` that ``load_input`` would raise for it.
 
     Small pictures (MNIST digits, icons: see :data:`~digitnet.normalise.SMALL_SIDE`) are
-    decoded first and then normalised all at once by
+    decoded and kept, up to CHUNK_FILES of them (with the errors between them), then
+    normalised all at once by
     :func:`~digitnet.normalise.normalise_many`, which costs a fraction of normalising
-    them one by one; larger ones are normalised as soon as they are decoded, so that
-    only one of them is held at a time.
+    them one by one. A larger picture is normalised as soon as it is decoded, and its
+    result goes out at once, after those of the small ones before it: a photo's result
+    never waits for the next ones, and no more than one large picture is held. An
+    exception other than ImageError (a source of the wrong type, a bug) is raised
+    after the results of the sources before it.
     """
-    out: list = [None] * len(sources)
-    small: list[tuple[int, np.ndarray]] = []
-    for i, source in enumerate(sources):
+    waiting: list = []  # in order: a result, or a small picture's (H, W) gray to normalise
+
+    def flush():
+        fields = iter(_normalised([w for w in waiting if isinstance(w, np.ndarray)]))
+        out = [next(fields) if isinstance(w, np.ndarray) else w for w in waiting]
+        waiting.clear()
+        return out
+
+    for source in sources:
         try:
             if raw:
-                out[i] = load_input(source, raw=True)
-                continue
-            picture = decode.read_picture(source, max_side=WORK_SIDE)
-            if max(picture.gray.shape) < SMALL_SIDE:
-                small.append((i, picture.gray))  # no colour: only large pictures use it
+                result = load_input(source, raw=True)
             else:
-                out[i] = normalise(picture.gray, chroma=picture.chroma)
+                picture = decode.read_picture(source, max_side=WORK_SIDE)
+                if max(picture.gray.shape) < SMALL_SIDE:
+                    waiting.append(picture.gray)  # no colour: only large pictures use it
+                    if len(waiting) >= CHUNK_FILES:
+                        yield from flush()
+                    continue
+                result = normalise(picture.gray, chroma=picture.chroma)
         except MemoryError:
-            out[i] = ImageError("out of memory processing this image")
+            result = ImageError("out of memory processing this image")
         except ImageError as exc:
-            out[i] = exc
+            result = _detached(exc)
+        except BaseException:
+            yield from flush()
+            raise
+        if isinstance(result, ImageError) and len(waiting) < CHUNK_FILES - 1:
+            waiting.append(result)        # no hurry: it waits for the small ones before it
+        else:
+            yield from flush()
+            yield result
+    yield from flush()
+
+
+def _normalised(grays):
+    """normalise_many of small pictures, each ImageError detached (see _detached)."""
+    if not grays:
+        return []
     try:
-        inputs = normalise_many([gray for _, gray in small])
+        results = normalise_many(grays)
     except MemoryError:
-        inputs = [ImageError("out of memory processing this image")] * len(small)
-    for (i, _), result in zip(small, inputs):
-        out[i] = result
-    return out
+        return [ImageError("out of memory processing this image") for _ in grays]
+    return [_detached(r) if isinstance(r, ImageError) else r for r in results]
+
+
+def _detached(exc: ImageError) -> ImageError:
+    """``exc`` without its traceback and chained exceptions: kept in a list of results,
+    they would keep alive the frames of the work that failed, with every array of a
+    large picture (26 MB at 1280 px) until the list goes."""
+    exc.__traceback__ = exc.__context__ = exc.__cause__ = None
+    return exc
+
+
+def load_many(sources, raw: bool = False) -> list:
+    """:func:`iter_many` as a list."""
+    return list(iter_many(sources, raw))
 
 
 def _load_chunk(sources, raw):
@@ -117,14 +155,14 @@ def load_inputs(sources, raw=False, jobs=1):
     Decoding and normalising are pure per-file work, so with ``jobs > 1`` and at least
     ``PARALLEL_MIN_FILES`` sources they are spread over ``jobs`` worker processes (each
     returns its (784,) float32 array, 3 KiB, to this process); results still come back in
-    the order of ``sources`` and as they are ready. ``sources`` is a list of paths/bytes.
+    the order of ``sources``, as they are ready: a large picture's at once, small ones'
+    (see :func:`iter_many`) a few dozen at a time. ``sources`` is a list of paths/bytes.
     Memory: decodes needing more than ``decode.BIG_DECODE_BYTES`` run one at a time
     across all workers, so ``-j N`` multiplies only the cost of ordinary images. A worker
     that dies costs only the image that killed it (see :func:`_in_workers`).
     """
     if jobs <= 1 or len(sources) < PARALLEL_MIN_FILES:
-        for i in range(0, len(sources), CHUNK_FILES):
-            yield from load_many(sources[i:i + CHUNK_FILES], raw)
+        yield from iter_many(sources, raw)
         return
     yield from _in_workers(sources, raw, jobs)
 
@@ -176,6 +214,9 @@ def _in_workers(sources, raw, jobs):
                         in_flight.append((pending.popleft(), future))
                     results = in_flight[0][1].result()
                 except BrokenProcessPool:
+                    # The pool stopped its other workers; wait for that (see below).
+                    finished = True
+                    pool.shutdown(wait=True, cancel_futures=True)
                     lost = [task for task, _ in in_flight]
                     if len(lost) == 1 and lost[0][1] >= 2:
                         yield ImageError(WORKER_DIED)     # it ran alone: it is the one
@@ -190,13 +231,14 @@ def _in_workers(sources, raw, jobs):
                     # down, the pool's manager thread closes its wakeup pipe while the
                     # exiting interpreter writes to it (CPython 3.11's concurrent.futures):
                     # "OSError: Bad file descriptor" after a finished run, now and then.
+                    # The same after a worker's death, above.
                     finished = True
                     pool.shutdown(wait=True)
                 for result in results:
                     yield ImageError(result) if isinstance(result, str) else result
         finally:
             if not finished:
-                # Never wait for work nobody will read (Ctrl-C, a closed pipe, a dead worker).
+                # Never wait for work nobody will read (Ctrl-C, a closed pipe).
                 pool.shutdown(wait=False, cancel_futures=True)
 
 

@@ -119,10 +119,11 @@ class Model:
         naming it (its path, or its position: ``image 3: no digit found``).
         """
         images = list(images)
-        rows = batch.load_many(images, raw)
-        for i, (image, row) in enumerate(zip(images, rows)):
+        rows = []
+        for i, (image, row) in enumerate(zip(images, batch.iter_many(images, raw))):
             if isinstance(row, ImageError):
                 raise _named(row, image, i)
+            rows.append(row)
         return self.results(np.stack(rows), sums=sums) if rows else []
 
     def _named_inputs(self, image, raw):

@@ -130,3 +130,54 @@ def test_load_many_in_workers_matches_one_process(mnist_test, raw):
     alone = list(batch.load_inputs(sources, raw=raw, jobs=1))
     assert_same(list(batch.load_inputs(sources, raw=raw, jobs=2)), alone)
     assert isinstance(alone[7], ImageError) and isinstance(alone[8], np.ndarray)
+
+
+def test_a_large_pictures_result_goes_out_before_the_next_source_is_read(mnist_test):
+    # One process: a photo's result must not wait for the sources after it (Ctrl-C
+    # prints what is finished), small pictures at most CHUNK_FILES at a time.
+    x, _ = mnist_test
+    large, small = png(draw_seven((120, 160))), png(Image.fromarray(
+        np.round(255 - x[0].reshape(28, 28) * 255).astype(np.uint8)))
+    taken = []
+
+    def sources(items):
+        for s in items:
+            taken.append(s)
+            yield s
+    results = batch.iter_many(sources([small, small, large, large, large]))
+    assert [isinstance(next(results), np.ndarray) for _ in range(3)] == [True] * 3
+    assert len(taken) == 3
+    taken.clear()
+    results = batch.iter_many(sources([small] * (batch.CHUNK_FILES + 5)))
+    next(results)
+    assert len(taken) == batch.CHUNK_FILES
+
+
+def test_kept_errors_do_not_keep_the_failed_work_alive():
+    # An ImageError's traceback holds normalise's frames, with every array of the
+    # picture: 26 MB each at 1280 px, for as long as the list of results lives.
+    blank = png(Image.new("L", (1280, 960), 200))
+    for result in batch.load_many([blank, blank]):
+        assert isinstance(result, ImageError) and str(result) == "no digit found"
+        assert result.__traceback__ is None and result.__context__ is None
+
+
+def test_classify_many_names_the_first_bad_image_before_reading_the_rest(tmp_path):
+    import digitnet
+    blank = tmp_path / "blank.png"
+    Image.new("L", (28, 28), 255).save(blank)
+    model = digitnet.load("default")
+    with pytest.raises(ImageError, match=rf"^{blank}: no digit found$"):
+        model.classify_many([blank, 12345])            # the second is never read
+    with pytest.raises(TypeError):
+        model.classify_many([png(draw_seven((28, 28))), 12345])
+
+
+def test_the_stacked_max_and_min_are_pythons():
+    # Out-of-range values overflow to inf and inf - inf is NaN: Python's max(a, nan) is
+    # a, np.maximum's NaN. The stack must give what one picture at a time gave.
+    from digitnet.normalise import _max, _min
+    a, b = [1.0, np.nan, 2.0, 3.0], [np.nan, 1.0, 5.0, 0.0]
+    np.testing.assert_array_equal(_max(np.array(a), np.array(b)), [max(x, y) for x, y in zip(a, b)])
+    np.testing.assert_array_equal(_min(np.array(a), np.array(b)), [min(x, y) for x, y in zip(a, b)])
+    assert not np.isnan(_max(np.array(a), np.array(b))[0])
