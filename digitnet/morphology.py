@@ -112,7 +112,8 @@ def stroke_width(ink: np.ndarray) -> float:
     """
     area = float(ink.sum())
     # Neighbours' differences as slices (np.diff's own arithmetic, without its overhead:
-    # this runs once per small picture); a mask's as -1, 0 and 1, as np.diff's are.
+    # this runs once per small picture); a mask's in int8, whose -1, 0 and 1 sum up
+    # as np.diff's booleans (True where neighbours differ) do.
     if ink.dtype == bool:
         ink = ink.view(np.int8)
     variation = float(np.abs(ink[1:] - ink[:-1]).sum() + np.abs(ink[:, 1:] - ink[:, :-1]).sum())

@@ -170,7 +170,8 @@ def normalise_many(grays, chromas=None) -> list:
     them. The results are exactly :func:`normalise`'s. Small pictures (longer side under
     SMALL_SIDE: MNIST digits, icons, thumbnails) of one size are worked as one stack: for
     a 28x28 digit a numpy call costs far more than the arithmetic it does, and a stack of
-    64 digits costs the same number of calls as one.
+    64 digits costs the same number of calls as one. An exception other than ImageError
+    (an array of strings, a bug) is raised, as :func:`normalise` raises it.
     """
     out = [None] * len(grays)
     stacks: dict[tuple[int, int], list] = {}  # size -> [(index, picture)]
@@ -178,8 +179,8 @@ def normalise_many(grays, chromas=None) -> list:
         chroma = chromas[i] if chromas is not None else None
         try:
             g = shrink(_validated(gray), WORK_SIDE)
-            image = find_surface(g, chroma).image
-            if max(image.shape) < SMALL_SIDE:
+            if max(g.shape) < SMALL_SIDE:
+                image = find_surface(g, chroma).image  # (the picture itself, so small)
                 stacks.setdefault(image.shape, []).append((i, image))
             else:
                 out[i] = normalise(g, chroma=chroma)
@@ -426,7 +427,7 @@ def _small_ink_maps(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         smooth = residual
     up = smooth.max(axis=(1, 2)).astype(np.float64)
     down = -smooth.min(axis=(1, 2)).astype(np.float64)
-    cut = np.maximum(3.0 * sigma, 0.5 * np.maximum(up, down)).astype(np.float32)[:, None, None]
+    cut = _max(3.0 * sigma, 0.5 * _max(up, down)).astype(np.float32)[:, None, None]
     light = np.maximum(residual - cut, 0.0).sum(axis=(1, 2)).astype(np.float64)
     dark = np.maximum(-residual - cut, 0.0).sum(axis=(1, 2)).astype(np.float64)
     dark_ink = _dark_wins(dark, light, paper.astype(np.float64) >= 0.5)
@@ -434,7 +435,7 @@ def _small_ink_maps(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     # 3. Contrast (there is no step 2, uneven lighting, in a small picture): the ink
     # core's level, measured inside the border band unless the band is all there is.
-    sigma = np.maximum(sigma, _small_paper_spread(ink.reshape(n, h * w)))
+    sigma = _max(sigma, _small_paper_spread(ink.reshape(n, h * w)))
     if min(h, w) > 4 * k:
         level = _small_ink_level(ink[:, k:h - k, k:w - k].reshape(n, -1), sigma)
     else:
@@ -445,7 +446,7 @@ def _small_ink_maps(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # The soft threshold of _ink_map, in the same float32 arithmetic.
     found = ~np.isnan(level)
     level[~found] = 1.0
-    floor = np.minimum(_NOISE_SIGMAS * sigma, 0.5 * level).astype(np.float32)
+    floor = _min(_NOISE_SIGMAS * sigma, 0.5 * level).astype(np.float32)
     scale = np.float32(1.0) / (level.astype(np.float32) - floor)
     ink = (ink - floor[:, None, None]) * scale[:, None, None]
     np.clip(ink, 0.0, 1.0, out=ink)
@@ -453,11 +454,14 @@ def _small_ink_maps(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _small_pixel_noise(stack: np.ndarray) -> np.ndarray:
-    """:func:`_pixel_noise` of each small picture of an (N, H, W) stack: (N,) float64.
+    """The pixel noise of each small picture of an (N, H, W) stack, as a standard
+    deviation: (N,) float64.
 
-    In a small picture (a 9x12 scan of a digit) stroke edges are no longer "a few
-    pixels": most neighbours straddle one. Only pairs on the same side of the midway
-    level (both paper, or both ink) measure the noise there, unless there are none.
+    As :func:`_pixel_noise` measures it in a large picture, from differences between
+    horizontal neighbours -- but in a small picture (a 9x12 scan of a digit) stroke
+    edges are no longer "a few pixels": most neighbours straddle one. Only pairs on the
+    same side of the midway level (both paper, or both ink) measure the noise there,
+    unless there are none.
     """
     n, h, w = stack.shape
     if w < 2:
@@ -483,11 +487,22 @@ def _small_ink_level(ink: np.ndarray, sigma: np.ndarray) -> np.ndarray:
     """:func:`_ink_level` of each row of an (N, M) stack of small ink maps, with their
     (N,) noise levels: (N,) float64, NaN where there is no ink to speak of."""
     # Compared in float32, as a Python float against a float32 array is.
-    clear = ink > np.maximum(_NOISE_SIGMAS * sigma, 0.5 / 255).astype(np.float32)[:, None]
+    clear = ink > _max(_NOISE_SIGMAS * sigma, 0.5 / 255).astype(np.float32)[:, None]
     level = _kth_of_chosen(ink, clear, lambda count: (0.99 * (count - 1)).astype(np.int64))
     level[~clear.any(axis=1)] = np.nan
-    level[level < np.maximum(_MIN_CONTRAST, _MIN_SNR * sigma)] = np.nan
+    level[level < _max(_MIN_CONTRAST, _MIN_SNR * sigma)] = np.nan
     return level
+
+
+def _max(a, b) -> np.ndarray:
+    """Python's max(a, b) element by element: b only where it is larger (a NaN never is,
+    which is where np.maximum would differ). Arrays (N,) or numbers."""
+    return np.where(b > a, b, a)
+
+
+def _min(a, b) -> np.ndarray:
+    """Python's min(a, b) element by element (see _max)."""
+    return np.where(b < a, b, a)
 
 
 def _kth_of_chosen(values: np.ndarray, chosen: np.ndarray, kth) -> np.ndarray:
