@@ -216,7 +216,8 @@ def _remove_rows(ink: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, float]:
         typical = float(np.sort(strength[thin])[np.count_nonzero(thin) // 2]) if thin.any() else 0.0
         faint = thin & (strength <= _STRONGER * typical + _MARGIN)
         bold = thin & ~faint
-        if np.count_nonzero(bold) >= _SEVERAL and _major_lines(starts[bold], starts[faint], h):
+        if np.count_nonzero(bold) >= _SEVERAL and _major_lines(
+                starts[bold], starts[faint], strength[faint] / typical, h):
             faint |= bold
         thin = faint
     if not thin.any():
@@ -272,22 +273,32 @@ def _runs_longer(mask: np.ndarray, n: int) -> np.ndarray:
     return np.cumsum(step[:-1]) > 0
 
 
-def _major_lines(bold: np.ndarray, faint: np.ndarray, h: int) -> bool:
+def _major_lines(bold: np.ndarray, faint: np.ndarray, boldness: np.ndarray, h: int) -> bool:
     """Are the strong bands at rows ``bold`` a grid's major lines? They follow one
-    another at nearly equal gaps -- or twice or three times such a gap, where a major
-    line printed or lit a little fainter was counted among the faint ones -- several of
-    the faint lines' spacing apart (every fourth, fifth or tenth line), and run on
-    across the page, as a digit's bars do not (three bars lying on rulings are evenly
-    spaced too, but one or two rulings apart)."""
+    another at nearly equal gaps, several of the faint lines' spacing apart (every
+    fourth, fifth or tenth line), and run on across the page, as a digit's bars do not
+    (three bars lying on rulings are evenly spaced too, but one or two rulings apart).
+
+    A gap of two or three such steps is a major line printed or lit a little fainter,
+    and counted among the faint lines at rows ``faint`` -- if there is one where it
+    belongs, clearly bolder than the faint lines (``boldness``: each faint line's
+    strength over the typical one's). A digit's bars two and three rulings apart on a
+    tight crop have only ordinary rulings between them."""
     gaps = np.diff(bold)
     if gaps.min() <= 0:
         return False
-    steps = gaps / np.clip(np.round(gaps / gaps.min()), 1, _MAJOR_MISSED + 1)
+    k = np.clip(np.round(gaps / gaps.min()), 1, _MAJOR_MISSED + 1).astype(np.int64)
+    steps = gaps / k
     if steps.max() > _EVEN * steps.min():
         return False
     spacing = exact_median(np.diff(faint)) if faint.size >= 2 else 0.0
     if spacing <= 0 or steps.min() < _MAJOR_EVERY * spacing:
         return False
+    for start, step, n in zip(bold[:-1], steps, k):
+        for j in range(1, n):  # the major lines missing from this gap, if any
+            near = np.abs(faint - (start + j * step)) <= spacing / 2
+            if not (near & (boldness >= _FAINTER_MAJOR)).any():
+                return False
     return bold.size >= _MAJOR_SPAN * h / float(steps.mean())
 
 
@@ -297,8 +308,10 @@ def _major_lines(bold: np.ndarray, faint: np.ndarray, h: int) -> bool:
 _EVEN = 1.3
 _MAJOR_EVERY = 3
 _MAJOR_SPAN = 0.5
-# ... where up to this many major lines in a row may be missing from the strong ones.
+# ... where up to this many major lines in a row may be missing from the strong ones, if
+# each is there at least this many times as strong as the typical faint line.
 _MAJOR_MISSED = 2
+_FAINTER_MAJOR = 1.75
 
 
 def _line_map(ink: np.ndarray) -> np.ndarray:

@@ -1058,3 +1058,23 @@ def test_a_digit_on_a_major_line_of_such_a_grid_is_read(digits, net):
         lay(canvas, ink(x28, 150, rng), 250, 220, (0.05, 0.05, 0.1))  # on bold rows 308, 368
         read += net.classify(rgb(canvas).filter(ImageFilter.GaussianBlur(0.6))).digit == d
     assert read == 10, read
+
+
+@pytest.mark.parametrize("gaps", [(3, 6), (6, 3), (4, 8)])
+def test_a_digits_bars_on_rulings_two_and_three_steps_apart_are_no_grid(net, gaps):
+    # An E-like 3 on a tight crop of lined paper, its bars on rulings 3 and 6 apart: three
+    # bold lines at gaps of one and two steps, but only ordinary rulings between them --
+    # no fainter major line where the gap skips one. Taken for a grid's major lines, the
+    # bars were erased and the 3 read as 1.
+    s, off, a, b = 24, 10, *gaps
+    h, w = off + s * (a + b + 3), 260
+    canvas = np.ones((h, w, 3), np.float32)
+    for y in range(off, h - 1, s):
+        canvas[y:y + 2] = (0.62, 0.76, 0.93)
+    im = Image.fromarray((canvas * 255).astype(np.uint8))
+    draw = ImageDraw.Draw(im)
+    ys = [off + s, off + s * (1 + a), off + s * (1 + a + b)]
+    for y in ys:
+        draw.line([(40 if y != ys[1] else 80, y), (220, y)], fill=(13, 13, 38), width=9)
+    draw.line([(220, ys[0]), (220, ys[2])], fill=(13, 13, 38), width=9)
+    assert net.classify(im).digit == 3
