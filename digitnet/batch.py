@@ -214,9 +214,6 @@ def _in_workers(sources, raw, jobs):
                         in_flight.append((pending.popleft(), future))
                     results = in_flight[0][1].result()
                 except BrokenProcessPool:
-                    # The pool stopped its other workers; wait for that (see below).
-                    finished = True
-                    pool.shutdown(wait=True, cancel_futures=True)
                     lost = [task for task, _ in in_flight]
                     if len(lost) == 1 and lost[0][1] >= 2:
                         yield ImageError(WORKER_DIED)     # it ran alone: it is the one
@@ -231,14 +228,14 @@ def _in_workers(sources, raw, jobs):
                     # down, the pool's manager thread closes its wakeup pipe while the
                     # exiting interpreter writes to it (CPython 3.11's concurrent.futures):
                     # "OSError: Bad file descriptor" after a finished run, now and then.
-                    # The same after a worker's death, above.
+                    # (Not after a worker's death: waiting for a broken pool can hang.)
                     finished = True
                     pool.shutdown(wait=True)
                 for result in results:
                     yield ImageError(result) if isinstance(result, str) else result
         finally:
             if not finished:
-                # Never wait for work nobody will read (Ctrl-C, a closed pipe).
+                # Never wait for work nobody will read (Ctrl-C, a closed pipe, a dead worker).
                 pool.shutdown(wait=False, cancel_futures=True)
 
 

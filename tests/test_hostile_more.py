@@ -629,25 +629,3 @@ def test_a_finished_run_in_workers_leaves_no_worker_or_pool_thread_behind():
     assert [t for t in threading.enumerate() if t not in threads and t.is_alive()] == []
     assert [p for p in multiprocessing.active_children() if p not in children] == []
     assert next(results, None) is None
-
-
-def test_a_worker_killed_by_the_last_file_leaves_no_worker_or_pool_thread_behind(monkeypatch):
-    import multiprocessing
-    import threading
-
-    from digitnet import batch
-    png = encode(draw_seven((28, 28)), "PNG")
-    real = decode.read_picture
-
-    def read_picture(source, **kwargs):
-        if source == b"poison":
-            os.kill(os.getpid(), signal.SIGKILL)
-        return real(source, **kwargs)
-    monkeypatch.setattr(decode, "read_picture", read_picture)
-    threads, children = set(threading.enumerate()), set(multiprocessing.active_children())
-    sources = [png] * batch.PARALLEL_MIN_FILES + [b"poison"]
-    results = batch.load_inputs(sources, jobs=2)
-    got = [next(results) for _ in sources]
-    assert str(got[-1]) == batch.WORKER_DIED
-    assert [t for t in threading.enumerate() if t not in threads and t.is_alive()] == []
-    assert [p for p in multiprocessing.active_children() if p not in children] == []
