@@ -225,10 +225,12 @@ def output_options(f):
     f = click.option("--quiet", "-q", is_flag=True,
                      help="Just the digit per image (FILE<TAB>digit when several).")(f)
     f = click.option("--csv", "csv", is_flag=True,
-                     help="CSV with a header: file, digit, activation, margin, out0..out9.")(f)
+                     help="CSV with a header: file, digit, activation, margin, out0..out9, "
+                          "confident.")(f)
     f = click.option("--json", "as_json", is_flag=True,
                      help="JSON Lines: one object per image with file, digit, activation, "
-                          "margin, outputs and every layer's activations.")(f)
+                          "margin, confident, runner_up, outputs and every layer's "
+                          "activations.")(f)
     return f
 
 
