@@ -351,9 +351,7 @@ def _ink_map(g: np.ndarray, scene: np.ndarray | None = None
     # border is a band _BORDER_BAND of the shorter side deep: the outermost pixels of a
     # large picture may be all a scan's dark edge or a frame's line, a few px wide.
     k = _band_depth(h, w)
-    border = np.concatenate((g[:k].ravel(), g[-k:].ravel(),
-                             g[k:-k, :k].ravel(), g[k:-k, -k:].ravel()))
-    paper = median(border)
+    paper = median(_border_band(g, k))
     residual = g - paper
     sigma = _pixel_noise(g)
     dark_ink, contrast, stroke = _polarity(residual, sigma, float(paper) >= 0.5, scene)
@@ -412,37 +410,24 @@ def _small_ink_maps(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n, h, w = stack.shape
     # 1. Polarity: the paper level is the median of the border band (see _ink_map).
     k = _band_depth(h, w)
-    border = np.concatenate((stack[:, :k].reshape(n, -1), stack[:, -k:].reshape(n, -1),
-                             stack[:, k:-k, :k].reshape(n, -1),
-                             stack[:, k:-k, -k:].reshape(n, -1)), axis=1)
+    border = _border_band(stack, k)
     mid = border.shape[1] // 2
     paper = np.partition(border, mid, axis=1)[:, mid]  # as median(): the upper one
     residual = stack - paper[:, None, None]
     sigma = _small_pixel_noise(stack)
-    # The vote of _polarity, over 2x2 averages for the most extreme departures.
-    if min(h, w) >= 2:
-        smooth = (residual[:, :-1, :-1] + residual[:, 1:, :-1] + residual[:, :-1, 1:]
-                  + residual[:, 1:, 1:]) * 0.25
-    else:
-        smooth = residual
-    up = smooth.max(axis=(1, 2)).astype(np.float64)
-    down = -smooth.min(axis=(1, 2)).astype(np.float64)
-    cut = _max(3.0 * sigma, 0.5 * _max(up, down)).astype(np.float32)[:, None, None]
-    light = np.maximum(residual - cut, 0.0).sum(axis=(1, 2)).astype(np.float64)
-    dark = np.maximum(-residual - cut, 0.0).sum(axis=(1, 2)).astype(np.float64)
-    dark_ink = _dark_wins(dark, light, paper.astype(np.float64) >= 0.5)
+    dark_ink = _votes(residual, sigma, paper.astype(np.float64) >= 0.5)[0]  # see _polarity
     ink = np.where(dark_ink[:, None, None], -residual, residual)  # light ink on dark
 
     # 3. Contrast (there is no step 2, uneven lighting, in a small picture): the ink
     # core's level, measured inside the border band unless the band is all there is.
-    sigma = _max(sigma, _small_paper_spread(ink.reshape(n, h * w)))
+    sigma = _max(sigma, _paper_spreads(ink.reshape(n, h * w)))
     if min(h, w) > 4 * k:
-        level = _small_ink_level(ink[:, k:h - k, k:w - k].reshape(n, -1), sigma)
+        level = _ink_levels(ink[:, k:h - k, k:w - k], sigma)
     else:
         level = np.full(n, np.nan)
     retry = np.isnan(level)
     if retry.any():
-        level[retry] = _small_ink_level(ink.reshape(n, -1)[retry], sigma[retry])
+        level[retry] = _ink_levels(ink[retry], sigma[retry])
     # The soft threshold of _ink_map, in the same float32 arithmetic.
     found = ~np.isnan(level)
     level[~found] = 1.0
@@ -475,21 +460,21 @@ def _small_pixel_noise(stack: np.ndarray) -> np.ndarray:
     return _NOISE_PER_DIFF * _kth_of_chosen(diffs, same, lambda count: count // 2)
 
 
-def _small_paper_spread(ink: np.ndarray) -> np.ndarray:
-    """:func:`_paper_spread` of each row of an (N, M) stack of small ink maps: (N,)."""
+def _paper_spreads(ink: np.ndarray) -> np.ndarray:
+    """:func:`_paper_spread` of each row of an (N, M) stack of ink maps' pixels: (N,)."""
     last = ink.shape[1] - 1
     lo, hi = int(0.1 * last), int(0.3 * last)
     part = np.partition(ink, (lo, hi), axis=1)
     return (part[:, hi] - part[:, lo]).astype(np.float64) / 0.757
 
 
-def _small_ink_level(ink: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """:func:`_ink_level` of each row of an (N, M) stack of small ink maps, with their
-    (N,) noise levels: (N,) float64, NaN where there is no ink to speak of."""
+def _ink_levels(ink: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """:func:`_ink_level` of each ink map of an (N, H, W) stack, with their (N,) noise
+    levels: (N,) float64, NaN where there is no ink to speak of."""
     # Compared in float32, as a Python float against a float32 array is.
-    clear = ink > _max(_NOISE_SIGMAS * sigma, 0.5 / 255).astype(np.float32)[:, None]
+    clear = ink > _max(_NOISE_SIGMAS * sigma, 0.5 / 255).astype(np.float32)[:, None, None]
     level = _kth_of_chosen(ink, clear, lambda count: (0.99 * (count - 1)).astype(np.int64))
-    level[~clear.any(axis=1)] = np.nan
+    level[~clear.reshape(len(ink), -1).any(axis=1)] = np.nan
     level[level < _max(_MIN_CONTRAST, _MIN_SNR * sigma)] = np.nan
     return level
 
@@ -506,16 +491,17 @@ def _min(a, b) -> np.ndarray:
 
 
 def _kth_of_chosen(values: np.ndarray, chosen: np.ndarray, kth) -> np.ndarray:
-    """Per row of ``values`` (N, M), the kth(count)-th smallest (from 0) of its values
-    where ``chosen`` (N, M, bool) holds, ``count`` being how many are chosen: (N,)
-    float64 (meaningless for a row with none chosen). What np.partition does for one
-    row, for rows whose k differ: sorted, with the others pushed to the end."""
-    if values.shape[0] == 1:  # one row: np.partition itself, which is quicker
+    """Per item of ``values`` (N, ...), the kth(count)-th smallest (from 0) of its values
+    where ``chosen`` (bool, the same shape) holds, ``count`` being how many are chosen:
+    (N,) float64 (meaningless for an item with none chosen). What np.partition does for
+    one item, for items whose k differ: sorted, with the others pushed to the end."""
+    if values.shape[0] == 1:  # one item (a photo's millions of pixels): np.partition
         row = values[0][chosen[0]]
         if row.size == 0:
             return np.zeros(1)
         k = int(kth(np.array([row.size]))[0])
         return np.partition(row, k)[k:k + 1].astype(np.float64)
+    values, chosen = values.reshape(len(values), -1), chosen.reshape(len(values), -1)
     count = np.count_nonzero(chosen, axis=1)
     ordered = np.sort(np.where(chosen, values, np.inf), axis=1)
     k = np.clip(kth(count), 0, values.shape[1] - 1)
@@ -596,16 +582,9 @@ def _polarity(residual: np.ndarray, sigma: float, light_paper: bool,
     stroke is the dark ink's width as a share of the shorter side (see :func:`_width`)
     in a photo or beside a lit patch, else None.
     """
-    if min(residual.shape) >= 2:
-        smooth = (residual[:-1, :-1] + residual[1:, :-1] + residual[:-1, 1:] + residual[1:, 1:]) * 0.25
-    else:
-        smooth = residual
-    up, down = float(smooth.max()), -float(smooth.min())
-    cut = np.float32(max(3.0 * sigma, 0.5 * max(up, down)))
-    lighter = np.maximum(residual - cut, 0.0)
-    darker = np.maximum(-residual - cut, 0.0)
-    dark, light = float(darker.sum()), float(lighter.sum())
-    dark_ink = bool(_dark_wins(dark, light, light_paper))
+    [vote], [up], [down], [lighter], [darker] = _votes(residual[None], np.array([sigma]),
+                                                        np.array([light_paper]))
+    dark_ink, up, down = bool(vote), float(up), float(down)
     if not dark_ink and max(residual.shape) >= _BROAD_MIN_SIDE:
         # Light ink won -- perhaps with a lit patch on a shaded sheet, or a note lighter
         # than the wall the border shows. Ink is strokes: when the light departures form
@@ -628,10 +607,38 @@ def _polarity(residual: np.ndarray, sigma: float, light_paper: bool,
     return dark_ink, max(0.0, down if dark_ink else up), stroke
 
 
-def _dark_wins(dark, light, light_paper):
-    """The polarity vote of :func:`_polarity`: does the dark ink win, given the strong
-    departures' sums to each side and whether the paper is light? Numbers or arrays."""
-    return np.where(light_paper, dark * _POLARITY_PRIOR >= light, dark >= light * _POLARITY_PRIOR)
+def _border_band(a: np.ndarray, k: int) -> np.ndarray:
+    """The pixels of the border band ``k`` deep of each picture of ``a`` (..., H, W):
+    (..., M), the rows along the top and bottom first."""
+    lead = a.shape[:-2]
+    return np.concatenate((a[..., :k, :].reshape(*lead, -1), a[..., -k:, :].reshape(*lead, -1),
+                           a[..., k:-k, :k].reshape(*lead, -1),
+                           a[..., k:-k, -k:].reshape(*lead, -1)), axis=-1)
+
+
+def _votes(residual: np.ndarray, sigma: np.ndarray, light_paper: np.ndarray):
+    """The polarity vote of :func:`_polarity` for each picture of a stack: ``residual``
+    (N, H, W) image - paper level, ``sigma`` (N,) its noise, ``light_paper`` (N,) bool.
+
+    Returns (dark ink wins (N,) bool, the most extreme departure up and down (N,) over
+    2x2 averages, and the strong departures to the light and to the dark side, (N, H,
+    W) each, 0 where not strong): see :func:`_polarity`.
+    """
+    n, h, w = residual.shape
+    if min(h, w) >= 2:
+        smooth = (residual[:, :-1, :-1] + residual[:, 1:, :-1] + residual[:, :-1, 1:]
+                  + residual[:, 1:, 1:]) * 0.25
+    else:
+        smooth = residual
+    up = smooth.max(axis=(1, 2)).astype(np.float64)
+    down = -smooth.min(axis=(1, 2)).astype(np.float64)
+    cut = _max(3.0 * sigma, 0.5 * _max(up, down)).astype(np.float32)[:, None, None]
+    lighter = np.maximum(residual - cut, 0.0)
+    darker = np.maximum(-residual - cut, 0.0)
+    light = lighter.sum(axis=(1, 2)).astype(np.float64)
+    dark = darker.sum(axis=(1, 2)).astype(np.float64)
+    wins = np.where(light_paper, dark * _POLARITY_PRIOR >= light, dark >= light * _POLARITY_PRIOR)
+    return wins, up, down, lighter, darker
 
 
 def _pooling(shape) -> int:
@@ -788,11 +795,7 @@ def _paper_spread(ink: np.ndarray) -> float:
     median absolute deviation would measure the ink instead.
     """
     step = max(1, round(math.sqrt(ink.size / _SAMPLE)))
-    sample = ink[::step, ::step].ravel()
-    n = sample.size - 1
-    lo, hi = int(0.1 * n), int(0.3 * n)
-    part = np.partition(sample, (lo, hi))
-    return float(part[hi] - part[lo]) / 0.757
+    return float(_paper_spreads(ink[::step, ::step].reshape(1, -1))[0])
 
 
 def _ink_level(ink: np.ndarray, sigma: float) -> float | None:
@@ -801,14 +804,8 @@ def _ink_level(ink: np.ndarray, sigma: float) -> float | None:
     The 99th percentile of the pixels that stand clear of the noise: robust to a few
     hot pixels, yet the full stroke brightness for antialiased or blurred strokes.
     """
-    candidates = ink[ink > max(_NOISE_SIGMAS * sigma, 0.5 / 255)]
-    if candidates.size == 0:
-        return None
-    k = int(0.99 * (candidates.size - 1))
-    level = float(np.partition(candidates, k)[k])
-    if level < max(_MIN_CONTRAST, _MIN_SNR * sigma):
-        return None
-    return level
+    level = float(_ink_levels(ink[None], np.array([sigma]))[0])
+    return None if math.isnan(level) else level
 
 
 def _ink_bounds(ink: np.ndarray) -> tuple[int, int, int, int]:
