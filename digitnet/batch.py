@@ -5,7 +5,9 @@
 :func:`digitnet.normalise.normalise` (or ``raw_input`` for ``--raw``, from
 :func:`digitnet.decode.read_image`). For many
 files, :func:`load_inputs` spreads that per-file work over worker processes and hands the
-results back in order; :func:`list_image_files` says which files of a folder are images.
+results back in order, each worker (and a single process) through :func:`iter_many`,
+which normalises a run of small pictures together; :func:`list_image_files` says which
+files of a folder are images.
 """
 
 from __future__ import annotations
@@ -20,8 +22,12 @@ from . import decode
 from .errors import ImageError
 from .normalise import FIELD, SMALL_SIDE, WORK_SIDE, normalise, normalise_many, raw_input
 
-__all__ = ["load_input", "iter_many", "load_many", "load_inputs", "list_image_files", "IMAGE_EXTENSIONS",
-           "PARALLEL_MIN_FILES"]
+__all__ = ["load_input", "iter_many", "load_many", "load_inputs", "list_image_files",
+           "IMAGE_EXTENSIONS", "PARALLEL_MIN_FILES"]
+
+
+#: What an image that ran this process out of memory is told (the batch goes on).
+OUT_OF_MEMORY = "out of memory processing this image"
 
 
 def load_input(source, raw: bool = False, steps: dict | None = None) -> np.ndarray:
@@ -39,7 +45,7 @@ def load_input(source, raw: bool = False, steps: dict | None = None) -> np.ndarr
         picture = decode.read_picture(source, max_side=WORK_SIDE)
         return normalise(picture.gray, steps=steps, chroma=picture.chroma)
     except MemoryError:
-        raise ImageError("out of memory processing this image") from None
+        raise ImageError(OUT_OF_MEMORY) from None
 
 
 def iter_many(sources, raw: bool = False):
@@ -77,7 +83,7 @@ def iter_many(sources, raw: bool = False):
                     continue
                 result = normalise(picture.gray, chroma=picture.chroma)
         except MemoryError:
-            result = ImageError("out of memory processing this image")
+            result = ImageError(OUT_OF_MEMORY)
         except ImageError as exc:
             result = _detached(exc)
         except BaseException:
@@ -98,7 +104,7 @@ def _normalised(grays):
     try:
         results = normalise_many(grays)
     except MemoryError:
-        return [ImageError("out of memory processing this image") for _ in grays]
+        return [ImageError(OUT_OF_MEMORY) for _ in grays]
     return [_detached(r) if isinstance(r, ImageError) else r for r in results]
 
 
