@@ -114,9 +114,10 @@ class Model:
         """Classify several images: one :class:`Result` each, in order.
 
         All of them go through the network together, one matrix product per layer (and
-        small pictures through the normalisation together: :func:`digitnet.batch.load_many`).
+        small pictures through the normalisation together: :func:`digitnet.batch.iter_many`).
         The first image that cannot be read raises :class:`~digitnet.errors.ImageError`
-        naming it (its path, or its position: ``image 3: no digit found``).
+        naming it (its path, or its position from 0: ``image 3: no digit found``), before
+        the images after it are read.
         """
         images = list(images)
         rows = []
