@@ -173,9 +173,15 @@ def load_inputs(sources, raw=False, jobs=1):
     yield from _in_workers(sources, raw, jobs)
 
 
-#: Files per task sent to a worker: enough to keep the round trips cheap, few enough that
-#: results (and a Ctrl-C's partial output) flow at once.
+#: Small pictures normalised together (see :func:`iter_many`).
 CHUNK_FILES = 64
+#: Files per task sent to a worker: enough to keep the round trips cheap, few enough that
+#: results (and a Ctrl-C's partial output) flow at once -- and that a task's results (3.2
+#: KB a file, pickled) fit in one pipe buffer (64 KiB on Linux). A worker killed while
+#: its results are half through the pipe leaves the pool's reader waiting for the rest,
+#: and the others for the pipe, for ever (CPython 3.11's concurrent.futures); a write the
+#: pipe has room for is never left half done.
+TASK_FILES = 16
 #: What a source whose worker died is told (the kernel's OOM killer, a crash in a decoder).
 WORKER_DIED = "the process decoding this image died (out of memory, or a crash in a decoder)"
 
@@ -201,7 +207,7 @@ def _in_workers(sources, raw, jobs):
         if stream is not None:
             stream.flush()
     ctx = multiprocessing.get_context("fork")
-    size = max(1, min(CHUNK_FILES, len(sources) // (4 * jobs)))
+    size = max(1, min(TASK_FILES, len(sources) // (4 * jobs)))
     # Each task: (sources, strikes) -- how many worker deaths it was in flight for.
     pending = collections.deque((sources[i:i + size], 0) for i in range(0, len(sources), size))
     while pending:
