@@ -106,8 +106,15 @@ class PipeClosed(Exception):
 
 
 class Group(click.Group):
-    """The command group; turns Ctrl-C inside a command into :class:`Interrupted`, and a
-    closed stdout pipe into :class:`PipeClosed`."""
+    """The command group; turns Ctrl-C inside a command, or while its arguments are
+    parsed, into :class:`Interrupted` (click's own Abort would print a blank line first),
+    and a closed stdout pipe into :class:`PipeClosed`."""
+
+    def make_context(self, *args, **kwargs):
+        try:
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt:
+            raise Interrupted() from None
 
     def invoke(self, ctx):
         try:

@@ -216,3 +216,19 @@ def test_download_interrupted_at_random_moments(slow_mirror, tmp_path):
             for name in hidden(folder):
                 os.unlink(folder / name)
     assert labels not in handler.requests
+
+
+def test_ctrl_c_while_the_arguments_are_parsed_is_one_line(monkeypatch):
+    # click's own handling of a KeyboardInterrupt outside the command printed a blank
+    # line before "digitnet: interrupted" (once in the random-moment test above).
+    import click
+    from click.testing import CliRunner
+
+    from digitnet.cli.main import cli
+
+    def interrupted(self, ctx, args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(click.Group, "parse_args", interrupted)
+    r = CliRunner().invoke(cli, ["classify", "x.png"])
+    assert r.exit_code == 130
+    assert r.stderr == "digitnet: interrupted\n" and r.stdout == ""
