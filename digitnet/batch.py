@@ -121,18 +121,47 @@ def load_many(sources, raw: bool = False) -> list:
     return list(iter_many(sources, raw))
 
 
-def _load_chunk(sources, raw):
-    """``load_many`` for a worker process: per source, the array or the error's message."""
-    return [str(r) if isinstance(r, ImageError) else r for r in load_many(sources, raw)]
+#: A worker's view of the pool's shared results (see _results_ring), set by _worker_init.
+_ring = None
 
 
-def _worker_init(parent, big_decode_lock):
+def _results_ring(slots: int):
+    """Shared memory for the inputs workers make: ``slots`` tasks' worth, a float32
+    array (slots, TASK_FILES, 784).
+
+    An anonymous shared mapping, made before the pool forks its workers, is the same
+    memory in them: a worker writes its task's arrays into the task's slot and sends
+    back only a few bytes (which rows are there, the errors' messages), where pickled
+    arrays (3.2 KB a file) would cost more to pickle, send and unpickle than to copy --
+    and would not fit the pipe (see TASK_FILES).
+    """
+    import mmap
+
+    memory = mmap.mmap(-1, slots * TASK_FILES * FIELD * FIELD * 4)   # MAP_SHARED
+    return np.frombuffer(memory, np.float32).reshape(slots, TASK_FILES, FIELD * FIELD)
+
+
+def _load_chunk(sources, raw, slot):
+    """``load_many`` for a worker process: each array goes into its row of the shared
+    ``slot``; returns per source None (its row is there) or its error's message."""
+    rows, out = _ring[slot], []
+    for k, result in enumerate(load_many(sources, raw)):
+        if isinstance(result, ImageError):
+            out.append(str(result))
+        else:
+            rows[k] = result
+            out.append(None)
+    return out
+
+
+def _worker_init(parent, big_decode_lock, ring):
     """Set up a decoding worker: it dies with its parent, silently, whatever kills the parent.
 
     Ctrl-C is left to the parent (which stops the pool). On Linux the kernel sends the
     worker SIGKILL the moment its parent dies (``PR_SET_PDEATHSIG``), so neither a
     SIGTERM nor a SIGKILL of the parent leaves orphans decoding on, or tracebacks from
-    workers whose pipe went away. Big decodes take turns through ``big_decode_lock``.
+    workers whose pipe went away. Big decodes take turns through ``big_decode_lock``;
+    results go into ``ring`` (see :func:`_results_ring`).
     """
     import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -149,6 +178,8 @@ def _worker_init(parent, big_decode_lock):
     if os.getppid() != parent:          # the parent died before the line above ran
         os._exit(0)
     decode.big_decode_lock = big_decode_lock
+    global _ring
+    _ring = ring
 
 
 # Below this many files a process pool costs more (start-up, shipping results) than it saves.
@@ -159,10 +190,10 @@ def load_inputs(sources, raw=False, jobs=1):
     """``load_input`` for many sources; yields, in order, an array (784,) or an ImageError.
 
     Decoding and normalising are pure per-file work, so with ``jobs > 1`` and at least
-    ``PARALLEL_MIN_FILES`` sources they are spread over ``jobs`` worker processes (each
-    returns its (784,) float32 array, 3 KiB, to this process); results still come back in
-    the order of ``sources``, as they are ready: a large picture's at once, small ones'
-    (see :func:`iter_many`) a few dozen at a time. ``sources`` is a list of paths/bytes.
+    ``PARALLEL_MIN_FILES`` sources they are spread over ``jobs`` worker processes, in
+    tasks of up to TASK_FILES files, whose (784,) float32 arrays come back through shared
+    memory (see :func:`_results_ring`); results still come back in the order of
+    ``sources``, a task at a time, as the tasks are done. ``sources`` is a list of paths/bytes.
     Memory: decodes needing more than ``decode.BIG_DECODE_BYTES`` run one at a time
     across all workers, so ``-j N`` multiplies only the cost of ordinary images. A worker
     that dies costs only the image that killed it (see :func:`_in_workers`).
@@ -175,13 +206,14 @@ def load_inputs(sources, raw=False, jobs=1):
 
 #: Small pictures normalised together (see :func:`iter_many`).
 CHUNK_FILES = 64
-#: Files per task sent to a worker: enough to keep the round trips cheap, few enough that
-#: results (and a Ctrl-C's partial output) flow at once -- and that a task's results (3.2
-#: KB a file, pickled) fit in one pipe buffer (64 KiB on Linux). A worker killed while
-#: its results are half through the pipe leaves the pool's reader waiting for the rest,
-#: and the others for the pipe, for ever (CPython 3.11's concurrent.futures); a write the
-#: pipe has room for is never left half done.
-TASK_FILES = 16
+#: Files per task sent to a worker: enough to keep the round trips cheap and to fill a
+#: stack of small pictures (CHUNK_FILES), few enough that results (and a Ctrl-C's partial
+#: output) flow at once. A task's arrays go through shared memory; what goes through the
+#: pipe is a few hundred bytes (a few KB if every file fails), which a pipe buffer always
+#: has room for: a worker killed while its results were half through the pipe would
+#: leave the pool's reader waiting for the rest, and the others for the pipe, for ever
+#: (CPython 3.11's concurrent.futures).
+TASK_FILES = CHUNK_FILES
 #: What a source whose worker died is told (the kernel's OOM killer, a crash in a decoder).
 WORKER_DIED = "the process decoding this image died (out of memory, or a crash in a decoder)"
 
@@ -211,8 +243,12 @@ def _in_workers(sources, raw, jobs):
     # Each task: (sources, strikes) -- how many worker deaths it was in flight for.
     pending = collections.deque((sources[i:i + size], 0) for i in range(0, len(sources), size))
     while pending:
+        # A new ring for every pool: a worker of a broken pool may still be writing to
+        # the old one while it is being killed.
+        ring = _results_ring(4 * jobs)
+        free = list(range(4 * jobs))   # the ring's slots no task in flight writes to
         pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init,
-                                   initargs=(os.getpid(), ctx.Lock()))
+                                   initargs=(os.getpid(), ctx.Lock(), ring))
         finished = False
         try:
             in_flight = collections.deque()
@@ -222,18 +258,21 @@ def _in_workers(sources, raw, jobs):
                     while pending and len(in_flight) < (1 if pending[0][1] >= 2 else 4 * jobs):
                         if in_flight and pending[0][1] >= 2:
                             break
-                        future = pool.submit(_load_chunk, pending[0][0], raw)  # may raise
-                        in_flight.append((pending.popleft(), future))
+                        slot = free[-1]
+                        future = pool.submit(_load_chunk, pending[0][0], raw, slot)  # may raise
+                        in_flight.append((pending.popleft(), future, free.pop()))
                     results = in_flight[0][1].result()
                 except BrokenProcessPool:
-                    lost = [task for task, _ in in_flight]
+                    lost = [task for task, _, _ in in_flight]
                     if len(lost) == 1 and lost[0][1] >= 2:
                         yield ImageError(WORKER_DIED)     # it ran alone: it is the one
                         lost = []
                     # Lost work is retried file by file, the others still in parallel.
                     pending.extendleft(reversed([([s], k + 1) for c, k in lost for s in c]))
                     break
-                in_flight.popleft()
+                _, _, slot = in_flight.popleft()
+                rows = ring[slot, :len(results)].copy()   # the slot is free again
+                free.append(slot)
                 if not pending and not in_flight:
                     # All work done: the idle workers are stopped and joined before the
                     # last results go out (a caller need not ask past them). Left to wind
@@ -243,8 +282,8 @@ def _in_workers(sources, raw, jobs):
                     # (Not after a worker's death: waiting for a broken pool can hang.)
                     finished = True
                     pool.shutdown(wait=True)
-                for result in results:
-                    yield ImageError(result) if isinstance(result, str) else result
+                for row, result in zip(rows, results):
+                    yield row if result is None else ImageError(result)
         finally:
             if not finished:
                 # Never wait for work nobody will read (Ctrl-C, a closed pipe, a dead worker).
