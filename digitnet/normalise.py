@@ -196,13 +196,14 @@ def normalise_many(grays, chromas=None) -> list:
 def _small_fields(stack: np.ndarray, records: list[dict]) -> list:
     """:func:`normalise` of small pictures of one size, (N, H, W): per picture its
     (784,) inputs or its :class:`ImageError`; ``records``: a steps dict for each. The
-    ink maps and the crops are found for the whole stack at once."""
+    ink maps, the crops and the fields are found for the whole stack at once."""
     inks, found = _small_ink_maps(stack)
     strong = inks > _STRONG
     enough = np.count_nonzero(strong, axis=(1, 2)) >= _MIN_INK_PIXELS
     # One picture's crop is found quicker its own way.
     crops = _stack_bounds(inks, strong) if len(stack) > 1 else [None]
-    out = []
+    out = [None] * len(records)
+    digits = []     # the pictures that hold a digit
     for i, record in enumerate(records):
         try:
             if not found[i]:
@@ -213,41 +214,111 @@ def _small_fields(stack: np.ndarray, records: list[dict]) -> list:
                 # only a dot is ruled out here, the full analysis of marks would cost
                 # more than the rest.
                 raise ImageError("no digit found")
-            out.append(_field(inks[i], record, crops[i]))
+            record["digit_ink"] = inks[i]
+            record["crop"] = crops[i] if crops[i] is not None else _ink_bounds(inks[i])
+            digits.append(i)
         except ImageError as exc:
-            out.append(exc)
+            out[i] = exc
+    if digits:
+        boxes = np.array([records[i]["crop"] for i in digits])
+        fields = _fields(inks[digits], boxes, [records[i] for i in digits])
+        for i, field in zip(digits, fields):
+            out[i] = field
     return out
 
 
-def _field(ink: np.ndarray, record: dict, crop: tuple | None = None) -> np.ndarray:
-    """Steps 3 to 5 of :func:`normalise`: the digit's ink map (H, W), 0..1, nothing else
-    on it -> the (784,) inputs: cropped, thickened if a hairline, scaled, centred.
-    ``crop``: the digit's box (r0, r1, c0, c1) if known, else :func:`_ink_bounds`'s."""
+def _field(ink: np.ndarray, record: dict) -> np.ndarray:
+    """Steps 3 to 5 of :func:`normalise` for one picture: the digit's ink map (H, W),
+    0..1, nothing else on it -> the (784,) inputs (see :func:`_fields`)."""
     record["digit_ink"] = ink
-    r0, r1, c0, c1 = crop if crop is not None else _ink_bounds(ink)
-    record["crop"] = (r0, r1, c0, c1)
+    r0, r1, c0, c1 = record["crop"] = _ink_bounds(ink)
     digit = ink[r0:r1, c0:c1]
-    digit = _thicken_thin_strokes(digit)
+    field = _fields(digit[None], np.array([[0, r1 - r0, 0, c1 - c0]]), [record])[0]
+    if isinstance(field, ImageError):
+        raise field
+    return field
 
-    # Scale the longer side to BOX, keeping the aspect ratio (the shorter side >= 1 px).
+
+def _fields(inks: np.ndarray, boxes: np.ndarray, records: list[dict]) -> list:
+    """Steps 3 to 5 of :func:`normalise`: ink maps (N, H, W), 0..1, and each one's
+    digit's box (N, 4: r0, r1, c0, c1) -> per digit its (784,) inputs, or the
+    :class:`ImageError` if nothing is left of it: cropped to the box, thickened if a
+    hairline, the longer side scaled to BOX, centred by mass in FIELD x FIELD.
+
+    A digit whose box's longer side already is BOX (nearly every MNIST digit) and whose
+    strokes are not hairlines goes to its field as it is, with the others of the stack
+    at once; the others are thickened and scaled one by one, then placed the same way.
+    """
+    r0, r1, c0, c1 = boxes.T
+    longer = np.maximum(r1 - r0, c1 - c0)
+    widths = _crop_stroke_widths(inks, boxes) * BOX / longer   # in pixels of the box
+    ready = (widths >= _THIN_WIDTH) & (longer == BOX)
+    out: list = [None] * len(inks)
+    if ready.any():
+        which = np.flatnonzero(ready)
+        for i, field in zip(which, _place_centred(inks[which], boxes[which])):
+            out[i] = field
+    for i in np.flatnonzero(~ready):
+        try:
+            digit = inks[i, r0[i]:r1[i], c0[i]:c1[i]]
+            digit = _scaled(_thicken_thin_strokes(digit, widths[i]))
+            h, w = digit.shape
+            out[i] = _place_centred(digit[None], np.array([[0, h, 0, w]]))[0]
+        except ImageError as exc:
+            out[i] = exc
+    for record, field in zip(records, out):
+        if not isinstance(field, ImageError):
+            record["field"] = field.reshape(FIELD, FIELD)
+    return out
+
+
+def _scaled(digit: np.ndarray) -> np.ndarray:
+    """A cropped digit (h, w) with its longer side scaled to BOX, keeping the aspect
+    ratio (the shorter side >= 1 px)."""
     h, w = digit.shape
     scale = BOX / max(h, w)
     new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
-    if (new_h, new_w) != (h, w):
-        # BOX averages the covered area when shrinking -- exactly the antialiasing of a
-        # pen stroke drawn at lower resolution; LANCZOS keeps enlarged strokes crisp.
-        resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.LANCZOS
-        digit = resize(digit, new_w, new_h, resample)
-        np.clip(digit, 0.0, 1.0, out=digit)
-        peak = float(digit.max())
-        if peak <= 0.0:
-            raise ImageError("no digit found")
-        # Shrinking averages thin strokes into grey; MNIST strokes have saturated cores.
-        digit /= np.float32(peak)
+    if (new_h, new_w) == (h, w):
+        return digit
+    # BOX averages the covered area when shrinking -- exactly the antialiasing of a
+    # pen stroke drawn at lower resolution; LANCZOS keeps enlarged strokes crisp.
+    resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.LANCZOS
+    digit = resize(digit, new_w, new_h, resample)
+    np.clip(digit, 0.0, 1.0, out=digit)
+    peak = float(digit.max())
+    if peak <= 0.0:
+        raise ImageError("no digit found")
+    # Shrinking averages thin strokes into grey; MNIST strokes have saturated cores.
+    digit /= np.float32(peak)
+    return digit
 
-    field = _place_centred(digit)
-    record["field"] = field.reshape(FIELD, FIELD)
-    return field
+
+def _box_masks(inks: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """(N, H, W) bool: True inside each map's box (N, 4: r0, r1, c0, c1)."""
+    _, h, w = inks.shape
+    rows, cols = np.arange(h), np.arange(w)
+    in_rows = (rows >= boxes[:, 0:1]) & (rows < boxes[:, 1:2])
+    in_cols = (cols >= boxes[:, 2:3]) & (cols < boxes[:, 3:4])
+    return in_rows[:, :, None] & in_cols[:, None, :]
+
+
+def _crop_stroke_widths(inks: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """:func:`~digitnet.morphology.stroke_width` of each ink map (N, H, W) inside its
+    box (N, 4), for all at once: (N,) float64, in the maps' pixels (inf for a box with
+    no edges). Summed in float64, where the sum of float32 values hardly depends on
+    the order they come in."""
+    inside = _box_masks(inks, boxes)
+    area = np.where(inside, inks, 0).sum(axis=(1, 2), dtype=np.float64)
+    # Neighbours' differences, both of them inside the box.
+    down = np.where(inside[:, 1:] & inside[:, :-1], np.abs(inks[:, 1:] - inks[:, :-1]), 0)
+    across = np.where(inside[:, :, 1:] & inside[:, :, :-1],
+                      np.abs(inks[:, :, 1:] - inks[:, :, :-1]), 0)
+    variation = down.sum(axis=(1, 2), dtype=np.float64) + across.sum(axis=(1, 2),
+                                                                    dtype=np.float64)
+    widths = np.full(len(inks), np.inf)
+    edged = variation > 0
+    widths[edged] = 2.0 * area[edged] / (variation[edged] * (math.pi / 4))
+    return widths
 
 
 # Stroke width, measured in pixels of the 20-pixel box. MNIST's pens: median 2.8, 5th
@@ -258,11 +329,6 @@ _THIN_WIDTH = 1.5
 _TARGET_WIDTH = 2.4
 # Thickening works at this many pixels per box pixel, for quarter-pixel precision.
 _THICKEN_SCALE = 4
-
-
-def _stroke_width(digit: np.ndarray) -> float:
-    """Mean stroke width of a cropped ink map (h, w), in pixels of the 20-pixel box."""
-    return stroke_width(digit) * BOX / max(digit.shape)
 
 
 # A small picture needs at least this many strong ink pixels to hold a digit.
@@ -286,9 +352,9 @@ def _within(ink: np.ndarray, box) -> np.ndarray:
     return out
 
 
-def _thicken_thin_strokes(digit: np.ndarray) -> np.ndarray:
-    """Dilate a cropped digit (h, w) whose strokes are hairlines compared with MNIST's."""
-    width = _stroke_width(digit)
+def _thicken_thin_strokes(digit: np.ndarray, width: float) -> np.ndarray:
+    """Dilate a cropped digit (h, w) whose strokes are hairlines compared with MNIST's:
+    ``width`` is their mean width in pixels of the 20-pixel box."""
     if width >= _THIN_WIDTH:
         return digit
     # Work at a fixed scale so that the cost and precision do not depend on the photo.
@@ -898,18 +964,30 @@ def _trim_specks(mass: np.ndarray) -> tuple[int, int, bool]:
     return int(starts[lo]), int(ends[hi]), (lo, hi) != (0, len(starts) - 1)
 
 
-def _place_centred(digit: np.ndarray) -> np.ndarray:
-    """Paste a <=20x20 digit into 28x28 with its centre of mass at COM_TARGET."""
-    h, w = digit.shape
-    total = float(digit.sum())
-    com_r = float(digit.sum(axis=1) @ np.arange(h)) / total
-    com_c = float(digit.sum(axis=0) @ np.arange(w)) / total
+def _place_centred(digits: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Paste each digit -- the box (N, 4: r0, r1, c0, c1) of its map in ``digits`` (N,
+    H, W), at most BOX x BOX -- into a FIELD x FIELD field with its centre of mass at
+    COM_TARGET: (N, 784) float32, a row per digit."""
+    n, h, w = digits.shape
+    r0, r1, c0, c1 = (boxes[:, j:j + 1] for j in range(4))     # each (N, 1)
+    mass = np.where(_box_masks(digits, boxes), digits, 0)
+    rows = mass.sum(axis=2, dtype=np.float64)                  # (N, H)
+    total = rows.sum(axis=1, keepdims=True)
+    total[total == 0] = 1.0                                   # (no digit is empty)
+    com_r = ((np.arange(h) - r0) * rows).sum(axis=1, keepdims=True) / total
+    com_c = ((np.arange(w) - c0) * mass.sum(axis=1, dtype=np.float64)).sum(
+        axis=1, keepdims=True) / total
     # Round half up, as MNIST did; clamp so that no ink is pushed off the field.
-    top = min(max(math.floor(COM_TARGET - com_r + 0.5), 0), FIELD - h)
-    left = min(max(math.floor(COM_TARGET - com_c + 0.5), 0), FIELD - w)
-    field = np.zeros((FIELD, FIELD), np.float32)
-    field[top : top + h, left : left + w] = digit
-    return field.reshape(FIELD * FIELD)
+    top = np.clip(np.floor(COM_TARGET - com_r + 0.5).astype(np.int64), 0, FIELD - (r1 - r0))
+    left = np.clip(np.floor(COM_TARGET - com_c + 0.5).astype(np.int64), 0, FIELD - (c1 - c0))
+    # Where each field pixel comes from in its map, and whether that lies in the box.
+    at = np.arange(FIELD)
+    src_r, src_c = at - top + r0, at - left + c0               # (N, FIELD) each
+    in_r, in_c = (src_r >= r0) & (src_r < r1), (src_c >= c0) & (src_c < c1)
+    picked = digits[np.arange(n)[:, None, None], np.where(in_r, src_r, 0)[:, :, None],
+                    np.where(in_c, src_c, 0)[:, None, :]]
+    field = np.where(in_r[:, :, None] & in_c[:, None, :], picked, np.float32(0))
+    return field.reshape(n, FIELD * FIELD)
 
 
 def raw_input(gray: np.ndarray) -> np.ndarray:
