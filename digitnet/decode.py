@@ -700,7 +700,7 @@ def _l_to_float(im: Image.Image) -> np.ndarray:
     float division straight from uint8 saves a float copy. The values are the same.
     """
     pixels = np.frombuffer(im.tobytes(), np.uint8).reshape(im.height, im.width)
-    return np.divide(pixels, np.float32(255), dtype=np.float32)
+    return pixels / np.float32(255)     # float32, as uint8 / float32 is
 
 
 def _composite(lum: np.ndarray, alpha: np.ndarray) -> np.ndarray:
