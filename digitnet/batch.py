@@ -121,8 +121,9 @@ def load_many(sources, raw: bool = False) -> list:
     return list(iter_many(sources, raw))
 
 
-#: A worker's view of the pool's shared results (see _results_ring), set by _worker_init.
-_ring = None
+#: A worker's view of the pool's shared results (see _results_ring) and of the flag its
+#: parent raises to stop all work (a shared byte), set by _worker_init.
+_ring = _stop = None
 
 
 def _results_ring(slots: int):
@@ -142,26 +143,33 @@ def _results_ring(slots: int):
 
 
 def _load_chunk(sources, raw, slot):
-    """``load_many`` for a worker process: each array goes into its row of the shared
-    ``slot``; returns per source None (its row is there) or its error's message."""
-    rows, out = _ring[slot], []
-    for k, result in enumerate(load_many(sources, raw)):
+    """``iter_many`` for a worker process: each array goes into its row of the shared
+    ``slot``. Returns (the seconds it took, per source None -- its row is there -- or
+    its error's message); once the parent has stopped the work, no more sources than
+    the one at hand (the results are no longer read)."""
+    import time
+
+    start, rows, out = time.monotonic(), _ring[slot], []
+    for k, result in enumerate(iter_many(sources, raw) if not _stop.value else ()):
         if isinstance(result, ImageError):
             out.append(str(result))
         else:
             rows[k] = result
             out.append(None)
-    return out
+        if _stop.value:
+            break
+    return time.monotonic() - start, out
 
 
-def _worker_init(parent, big_decode_lock, ring):
+def _worker_init(parent, big_decode_lock, ring, stop):
     """Set up a decoding worker: it dies with its parent, silently, whatever kills the parent.
 
     Ctrl-C is left to the parent (which stops the pool). On Linux the kernel sends the
     worker SIGKILL the moment its parent dies (``PR_SET_PDEATHSIG``), so neither a
     SIGTERM nor a SIGKILL of the parent leaves orphans decoding on, or tracebacks from
     workers whose pipe went away. Big decodes take turns through ``big_decode_lock``;
-    results go into ``ring`` (see :func:`_results_ring`).
+    results go into ``ring`` (see :func:`_results_ring`); ``stop`` (a shared byte) is
+    raised when the parent stops the work.
     """
     import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -178,8 +186,8 @@ def _worker_init(parent, big_decode_lock, ring):
     if os.getppid() != parent:          # the parent died before the line above ran
         os._exit(0)
     decode.big_decode_lock = big_decode_lock
-    global _ring
-    _ring = ring
+    global _ring, _stop
+    _ring, _stop = ring, stop
 
 
 # Below this many files a process pool costs more (start-up, shipping results) than it saves.
@@ -214,6 +222,12 @@ CHUNK_FILES = 64
 #: leave the pool's reader waiting for the rest, and the others for the pipe, for ever
 #: (CPython 3.11's concurrent.futures).
 TASK_FILES = CHUNK_FILES
+#: ... and about how long a task should take: as many files as that, by the pace of the
+#: last task (64 photos would take 10 s or more, 64 small files take 20 ms), so that
+#: photos' results flow at once. The first tasks, of files whose cost is not known yet,
+#: have FIRST_TASK_FILES.
+TASK_SECONDS = 0.25
+FIRST_TASK_FILES = 4
 #: What a source whose worker died is told (the kernel's OOM killer, a crash in a decoder).
 WORKER_DIED = "the process decoding this image died (out of memory, or a crash in a decoder)"
 
@@ -221,11 +235,12 @@ WORKER_DIED = "the process decoding this image died (out of memory, or a crash i
 def _in_workers(sources, raw, jobs):
     """:func:`load_inputs` over worker processes, in order, surviving workers that die.
 
-    Chunks of sources go to a pool of ``jobs`` processes, at most ``4 * jobs`` at a time.
-    If a worker dies, every chunk then in flight is lost with it; those sources are
-    retried file by file in a new pool, and a file lost a second time is retried alone,
-    so that the one that kills a worker is reported as failed (:data:`WORKER_DIED`) and
-    every other is still decoded.
+    Chunks of sources go to a pool of ``jobs`` processes, at most ``4 * jobs`` at a time,
+    each of as many files as take about TASK_SECONDS by the last chunk's pace (at most
+    TASK_FILES). If a worker dies, every chunk then in flight is lost with it; those
+    sources are retried file by file in a new pool, and a file lost a second time is
+    retried alone, so that the one that kills a worker is reported as failed
+    (:data:`WORKER_DIED`) and every other is still decoded.
     """
     import collections
     import multiprocessing
@@ -239,41 +254,54 @@ def _in_workers(sources, raw, jobs):
         if stream is not None:
             stream.flush()
     ctx = multiprocessing.get_context("fork")
-    size = max(1, min(TASK_FILES, len(sources) // (4 * jobs)))
-    # Each task: (sources, strikes) -- how many worker deaths it was in flight for.
-    pending = collections.deque((sources[i:i + size], 0) for i in range(0, len(sources), size))
-    while pending:
+    # Files of unknown cost go a few at a time: the first photos' results come at once.
+    size = min(FIRST_TASK_FILES, max(1, len(sources) // (4 * jobs)))
+    sent = 0                        # sources[sent:] were never sent
+    retries = collections.deque()   # (files, strikes): tasks lost with a dead worker
+    while retries or sent < len(sources):
         # A new ring for every pool: a worker of a broken pool may still be writing to
         # the old one while it is being killed.
-        ring = _results_ring(4 * jobs)
+        ring, stop = _results_ring(4 * jobs), ctx.RawValue("b", 0)
         free = list(range(4 * jobs))   # the ring's slots no task in flight writes to
         pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init,
-                                   initargs=(os.getpid(), ctx.Lock(), ring))
+                                   initargs=(os.getpid(), ctx.Lock(), ring, stop))
         finished = False
         try:
-            in_flight = collections.deque()
-            while pending or in_flight:
+            in_flight = collections.deque()   # (task, its future, its slot), in order
+            while retries or sent < len(sources) or in_flight:
                 try:
-                    # A task lost twice goes alone, so that a third death points at it.
-                    while pending and len(in_flight) < (1 if pending[0][1] >= 2 else 4 * jobs):
-                        if in_flight and pending[0][1] >= 2:
+                    while len(in_flight) < 4 * jobs and (retries or sent < len(sources)):
+                        # A task lost twice goes alone, so that a third death points at it.
+                        if retries and retries[0][1] >= 2 and in_flight:
                             break
-                        slot = free[-1]
-                        future = pool.submit(_load_chunk, pending[0][0], raw, slot)  # may raise
-                        in_flight.append((pending.popleft(), future, free.pop()))
-                    results = in_flight[0][1].result()
+                        if retries:
+                            task = retries[0]
+                        else:
+                            task = (sources[sent:sent + size], 0)
+                        future = pool.submit(_load_chunk, task[0], raw, free[-1])  # may raise
+                        in_flight.append((task, future, free.pop()))
+                        if retries:
+                            retries.popleft()
+                        else:
+                            sent += len(task[0])
+                        if task[1] >= 2:
+                            break
+                    seconds, results = in_flight[0][1].result()
                 except BrokenProcessPool:
                     lost = [task for task, _, _ in in_flight]
                     if len(lost) == 1 and lost[0][1] >= 2:
                         yield ImageError(WORKER_DIED)     # it ran alone: it is the one
                         lost = []
                     # Lost work is retried file by file, the others still in parallel.
-                    pending.extendleft(reversed([([s], k + 1) for c, k in lost for s in c]))
+                    retries.extendleft(reversed([([s], k + 1) for c, k in lost for s in c]))
                     break
                 _, _, slot = in_flight.popleft()
-                rows = ring[slot, :len(results)].copy()   # the slot is free again
-                free.append(slot)
-                if not pending and not in_flight:
+                rows = ring[slot, :len(results)].copy()
+                free.append(slot)                 # the slot is free again
+                if results:
+                    size = max(1, min(TASK_FILES, int(TASK_SECONDS * len(results) / seconds)
+                                      if seconds > 0 else TASK_FILES))
+                if not retries and sent == len(sources) and not in_flight:
                     # All work done: the idle workers are stopped and joined before the
                     # last results go out (a caller need not ask past them). Left to wind
                     # down, the pool's manager thread closes its wakeup pipe while the
@@ -286,7 +314,9 @@ def _in_workers(sources, raw, jobs):
                     yield row if result is None else ImageError(result)
         finally:
             if not finished:
-                # Never wait for work nobody will read (Ctrl-C, a closed pipe, a dead worker).
+                # Never wait for work nobody will read (Ctrl-C, a closed pipe, a dead
+                # worker): the workers drop their tasks after the file at hand.
+                stop.value = 1
                 pool.shutdown(wait=False, cancel_futures=True)
 
 

@@ -629,3 +629,109 @@ def test_a_finished_run_in_workers_leaves_no_worker_or_pool_thread_behind():
     assert [t for t in threading.enumerate() if t not in threads and t.is_alive()] == []
     assert [p for p in multiprocessing.active_children() if p not in children] == []
     assert next(results, None) is None
+
+
+def _slow_pictures(monkeypatch, seconds):
+    """decode.read_picture taking ``seconds`` more a file, as a photo's does (workers
+    are forked: they decode with it too). Returns a shared count of the files begun."""
+    import multiprocessing
+    real, begun = decode.read_picture, multiprocessing.get_context("fork").RawValue("i", 0)
+
+    def slow(*a, **k):
+        begun.value += 1
+        time.sleep(seconds)
+        return real(*a, **k)
+    monkeypatch.setattr(decode, "read_picture", slow)
+    return begun
+
+
+def test_slow_files_come_back_from_workers_a_few_at_a_time(monkeypatch):
+    # A worker's task used to be 64 files whatever they cost: the first of 64 photos came
+    # after all of them (10 s and more). Tasks now last about TASK_SECONDS.
+    from digitnet import batch
+    _slow_pictures(monkeypatch, 0.05)
+    png = encode(draw_seven((28, 28)), "PNG")
+    results = batch.load_inputs([png] * batch.PARALLEL_MIN_FILES, jobs=2)
+    start = time.monotonic()
+    assert isinstance(next(results), np.ndarray)
+    first = time.monotonic() - start
+    assert first < 16 * 0.05, first          # 64 files would have taken 3.2 s
+    results.close()
+
+
+def test_stopping_a_batch_in_workers_stops_them_after_the_files_at_hand(monkeypatch):
+    # Closing the results (Ctrl-C, a closed pipe) used to leave the workers on every task
+    # already sent to them, up to three of 64 files each, whose results nobody read.
+    import multiprocessing
+
+    from digitnet import batch
+    begun = _slow_pictures(monkeypatch, 0.05)
+    # Not small (see SMALL_SIDE): a small picture is gathered with the others of its
+    # stack before any is normalised, and small pictures are quick to decode.
+    png = encode(draw_seven((64, 64)), "PNG")
+    children = set(multiprocessing.active_children())
+    results = batch.load_inputs([png] * 1000, jobs=2)
+    for _ in range(20):
+        assert isinstance(next(results), np.ndarray)
+    results.close()
+    stopped = begun.value
+    workers = [p for p in multiprocessing.active_children() if p not in children]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(p.is_alive() for p in workers):
+        time.sleep(0.02)
+    assert not any(p.is_alive() for p in workers)
+    # Each worker finished the file at hand and began one more at most (it may have
+    # looked at the flag just before it was raised); none of its other tasks.
+    assert begun.value <= stopped + 2, (stopped, begun.value)
+
+
+def test_ctrl_c_with_workers_on_slow_files_exits_at_once(tmp_path):
+    d = tmp_path / "photos"
+    d.mkdir()
+    digit_png(d / "000.png", size=28)
+    for i in range(1, 300):
+        os.link(d / "000.png", d / f"{i:03d}.png")
+    code = ("import sys, time; sys.argv[0] = 'digitnet'; from digitnet import decode\n"
+            "real = decode.read_picture\n"
+            "def slow(*a, **k):\n"
+            "    time.sleep(0.3)\n"               # a photo's decoding and normalising
+            "    return real(*a, **k)\n"
+            "decode.read_picture = slow\n"
+            "import digitnet.cli.main as m\n"
+            "sys.argv[1:] = ['classify', %r, '-j', '2', '-q']\n"
+            "m.main()" % str(d))
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, cwd=tmp_path)
+    time.sleep(3)
+    workers = open(f"/proc/{p.pid}/task/{p.pid}/children").read().split()
+    assert len(workers) == 2
+    start = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    # It waited for the file at hand in each worker; it used to wait for every file the
+    # workers had taken (three tasks of 64: about 30 s here).
+    assert time.monotonic() - start < 2.5
+    assert p.returncode == 130 and err == b"digitnet: interrupted\n"
+    names = [line.split(b"\t")[0].decode() for line in out.splitlines()]
+    assert 0 < len(names) and names == [str(d / f"{i:03d}.png") for i in range(len(names))]
+    assert not any(_alive(w) for w in workers)
+
+
+def test_a_workers_reply_fits_a_pipe_buffer_whatever_fails(monkeypatch):
+    # The arrays go through shared memory; the pipe carries the errors' messages. A
+    # worker killed while its reply was half through the pipe left the pool's reader
+    # waiting for ever (CPython 3.11): a reply must fit the pipe (64 KiB on Linux).
+    import multiprocessing
+    from multiprocessing.reduction import ForkingPickler
+
+    from digitnet import batch
+    ring = batch._results_ring(1)
+    monkeypatch.setattr(batch, "_ring", ring)
+    monkeypatch.setattr(batch, "_stop", multiprocessing.get_context("fork").RawValue("b", 0))
+    png = encode(draw_seven((28, 28)), "PNG")
+    text = b"not an image " + b"x" * 5000               # its message: the longest kind
+    for sources in ([png] * batch.TASK_FILES, [text] * batch.TASK_FILES):
+        seconds, reply = batch._load_chunk(sources, False, 0)
+        assert len(reply) == batch.TASK_FILES and seconds > 0
+        assert len(ForkingPickler.dumps((seconds, reply))) < 16 * 1024
+    assert np.array_equal(ring[0, 0], batch.load_input(png))
