@@ -17,6 +17,7 @@ import io
 import os
 import signal
 import sys
+import time
 
 # Started as the `digitnet` executable (or `python -m digitnet`): a Ctrl-C while the modules below still load (nothing
 # has been done yet) ends like any later one -- one line, exit 130 -- not with a traceback
@@ -220,6 +221,9 @@ CHUNK = 2048
 # as large, up to CHUNK. (Every matrix product wakes BLAS's threads, which then spin for a
 # moment on the cores the decoding workers need: a few large products beat many small.)
 FIRST_CHUNK = 64
+# ... and what is there is printed anyway once this long has passed since the last print
+# (checked as each result comes): photos' answers appear as they are found, not 64 at a time.
+FLUSH_SECONDS = 0.2
 
 
 def output_options(f):
@@ -381,11 +385,13 @@ def classify(files, weights, raw, jobs, min_margin, steps, quiet, csv, as_json):
     names, rows = [], []
     limit = FIRST_CHUNK
     failed = 0
+    printed = time.monotonic()   # when results were last printed
 
     def flush():
         # The whole chunk goes through the network as one batch: one matrix product per
         # layer, never a Python loop over images.
-        nonlocal failed
+        nonlocal failed, printed
+        printed = time.monotonic()
         if not rows:
             return
         results = model.results(np.stack(rows))
@@ -427,6 +433,8 @@ def classify(files, weights, raw, jobs, min_margin, steps, quiet, csv, as_json):
             if len(rows) >= limit:
                 flush()               # results flow on as they are ready
                 limit = min(2 * limit, CHUNK)
+            elif time.monotonic() - printed >= FLUSH_SECONDS:
+                flush()               # slow images: each answer as soon as it is there
     except KeyboardInterrupt:
         flush()                       # what is finished is printed, then exit 130
         raise

@@ -227,7 +227,7 @@ TASK_FILES = CHUNK_FILES
 #: photos' results flow at once. The first tasks, of files whose cost is not known yet,
 #: have FIRST_TASK_FILES.
 TASK_SECONDS = 0.25
-FIRST_TASK_FILES = 4
+FIRST_TASK_FILES = 1
 #: What a source whose worker died is told (the kernel's OOM killer, a crash in a decoder).
 WORKER_DIED = "the process decoding this image died (out of memory, or a crash in a decoder)"
 
@@ -254,7 +254,7 @@ def _in_workers(sources, raw, jobs):
         if stream is not None:
             stream.flush()
     ctx = multiprocessing.get_context("fork")
-    # Files of unknown cost go a few at a time: the first photos' results come at once.
+    # Files of unknown cost go one at a time: the first photos' results come at once.
     size = min(FIRST_TASK_FILES, max(1, len(sources) // (4 * jobs)))
     sent = 0                        # sources[sent:] were never sent
     retries = collections.deque()   # (files, strikes): tasks lost with a dead worker

@@ -685,11 +685,13 @@ def test_stopping_a_batch_in_workers_stops_them_after_the_files_at_hand(monkeypa
     assert begun.value <= stopped + 2, (stopped, begun.value)
 
 
-def test_ctrl_c_with_workers_on_slow_files_exits_at_once(tmp_path):
+def _classify_slow_files(tmp_path, n=300):
+    """``classify -j 2 -q`` started on n files that take 0.3 s each, as photos do:
+    (process, folder)."""
     d = tmp_path / "photos"
     d.mkdir()
     digit_png(d / "000.png", size=28)
-    for i in range(1, 300):
+    for i in range(1, n):
         os.link(d / "000.png", d / f"{i:03d}.png")
     code = ("import sys, time; sys.argv[0] = 'digitnet'; from digitnet import decode\n"
             "real = decode.read_picture\n"
@@ -702,6 +704,23 @@ def test_ctrl_c_with_workers_on_slow_files_exits_at_once(tmp_path):
             "m.main()" % str(d))
     p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, cwd=tmp_path)
+    return p, d
+
+
+def test_slow_files_answers_are_printed_as_they_come(tmp_path):
+    # They used to be printed 64 at a time (the first after 64 photos: 10 s here), and a
+    # worker's task was 64 of them.
+    p, d = _classify_slow_files(tmp_path)
+    start = time.monotonic()
+    first = p.stdout.readline()
+    assert time.monotonic() - start < 3.0
+    assert first == f"{d / '000.png'}\t7\n".encode()
+    p.kill()
+    p.wait()
+
+
+def test_ctrl_c_with_workers_on_slow_files_exits_at_once(tmp_path):
+    p, d = _classify_slow_files(tmp_path)
     time.sleep(3)
     workers = open(f"/proc/{p.pid}/task/{p.pid}/children").read().split()
     assert len(workers) == 2
