@@ -13,6 +13,7 @@ files of a folder are images.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -147,8 +148,6 @@ def _load_chunk(sources, raw, slot):
     ``slot``. Returns (the seconds it took, per source None -- its row is there -- or
     its error's message); once the parent has stopped the work, no more sources than
     the one at hand (the results are no longer read)."""
-    import time
-
     start, rows, out = time.monotonic(), _ring[slot], []
     for k, result in enumerate(iter_many(sources, raw) if not _stop.value else ()):
         if isinstance(result, ImageError):
@@ -214,13 +213,12 @@ def load_inputs(sources, raw=False, jobs=1):
 
 #: Small pictures normalised together (see :func:`iter_many`).
 CHUNK_FILES = 64
-#: Files per task sent to a worker: enough to keep the round trips cheap and to fill a
-#: stack of small pictures (CHUNK_FILES), few enough that results (and a Ctrl-C's partial
-#: output) flow at once. A task's arrays go through shared memory; what goes through the
-#: pipe is a few hundred bytes (a few KB if every file fails), which a pipe buffer always
-#: has room for: a worker killed while its results were half through the pipe would
-#: leave the pool's reader waiting for the rest, and the others for the pipe, for ever
-#: (CPython 3.11's concurrent.futures).
+#: Most files per task sent to a worker: enough to keep the round trips cheap and to
+#: fill a stack of small pictures (CHUNK_FILES). A task's arrays go through shared
+#: memory; what goes through the pipe is a few hundred bytes (a few KB if every file
+#: fails), which a pipe buffer always has room for: a worker killed while its results
+#: were half through the pipe would leave the pool's reader waiting for the rest, and
+#: the others for the pipe, for ever (CPython 3.11's concurrent.futures).
 TASK_FILES = CHUNK_FILES
 #: ... and about how long a task should take: as many files as that, by the pace of the
 #: last task (64 photos would take 10 s or more, 64 small files take 20 ms), so that
