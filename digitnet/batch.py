@@ -226,6 +226,41 @@ TASK_FILES = CHUNK_FILES
 #: have FIRST_TASK_FILES.
 TASK_SECONDS = 0.25
 FIRST_TASK_FILES = 1
+
+
+def _size_of(source) -> int:
+    """A source's size in bytes, as cheaply as it is known (0 if it is not: a missing
+    file is reported by its worker)."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return len(source)
+    try:
+        return os.stat(source).st_size
+    except (OSError, TypeError, ValueError):
+        return 0
+
+
+def _task_files(sizes, pace) -> int:
+    """How many of the next files (``sizes``, their bytes, at most TASK_FILES of them)
+    the next task takes: as many as the last task's ``pace`` says fit in TASK_SECONDS,
+    at least one.
+
+    ``pace`` is (seconds a file, seconds a byte) of the last task, or None before the
+    first: then FIRST_TASK_FILES. A file is reckoned to cost the larger of the two, so
+    that a change of kind is caught before a task is sent: after small PNGs, whose
+    cost is the same per file whatever their bytes, a photo of a million bytes is
+    reckoned a task of its own, not one of 64 that would take 10 s (a file's cost grows
+    with its bytes, if more slowly); after photos, the first small files go a few at a
+    time, and the next task is paced by them.
+    """
+    if pace is None:
+        return max(1, min(FIRST_TASK_FILES, len(sizes)))
+    per_file, per_byte = pace
+    total = 0.0
+    for n, size in enumerate(sizes):
+        total += max(per_file, per_byte * size)
+        if total > TASK_SECONDS:
+            return max(1, n)
+    return max(1, len(sizes))
 #: What a source whose worker died is told (the kernel's OOM killer, a crash in a decoder).
 WORKER_DIED = "the process decoding this image died (out of memory, or a crash in a decoder)"
 
@@ -234,8 +269,8 @@ def _in_workers(sources, raw, jobs):
     """:func:`load_inputs` over worker processes, in order, surviving workers that die.
 
     Chunks of sources go to a pool of ``jobs`` processes, at most ``4 * jobs`` at a time,
-    each of as many files as take about TASK_SECONDS by the last chunk's pace (at most
-    TASK_FILES). If a worker dies, every chunk then in flight is lost with it; those
+    each of as many files as take about TASK_SECONDS by the last chunk's pace, per file
+    and per byte (see :func:`_task_files`; at most TASK_FILES). If a worker dies, every chunk then in flight is lost with it; those
     sources are retried file by file in a new pool, and a file lost a second time is
     retried alone, so that the one that kills a worker is reported as failed
     (:data:`WORKER_DIED`) and every other is still decoded.
@@ -252,8 +287,7 @@ def _in_workers(sources, raw, jobs):
         if stream is not None:
             stream.flush()
     ctx = multiprocessing.get_context("fork")
-    # Files of unknown cost go one at a time: the first photos' results come at once.
-    size = min(FIRST_TASK_FILES, max(1, len(sources) // (4 * jobs)))
+    pace = None                     # (seconds a file, seconds a byte) of the last task
     sent = 0                        # sources[sent:] were never sent
     retries = collections.deque()   # (files, strikes): tasks lost with a dead worker
     while retries or sent < len(sources):
@@ -274,10 +308,13 @@ def _in_workers(sources, raw, jobs):
                             break
                         if retries:
                             task = retries[0]
+                            sizes = [_size_of(s) for s in task[0]]
                         else:
-                            task = (sources[sent:sent + size], 0)
+                            sizes = [_size_of(s) for s in sources[sent:sent + TASK_FILES]]
+                            sizes = sizes[:_task_files(sizes, pace)]
+                            task = (sources[sent:sent + len(sizes)], 0)
                         future = pool.submit(_load_chunk, task[0], raw, free[-1])  # may raise
-                        in_flight.append((task, future, free.pop()))
+                        in_flight.append((task, future, free.pop(), sum(sizes)))
                         if retries:
                             retries.popleft()
                         else:
@@ -286,19 +323,18 @@ def _in_workers(sources, raw, jobs):
                             break
                     seconds, results = in_flight[0][1].result()
                 except BrokenProcessPool:
-                    lost = [task for task, _, _ in in_flight]
+                    lost = [task for task, _, _, _ in in_flight]
                     if len(lost) == 1 and lost[0][1] >= 2:
                         yield ImageError(WORKER_DIED)     # it ran alone: it is the one
                         lost = []
                     # Lost work is retried file by file, the others still in parallel.
                     retries.extendleft(reversed([([s], k + 1) for c, k in lost for s in c]))
                     break
-                _, _, slot = in_flight.popleft()
+                (files, _), _, slot, nbytes = in_flight.popleft()
                 rows = ring[slot, :len(results)].copy()
                 free.append(slot)                 # the slot is free again
-                if results:
-                    size = max(1, min(TASK_FILES, int(TASK_SECONDS * len(results) / seconds)
-                                      if seconds > 0 else TASK_FILES))
+                if len(results) == len(files):    # (not a task cut short by a stop)
+                    pace = (seconds / len(files), seconds / max(1, nbytes))
                 if not retries and sent == len(sources) and not in_flight:
                     # All work done: the idle workers are stopped and joined before the
                     # last results go out (a caller need not ask past them). Left to wind

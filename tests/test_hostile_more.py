@@ -659,6 +659,50 @@ def test_slow_files_come_back_from_workers_a_few_at_a_time(monkeypatch):
     results.close()
 
 
+def test_a_task_is_sized_by_its_files_bytes_as_well_as_their_number():
+    # Paced by files alone, 300 small PNGs made the next task 64 photos: the output stood
+    # still for seconds while one worker decoded them and the other idled.
+    from digitnet import batch
+    small = (0.02 / 64, 0.02 / (64 * 300))          # 64 PNGs of 300 bytes in 20 ms
+    assert batch._task_files([300] * 64, small) == 64
+    assert batch._task_files([2_000_000] * 64, small) == 1    # a photo goes alone
+    assert batch._task_files([300] * 10 + [2_000_000] * 54, small) == 10
+    photos = (0.15, 0.15 / 2_000_000)               # a 2 MB photo in 0.15 s
+    assert batch._task_files([2_000_000] * 64, photos) == 1
+    assert batch._task_files([300] * 64, photos) == 1          # then paced by the small
+    assert batch._task_files([100_000] * 64, (0.05, 0.05 / 100_000)) == 5
+    assert batch._task_files([0] * 64, (0.0, 0.0)) == 64        # instant: as many as fit
+    assert batch._task_files([300] * 64, None) == batch.FIRST_TASK_FILES
+    assert batch._task_files([300], small) == 1
+    assert batch._size_of(b"12345") == 5 and batch._size_of("/no/such/file") == 0
+
+
+def test_after_small_files_a_slow_large_one_comes_back_at_once(monkeypatch):
+    from digitnet import batch
+    real = decode.read_picture
+
+    def slow_when_large(source, **k):
+        if len(source) > 50_000:
+            time.sleep(0.2)                  # a photo's decoding and normalising
+        return real(source, **k)
+    monkeypatch.setattr(decode, "read_picture", slow_when_large)
+    small = encode(draw_seven((28, 28)), "PNG")
+    noise = np.random.default_rng(0).integers(0, 256, (300, 300), dtype=np.uint8)
+    large = encode(Image.fromarray(noise), "PNG")
+    assert len(large) > 50_000
+    n = batch.PARALLEL_MIN_FILES + 100
+    start = time.monotonic()
+    results = batch.load_inputs([small] * n + [large] * 16, jobs=2)
+    for _ in range(n):
+        assert isinstance(next(results), np.ndarray)
+    next(results)                            # (noise: no digit found, or a digit)
+    waited = time.monotonic() - start
+    # The small files take a fraction of a second; a task of the 16 large files would
+    # take 3.2 s (the small ones' last results waiting on it too), one alone 0.2 s.
+    assert waited < 1.6, waited
+    results.close()
+
+
 def test_stopping_a_batch_in_workers_stops_them_after_the_files_at_hand(monkeypatch):
     # Closing the results (Ctrl-C, a closed pipe) used to leave the workers on every task
     # already sent to them, up to three of 64 files each, whose results nobody read.
