@@ -221,11 +221,13 @@ CHUNK_FILES = 64
 #: the others for the pipe, for ever (CPython 3.11's concurrent.futures).
 TASK_FILES = CHUNK_FILES
 #: ... and about how long a task should take: as many files as that, by the pace of the
-#: last task (64 photos would take 10 s or more, 64 small files take 20 ms), so that
-#: photos' results flow at once. The first tasks, of files whose cost is not known yet,
-#: have FIRST_TASK_FILES.
+#: last task, per file and per byte (64 photos would take 10 s or more, 64 small files
+#: take 20 ms), so that photos' results flow at once. The first tasks, of files whose
+#: cost is not known yet, have FIRST_TASK_FILES; so has a file more than NEW_KIND_BYTES
+#: times the largest of the last task (see :func:`_task_files`).
 TASK_SECONDS = 0.25
 FIRST_TASK_FILES = 1
+NEW_KIND_BYTES = 8
 
 
 def _size_of(source) -> int:
@@ -244,23 +246,27 @@ def _task_files(sizes, pace) -> int:
     the next task takes: as many as the last task's ``pace`` says fit in TASK_SECONDS,
     at least one.
 
-    ``pace`` is (seconds a file, seconds a byte) of the last task, or None before the
-    first: then FIRST_TASK_FILES. A file is reckoned to cost the larger of the two, so
-    that a change of kind is caught before a task is sent: after small PNGs, whose
-    cost is the same per file whatever their bytes, a photo of a million bytes is
-    reckoned a task of its own, not one of 64 that would take 10 s (a file's cost grows
-    with its bytes, if more slowly); after photos, the first small files go a few at a
-    time, and the next task is paced by them.
+    ``pace`` is (seconds a file, seconds a byte, the largest file's bytes) of the last
+    task, or None before the first: then FIRST_TASK_FILES. A file is reckoned to cost
+    the larger of the two paces, and a file more than NEW_KIND_BYTES times the largest
+    of the last task is of a kind whose cost is not known yet: it goes alone, so that a
+    change of kind is caught before a task is sent. After 300-byte PNGs, a 3000x3000
+    PNG of 13 KB takes 175 times as long, a photo of 2 MB 100 times: paced by bytes
+    alone, the first would have gone 21 to a task (4 s), paced by files 64 (10 s and
+    more). After photos, the first small files go a few at a time, and the next task
+    is paced by them.
     """
     if pace is None:
         return max(1, min(FIRST_TASK_FILES, len(sizes)))
-    per_file, per_byte = pace
+    per_file, per_byte, largest = pace
     total = 0.0
     for n, size in enumerate(sizes):
         total += max(per_file, per_byte * size)
-        if total > TASK_SECONDS:
+        if total > TASK_SECONDS or size > NEW_KIND_BYTES * largest:
             return max(1, n)
     return max(1, len(sizes))
+
+
 #: What a source whose worker died is told (the kernel's OOM killer, a crash in a decoder).
 WORKER_DIED = "the process decoding this image died (out of memory, or a crash in a decoder)"
 
@@ -270,7 +276,8 @@ def _in_workers(sources, raw, jobs):
 
     Chunks of sources go to a pool of ``jobs`` processes, at most ``4 * jobs`` at a time,
     each of as many files as take about TASK_SECONDS by the last chunk's pace, per file
-    and per byte (see :func:`_task_files`; at most TASK_FILES). If a worker dies, every chunk then in flight is lost with it; those
+    and per byte (see :func:`_task_files`; at most TASK_FILES). If a worker dies, every
+    chunk then in flight is lost with it; those
     sources are retried file by file in a new pool, and a file lost a second time is
     retried alone, so that the one that kills a worker is reported as failed
     (:data:`WORKER_DIED`) and every other is still decoded.
@@ -287,8 +294,9 @@ def _in_workers(sources, raw, jobs):
         if stream is not None:
             stream.flush()
     ctx = multiprocessing.get_context("fork")
-    pace = None                     # (seconds a file, seconds a byte) of the last task
+    pace = None                     # see _task_files
     sent = 0                        # sources[sent:] were never sent
+    known = []                      # the sizes of sources[:len(known)]
     retries = collections.deque()   # (files, strikes): tasks lost with a dead worker
     while retries or sent < len(sources):
         # A new ring for every pool: a worker of a broken pool may still be writing to
@@ -299,7 +307,7 @@ def _in_workers(sources, raw, jobs):
                                    initargs=(os.getpid(), ctx.Lock(), ring, stop))
         finished = False
         try:
-            in_flight = collections.deque()   # (task, its future, its slot), in order
+            in_flight = collections.deque()   # (task, future, slot, files' sizes), in order
             while retries or sent < len(sources) or in_flight:
                 try:
                     while len(in_flight) < 4 * jobs and (retries or sent < len(sources)):
@@ -310,11 +318,15 @@ def _in_workers(sources, raw, jobs):
                             task = retries[0]
                             sizes = [_size_of(s) for s in task[0]]
                         else:
-                            sizes = [_size_of(s) for s in sources[sent:sent + TASK_FILES]]
+                            # Each file's size is asked for once (a stat on a slow
+                            # network drive is not free), as it comes into view.
+                            ahead = sources[len(known):sent + TASK_FILES]
+                            known.extend(_size_of(s) for s in ahead)
+                            sizes = known[sent:sent + TASK_FILES]
                             sizes = sizes[:_task_files(sizes, pace)]
                             task = (sources[sent:sent + len(sizes)], 0)
                         future = pool.submit(_load_chunk, task[0], raw, free[-1])  # may raise
-                        in_flight.append((task, future, free.pop(), sum(sizes)))
+                        in_flight.append((task, future, free.pop(), sizes))
                         if retries:
                             retries.popleft()
                         else:
@@ -330,11 +342,11 @@ def _in_workers(sources, raw, jobs):
                     # Lost work is retried file by file, the others still in parallel.
                     retries.extendleft(reversed([([s], k + 1) for c, k in lost for s in c]))
                     break
-                (files, _), _, slot, nbytes = in_flight.popleft()
+                (files, _), _, slot, sizes = in_flight.popleft()
                 rows = ring[slot, :len(results)].copy()
                 free.append(slot)                 # the slot is free again
                 if len(results) == len(files):    # (not a task cut short by a stop)
-                    pace = (seconds / len(files), seconds / max(1, nbytes))
+                    pace = (seconds / len(files), seconds / max(1, sum(sizes)), max(sizes))
                 if not retries and sent == len(sources) and not in_flight:
                     # All work done: the idle workers are stopped and joined before the
                     # last results go out (a caller need not ask past them). Left to wind

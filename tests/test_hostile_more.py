@@ -663,15 +663,20 @@ def test_a_task_is_sized_by_its_files_bytes_as_well_as_their_number():
     # Paced by files alone, 300 small PNGs made the next task 64 photos: the output stood
     # still for seconds while one worker decoded them and the other idled.
     from digitnet import batch
-    small = (0.02 / 64, 0.02 / (64 * 300))          # 64 PNGs of 300 bytes in 20 ms
+    small = (0.02 / 64, 0.02 / (64 * 300), 400)     # 64 PNGs of ~300 bytes in 20 ms
     assert batch._task_files([300] * 64, small) == 64
     assert batch._task_files([2_000_000] * 64, small) == 1    # a photo goes alone
     assert batch._task_files([300] * 10 + [2_000_000] * 54, small) == 10
-    photos = (0.15, 0.15 / 2_000_000)               # a 2 MB photo in 0.15 s
+    # Well compressed, a 3000x3000 PNG has few bytes but costs 175 small ones: a file
+    # far larger than the last task's are, of a kind not paced yet, goes alone.
+    assert batch._task_files([13_000] * 64, small) == 1
+    assert batch._task_files([300] * 5 + [13_000] * 59, small) == 5
+    assert batch._task_files([3_200] * 64, small) == 64      # within 8x: paced as usual
+    photos = (0.15, 0.15 / 2_000_000, 2_000_000)    # a 2 MB photo in 0.15 s
     assert batch._task_files([2_000_000] * 64, photos) == 1
     assert batch._task_files([300] * 64, photos) == 1          # then paced by the small
-    assert batch._task_files([100_000] * 64, (0.05, 0.05 / 100_000)) == 5
-    assert batch._task_files([0] * 64, (0.0, 0.0)) == 64        # instant: as many as fit
+    assert batch._task_files([100_000] * 64, (0.04, 0.04 / 100_000, 100_000)) == 6
+    assert batch._task_files([0] * 64, (0.0, 0.0, 0)) == 64     # instant: as many as fit
     assert batch._task_files([300] * 64, None) == batch.FIRST_TASK_FILES
     assert batch._task_files([300], small) == 1
     assert batch._size_of(b"12345") == 5 and batch._size_of("/no/such/file") == 0
