@@ -250,11 +250,11 @@ def _task_files(sizes, pace) -> int:
     task, or None before the first: then FIRST_TASK_FILES. A file is reckoned to cost
     the larger of the two paces, and a file more than NEW_KIND_BYTES times the largest
     of the last task is of a kind whose cost is not known yet: it goes alone, so that a
-    change of kind is caught before a task is sent. After 300-byte PNGs, a 3000x3000
-    PNG of 13 KB takes 175 times as long, a photo of 2 MB 100 times: paced by bytes
-    alone, the first would have gone 21 to a task (4 s), paced by files 64 (10 s and
-    more). After photos, the first small files go a few at a time, and the next task
-    is paced by them.
+    change of kind is caught before a task is sent. After 300-byte PNGs, 3000x3000 PNGs
+    of 13 KB each (43 times the bytes, 0.35 s a file against 2 ms) went 21 to a task
+    when paced by bytes alone (4 s), photos 64 to a task when paced by files (10 s and
+    more). After photos, the first small files go a few at a time, and the next task is
+    paced by them.
     """
     if pace is None:
         return max(1, min(FIRST_TASK_FILES, len(sizes)))
@@ -276,10 +276,10 @@ def _in_workers(sources, raw, jobs):
 
     Chunks of sources go to a pool of ``jobs`` processes, at most ``4 * jobs`` at a time,
     each of as many files as take about TASK_SECONDS by the last chunk's pace, per file
-    and per byte (see :func:`_task_files`; at most TASK_FILES). If a worker dies, every
-    chunk then in flight is lost with it; those
-    sources are retried file by file in a new pool, and a file lost a second time is
-    retried alone, so that the one that kills a worker is reported as failed
+    and per byte (see :func:`_task_files`; at most TASK_FILES). A task is (its files,
+    how many times they were lost with a dead worker, their sizes). If a worker dies,
+    every chunk then in flight is lost with it; those sources are retried file by file
+    in a new pool, and a file lost a second time is retried alone, so that the one that kills a worker is reported as failed
     (:data:`WORKER_DIED`) and every other is still decoded.
     """
     import collections
@@ -297,7 +297,7 @@ def _in_workers(sources, raw, jobs):
     pace = None                     # see _task_files
     sent = 0                        # sources[sent:] were never sent
     known = []                      # the sizes of sources[:len(known)]
-    retries = collections.deque()   # (files, strikes): tasks lost with a dead worker
+    retries = collections.deque()   # tasks lost with a dead worker
     while retries or sent < len(sources):
         # A new ring for every pool: a worker of a broken pool may still be writing to
         # the old one while it is being killed.
@@ -307,7 +307,7 @@ def _in_workers(sources, raw, jobs):
                                    initargs=(os.getpid(), ctx.Lock(), ring, stop))
         finished = False
         try:
-            in_flight = collections.deque()   # (task, future, slot, files' sizes), in order
+            in_flight = collections.deque()   # (task, its future, its slot), in order
             while retries or sent < len(sources) or in_flight:
                 try:
                     while len(in_flight) < 4 * jobs and (retries or sent < len(sources)):
@@ -316,7 +316,6 @@ def _in_workers(sources, raw, jobs):
                             break
                         if retries:
                             task = retries[0]
-                            sizes = [_size_of(s) for s in task[0]]
                         else:
                             # Each file's size is asked for once (a stat on a slow
                             # network drive is not free), as it comes into view.
@@ -324,9 +323,9 @@ def _in_workers(sources, raw, jobs):
                             known.extend(_size_of(s) for s in ahead)
                             sizes = known[sent:sent + TASK_FILES]
                             sizes = sizes[:_task_files(sizes, pace)]
-                            task = (sources[sent:sent + len(sizes)], 0)
+                            task = (sources[sent:sent + len(sizes)], 0, sizes)
                         future = pool.submit(_load_chunk, task[0], raw, free[-1])  # may raise
-                        in_flight.append((task, future, free.pop(), sizes))
+                        in_flight.append((task, future, free.pop()))
                         if retries:
                             retries.popleft()
                         else:
@@ -335,14 +334,15 @@ def _in_workers(sources, raw, jobs):
                             break
                     seconds, results = in_flight[0][1].result()
                 except BrokenProcessPool:
-                    lost = [task for task, _, _, _ in in_flight]
+                    lost = [task for task, _, _ in in_flight]
                     if len(lost) == 1 and lost[0][1] >= 2:
                         yield ImageError(WORKER_DIED)     # it ran alone: it is the one
                         lost = []
                     # Lost work is retried file by file, the others still in parallel.
-                    retries.extendleft(reversed([([s], k + 1) for c, k in lost for s in c]))
+                    retries.extendleft(reversed([([f], k + 1, [n]) for files, k, sizes in lost
+                                                 for f, n in zip(files, sizes)]))
                     break
-                (files, _), _, slot, sizes = in_flight.popleft()
+                (files, _, sizes), _, slot = in_flight.popleft()
                 rows = ring[slot, :len(results)].copy()
                 free.append(slot)                 # the slot is free again
                 if len(results) == len(files):    # (not a task cut short by a stop)
