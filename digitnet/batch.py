@@ -305,7 +305,7 @@ def _in_workers(sources, raw, jobs):
         free = list(range(4 * jobs))   # the ring's slots no task in flight writes to
         pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init,
                                    initargs=(os.getpid(), ctx.Lock(), ring, stop))
-        finished = False
+        finished = broken = False
         try:
             in_flight = collections.deque()   # (task, its future, its slot), in order
             while retries or sent < len(sources) or in_flight:
@@ -334,6 +334,7 @@ def _in_workers(sources, raw, jobs):
                             break
                     seconds, results = in_flight[0][1].result()
                 except BrokenProcessPool:
+                    broken = True
                     lost = [task for task, _, _ in in_flight]
                     if len(lost) == 1 and lost[0][1] >= 2:
                         yield ImageError(WORKER_DIED)     # it ran alone: it is the one
@@ -361,9 +362,14 @@ def _in_workers(sources, raw, jobs):
         finally:
             if not finished:
                 # Never wait for work nobody will read (Ctrl-C, a closed pipe, a dead
-                # worker): the workers drop their tasks after the file at hand.
+                # worker): the workers drop their tasks after the file at hand. Their
+                # pool is then waited for, as after a finished run (above): left to wind
+                # down, its manager thread and the exiting interpreter race over its
+                # wakeup pipe, and a Ctrl-C or SIGHUP printed "OSError: Bad file
+                # descriptor" after "interrupted" (2-3 runs in 40). A broken pool is not
+                # waited for.
                 stop.value = 1
-                pool.shutdown(wait=False, cancel_futures=True)
+                pool.shutdown(wait=not broken, cancel_futures=True)
 
 
 # --- folders --------------------------------------------------------------------------------
