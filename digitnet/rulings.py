@@ -66,12 +66,16 @@ def remove_rulings(ink: np.ndarray) -> np.ndarray:
     are no rulings).
     """
     t = _skew(ink)
-    rows, level_r = _remove_rows(_shear(ink, t), _seen(t, ink.shape))
-    rows = _unshear(rows, t, ink.shape)
-    u = _skew(rows.T)  # a photo's perspective turns the two families differently
-    cols, level_c = _remove_rows(_shear(rows.T, u), _seen(u, rows.T.shape))
-    cols = _unshear(cols, u, rows.T.shape)
-    if cols is rows.T or np.array_equal(cols, rows.T):
+    sheared = _shear(ink, t)
+    rows, level_r = _remove_rows(sheared, _seen(t, ink.shape))
+    # Nothing removed (the usual page): shearing back would only rebuild ``ink``.
+    rows = ink if rows is sheared else _unshear(rows, t, ink.shape)
+    across = rows.T
+    u = _skew(across)  # a photo's perspective turns the two families differently
+    sheared = _shear(across, u)
+    cols, level_c = _remove_rows(sheared, _seen(u, across.shape))
+    cols = across if cols is sheared else _unshear(cols, u, across.shape)
+    if cols is across or np.array_equal(cols, across):
         out = ink if rows is ink or np.array_equal(rows, ink) else rows
     else:
         out = np.ascontiguousarray(cols.T)
