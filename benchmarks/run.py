@@ -41,6 +41,11 @@ and the peak memory. Rows (names for ``--only``):
     what plain code for the job needs: ``python -c "import numpy, PIL.Image, PIL.PngImagePlugin, click, json, zipfile, hashlib, shutil"``.
     Target: ratio <= 1.20; if missed, the slowest extra imports (``python -X importtime``)
     are printed as a hint.
+``photo``
+    ``digitnet classify photo12.jpg -q`` on a 4000x3000 JPEG of a turned sheet on a desk
+    (:func:`make_photo`), median of 10 runs, interleaved with the same imports alone: the
+    time beyond them, as the difference of the medians and pair by pair (median, range),
+    and the fastest run. Target: <= 0.25 s.
 
 ``--quick`` uses small sizes (6,000 training images, 1,000 PNGs, fewer repetitions) to
 check that everything runs in well under a minute; training figures are then extrapolated

@@ -187,7 +187,9 @@ def _remove_rows(ink: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, float]:
     """``ink`` (H, W) without the lines that run along its rows (see the module);
     ``seen`` (H,) how many pixels of each row are the picture's own (:func:`_seen`).
 
-    Returns (the map, the typical strength of its rulings if it had several, else 0.0).
+    Returns (the map -- ``ink`` itself when nothing is removed, which
+    :func:`remove_rulings` relies on to skip shearing it back -- the typical strength of
+    its rulings if it had several, else 0.0).
     """
     h, w = ink.shape
     # Rulings run across a page: on a narrow strip, what runs across it is the digit.
