@@ -44,7 +44,7 @@ def load_input(source, raw: bool = False, steps: dict | None = None) -> np.ndarr
         if raw:
             return raw_input(decode.read_image(source, require_size=(FIELD, FIELD)))
         picture = decode.read_picture(source, max_side=WORK_SIDE)
-        return normalise(picture.gray, steps=steps, chroma=picture.chroma)
+        return normalise(picture.gray, steps=steps, chroma=lambda: picture.chroma)
     except MemoryError:
         raise ImageError(OUT_OF_MEMORY) from None
 
@@ -82,7 +82,7 @@ def iter_many(sources, raw: bool = False):
                     if len(waiting) >= CHUNK_FILES:
                         yield from flush()
                     continue
-                result = normalise(picture.gray, chroma=picture.chroma)
+                result = normalise(picture.gray, chroma=lambda: picture.chroma)
         except MemoryError:
             result = ImageError(OUT_OF_MEMORY)
         except ImageError as exc:

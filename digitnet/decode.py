@@ -21,7 +21,6 @@ import re
 import stat
 import struct
 import warnings
-from dataclasses import dataclass
 from typing import Union
 
 import numpy as np
@@ -81,17 +80,36 @@ _MODE_BYTES = {"1": 1, "L": 1, "P": 1, "LA": 2, "La": 2, "PA": 2, "I;16": 2, "I;
 # --- reading ------------------------------------------------------------------------------
 
 
-@dataclass
 class Picture:
     """A decoded image: ``gray`` its brightness, float32 (H, W), 0.0 = black .. 1.0 =
     white; ``chroma`` a small copy of its colour, float32 (h, w, 2) -- the Cb and Cr
     planes of ITU-R 601 YCbCr, 0 = grey, about -0.5..0.5, at most CHROMA_SIDE pixels a
     side and the shape of ``gray`` -- or None for a grayscale image. Only the search for
     the writing surface uses colour: a yellow note on a brown desk can be as bright as
-    the desk, never the same colour."""
+    the desk, never the same colour.
 
-    gray: np.ndarray
-    chroma: np.ndarray | None = None
+    ``chroma`` may be given as a function of no arguments that makes it: it is then
+    made when first read, once. A sheet on a desk is found by its brightness alone, and
+    its photo never needs its colour (reducing a photo's colour costs ~3 ms of a
+    12 MP JPEG's ~65 ms); pass ``lambda: picture.chroma`` on to
+    :func:`~digitnet.normalise.normalise` to keep it unmade until then.
+    """
+
+    __slots__ = ("gray", "_chroma")
+
+    def __init__(self, gray: np.ndarray, chroma=None):
+        self.gray = gray
+        self._chroma = chroma
+
+    @property
+    def chroma(self) -> np.ndarray | None:
+        if callable(self._chroma):
+            self._chroma = self._chroma()
+        return self._chroma
+
+    def __repr__(self) -> str:
+        chroma = "unmade" if callable(self._chroma) else self._chroma is not None
+        return f"Picture(gray={self.gray.shape}, chroma={chroma})"
 
 
 #: Longer side of :attr:`Picture.chroma` (the surface finder works at 160 px).
@@ -147,7 +165,7 @@ def read_picture(source: Source, *, max_side: int | None = None,
             _check_dimensions(source.size)
             _check_memory(source)
             source.load()
-            return _decoded_to_picture(source, max_side)
+            return _decoded_to_picture(source, max_side, callers=True)
         except ImageError:
             raise
         except MemoryError:
@@ -202,10 +220,13 @@ def read_picture(source: Source, *, max_side: int | None = None,
         raise ImageError(f"cannot decode image: {one_line(exc)}") from None
 
 
-def _decoded_to_picture(im: Image.Image, max_side: int | None) -> Picture:
+def _decoded_to_picture(im: Image.Image, max_side: int | None, *,
+                        callers: bool = False) -> Picture:
     """A loaded PIL image -> its :class:`Picture`: turned upright, reduced to about
     ``max_side`` in Pillow (cheap, before numpy copies it), reduced to luma, with its
-    colour beside it."""
+    colour beside it (see :class:`Picture`: made when first read). ``callers``: ``im``
+    is the caller's own, which may change after this returns."""
+    decoded = im
     im = _apply_orientation(im)
     if max_side and max(im.size) > max_side:
         factor = max(im.size) // max_side
@@ -219,7 +240,20 @@ def _decoded_to_picture(im: Image.Image, max_side: int | None) -> Picture:
                 im = im.convert("RGBA" if transparent else "L")
             im = im.reduce(factor) if im.mode in _REDUCIBLE else im
     gray = shrink(_to_gray(im), max_side)
-    return Picture(gray, _chroma(im, gray.shape))
+    if (im.mode not in _COLOUR_MODES or _too_small(gray.shape)
+            or im.width * im.height > _LAZY_CHROMA_PIXELS):
+        return Picture(gray, _chroma(im, gray.shape))  # None at once, or too big to hold
+    # Colour is made when first asked for, from the decoded image -- or a copy of it if
+    # it is the caller's. (Leaving ``with`` closes a file's image's file, not its pixels;
+    # a copy would cost as much fresh memory as the colour saves.)
+    held = im.copy() if callers and im is decoded else im
+    return Picture(gray, lambda: _chroma(held, gray.shape))
+
+
+# Decoded images up to this many pixels (a phone photo drafted to ~1000 px: 0.75 MP)
+# keep their colour unmade until asked for; larger ones (a big PNG, a scan) make it at
+# once rather than hold a copy of themselves.
+_LAZY_CHROMA_PIXELS = 2_000_000
 
 
 # Modes whose colour is read; images with transparency are left grey (what lies under a

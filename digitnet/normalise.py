@@ -82,8 +82,10 @@ def normalise(gray: np.ndarray, steps: dict | None = None,
 
     ``gray``: array (H, W), brightness 0.0 = black .. 1.0 = white, as from
     :func:`read_image`. Either polarity: dark ink on light paper or light ink on dark.
-    ``chroma``: the picture's colour (:attr:`~digitnet.decode.Picture.chroma`), or None;
-    only the search for the writing surface looks at it.
+    ``chroma``: the picture's colour (:attr:`~digitnet.decode.Picture.chroma`), or None,
+    or a function of no arguments returning either (``lambda: picture.chroma``), called
+    only if the search for the writing surface -- the one step that looks at colour --
+    needs it.
 
     Returns a float32 array of shape (784,): the 28x28 field in row-major order, light
     ink (1.0) on black (0.0). First the writing surface is found

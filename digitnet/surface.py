@@ -133,8 +133,10 @@ def find_surface(g: np.ndarray, chroma: np.ndarray | None = None) -> Surface:
 
     ``chroma``: the image's colour, (h, w, 2) Cb and Cr at any size of the same aspect
     (:attr:`digitnet.decode.Picture.chroma`), or None: a note's edge may be a step in
-    colour only. Returns the whole image unchanged (``box`` covering it, ``scene`` None)
-    when it is paper edge to edge, which is the usual case.
+    colour only. It may be a function of no arguments returning either, called only if
+    the colour is looked at (a sheet lighter than its desk is found without it).
+    Returns the whole image unchanged (``box`` covering it, ``scene`` None) when it is
+    paper edge to edge, which is the usual case.
     """
     h, w = g.shape
     box, scene, image = (0, h, 0, w), None, g
@@ -285,7 +287,10 @@ def _thin(ink: np.ndarray, surface: np.ndarray) -> bool:
 
 
 def _coarse_chroma(chroma, ch: int, cw: int) -> np.ndarray | None:
-    """The (ch, cw, 2) coarse copy of ``chroma`` (any size), or None."""
+    """The (ch, cw, 2) coarse copy of ``chroma`` (any size, or a function that makes
+    it: see :func:`find_surface`), or None."""
+    if callable(chroma):
+        chroma = chroma()
     if chroma is None:
         return None
     if chroma.ndim != 3 or chroma.shape[2] != 2 or 0 in chroma.shape:

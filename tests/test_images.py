@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageFile
 
-from digitnet import decode, normalise as normalise_module
+from digitnet import decode, normalise as normalise_module, surface
 from digitnet.batch import IMAGE_EXTENSIONS, list_image_files, load_input
 from digitnet.decode import MAX_PIXELS, read_image
 from digitnet.errors import ImageError
@@ -470,6 +470,47 @@ def test_a_large_jpeg_brings_its_colour_at_the_small_size():
                                   max_side=normalise_module.WORK_SIDE)
     assert picture.chroma.shape == (240, 320, 2)
 
+
+
+def test_the_colour_is_made_when_first_read_from_what_was_decoded():
+    # A PIL image handed in and changed afterwards, or a file's image closed when
+    # reading ends: the colour made later is still the picture's as it was read.
+    im = _note_picture()
+    picture = decode.read_picture(im)
+    im.paste((0, 0, 0), (0, 0, 400, 300))
+    np.testing.assert_array_equal(picture.chroma, decode.read_picture(_note_picture()).chroma)
+    assert picture.chroma is picture.chroma   # made once
+    jpeg = decode.read_picture(encode(_note_picture(), "JPEG", quality=95))
+    assert jpeg.chroma.shape == (240, 320, 2)
+
+
+def _counting(picture):
+    calls = []
+
+    def chroma():
+        calls.append(1)
+        return picture.chroma
+    return chroma, calls
+
+
+def test_a_sheet_on_a_desk_is_found_without_its_colour_and_a_note_by_it():
+    # A light sheet on a dark desk is found by brightness: its colour is never made.
+    im = Image.new("RGB", (800, 600), (60, 45, 30))
+    ImageDraw.Draw(im).polygon([(150, 60), (690, 110), (640, 560), (110, 520)],
+                               fill=(235, 232, 222))
+    ImageDraw.Draw(im).line([(330, 200), (480, 210), (380, 420)], fill=(20, 25, 60), width=14)
+    picture = decode.read_picture(encode(im, "JPEG", quality=90),
+                                  max_side=normalise_module.WORK_SIDE)
+    chroma, calls = _counting(picture)
+    normalise_module.normalise(picture.gray, chroma=chroma)
+    assert calls == []
+    # A red note as bright as its blue desk can only be told by colour: it is made.
+    im = Image.new("RGB", (400, 300), (40, 60, 160))
+    ImageDraw.Draw(im).rectangle((100, 80, 300, 240), fill=(130, 40, 20))
+    picture = decode.read_picture(encode(im, "PNG"))
+    chroma, calls = _counting(picture)
+    surface.find_surface(picture.gray, chroma)
+    assert calls == [1]
 
 # --- raw input ----------------------------------------------------------------------------------
 
