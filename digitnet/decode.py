@@ -794,8 +794,16 @@ def shrink(gray: np.ndarray, max_side: int | None) -> np.ndarray:
                   Image.Resampling.BOX)
 
 
-def resize(a: np.ndarray, width: int, height: int, resample: int) -> np.ndarray:
-    """Resize a float32 (H, W) array to (height, width) with a Pillow filter."""
+def resize(a: np.ndarray, width: int, height: int, resample: int, *,
+           writable: bool = True) -> np.ndarray:
+    """Resize a float32 (H, W) array to (height, width) with a Pillow filter.
+
+    ``writable=False`` returns a read-only array over the bytes Pillow hands out, for a
+    result only read (an interpolated map): it saves a copy, which for a full-size map
+    of a photo (3 MB of fresh memory) costs more than the resize itself."""
     im = Image.fromarray(np.ascontiguousarray(a, dtype=np.float32))  # mode 'F'
+    out = im.resize((width, height), resample)
+    if not writable:
+        return np.frombuffer(out.tobytes(), np.float32).reshape(height, width)
     # np.array, not asarray: the result must be writable, not a view of Pillow's buffer.
-    return np.array(im.resize((width, height), resample), dtype=np.float32)
+    return np.array(out, dtype=np.float32)

@@ -613,6 +613,7 @@ def _opening(x: np.ndarray, size: int) -> np.ndarray:
     Worked on a copy min-pooled by blocks of about size / _OPENING_STEPS pixels (the
     opening's own first step takes the minimum anyway) and interpolated back: the
     opening of a photo is smooth but for a shadow's edge, which it places to a block.
+    Returns (H, W), read-only when interpolated (it is only read).
     """
     h, w = x.shape
     f = max(1, size // _OPENING_STEPS)
@@ -624,7 +625,8 @@ def _opening(x: np.ndarray, size: int) -> np.ndarray:
     if f == 1:
         return opened
     gh, gw = opened.shape
-    return resize(opened, gw * f, gh * f, Image.Resampling.BILINEAR)[:h, :w]  # as _upsample
+    # Read-only: the caller only reads it (np.maximum into the lighting map).
+    return resize(opened, gw * f, gh * f, Image.Resampling.BILINEAR, writable=False)[:h, :w]
 
 
 def _polarity(residual: np.ndarray, sigma: float, light_paper: bool,

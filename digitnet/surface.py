@@ -177,7 +177,7 @@ def _light_surface(g, chroma):
     r0, r1 = math.floor(rows[0] * sy), min(h, math.ceil((rows[-1] + 1) * sy))
     c0, c1 = math.floor(cols[0] * sx), min(w, math.ceil((cols[-1] + 1) * sx))
     scene_full = _nearest(scene, h, w)[r0:r1, c0:c1]
-    paper_full = resize(paper, w, h, Image.Resampling.BILINEAR)[r0:r1, c0:c1]
+    paper_full = resize(paper, w, h, Image.Resampling.BILINEAR, writable=False)[r0:r1, c0:c1]
     image = np.where(scene_full, paper_full, g[r0:r1, c0:c1])
     return (r0, r1, c0, c1), scene_full, image
 
