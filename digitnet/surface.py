@@ -522,31 +522,36 @@ def _extend(values: np.ndarray, known: np.ndarray) -> np.ndarray:
     average, continues into the painted scene).
 
     Each ring is the unknown pixels next to the last one, found from it: the work
-    follows the pixels filled in, not the rings times the image."""
+    follows the pixels filled in, not the rings times the image. The map is worked with
+    a one-pixel margin that is never known, so that every pixel has four neighbours and
+    a ring's are one (n, 4) table."""
     h, w = known.shape
-    v = np.where(known, values, 0.0).astype(np.float32).ravel()
-    k = known.ravel().copy()
-    row, col = np.divmod(np.arange(h * w), w)
+    wp = w + 2
+    v = np.zeros((h + 2) * wp, np.float32)
+    k = np.zeros((h + 2, wp), bool)
+    k[1:-1, 1:-1] = known
+    v.reshape(h + 2, wp)[1:-1, 1:-1] = np.where(known, values, 0.0)
+    todo = ~k  # pixels still to fill: none in the margin
+    todo[0], todo[-1], todo[:, 0], todo[:, -1] = False, False, False, False
+    k, todo = k.ravel(), todo.ravel()
     # The 4 neighbours in a fixed order (below, above, right, left), which fixes the
-    # order of the float sums; a neighbour off the image adds nothing.
-    steps = ((w, row < h - 1), (-w, row > 0), (1, col < w - 1), (-1, col > 0))
-    ring = np.flatnonzero(~k & _next_to(known).ravel())
+    # order of the float sums; the margin adds nothing.
+    steps = np.array([wp, -wp, 1, -1])
+    ring = np.flatnonzero(todo & _next_to(k.reshape(h + 2, wp)).ravel())
     while ring.size:
-        total = np.zeros(ring.size, np.float32)
-        count = np.zeros(ring.size, np.float32)
-        for step, inside in steps:
-            ok = inside[ring]
-            nb = np.where(ok, ring + step, ring)
-            there = ok & k[nb]
-            total += np.where(there, v[nb], np.float32(0.0))
-            count += there
-        v[ring] = total / count
+        nb = ring[:, None] + steps          # (n, 4)
+        vals = v[nb]  # 0 where not known yet: unknown pixels hold 0 until filled
+        total = vals[:, 0] + vals[:, 1]
+        total += vals[:, 2]
+        total += vals[:, 3]
+        v[ring] = total / np.count_nonzero(k[nb], axis=1).astype(np.float32)
         k[ring] = True
-        # The next ring: unknown neighbours of this one, each once.
-        nbs = np.concatenate([ring[inside[ring]] + step for step, inside in steps])
-        nbs = np.sort(nbs[~k[nbs]])
+        todo[ring] = False
+        # The next ring: this one's neighbours still to fill, each once.
+        nbs = nb.ravel()
+        nbs = np.sort(nbs[todo[nbs]])
         ring = nbs[np.concatenate(([True], nbs[1:] != nbs[:-1]))] if nbs.size else nbs
-    return v.reshape(h, w)
+    return v.reshape(h + 2, wp)[1:-1, 1:-1].copy()
 
 
 def _next_to(mask: np.ndarray) -> np.ndarray:

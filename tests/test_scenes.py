@@ -1078,3 +1078,40 @@ def test_a_digits_bars_on_rulings_two_and_three_steps_apart_are_no_grid(net, gap
         draw.line([(40 if y != ys[1] else 80, y), (220, y)], fill=(13, 13, 38), width=9)
     draw.line([(220, ys[0]), (220, ys[2])], fill=(13, 13, 38), width=9)
     assert net.classify(im).digit == 3
+
+
+def _extend_by_hand(values, known):
+    """surface._extend spelled out pixel by pixel: ring after ring, each unknown pixel
+    next to a known one takes the float32 mean of its known 4-neighbours, summed in the
+    order below, above, right, left."""
+    v = np.where(known, values, 0.0).astype(np.float32)
+    k = known.copy()
+    h, w = k.shape
+    while True:
+        ring = [(r, c) for r in range(h) for c in range(w) if not k[r, c] and any(
+            0 <= r + dr < h and 0 <= c + dc < w and k[r + dr, c + dc]
+            for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1)))]
+        if not ring:
+            return v
+        new = {}
+        for r, c in ring:
+            total, count = np.float32(0.0), 0
+            for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+                if 0 <= r + dr < h and 0 <= c + dc < w and k[r + dr, c + dc]:
+                    total = np.float32(total + v[r + dr, c + dc])
+                    count += 1
+            new[r, c] = np.float32(total / np.float32(count))
+        for (r, c), x in new.items():
+            v[r, c], k[r, c] = x, True
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_paper_is_extended_into_the_scene_ring_by_ring_exactly(seed):
+    from digitnet.surface import _extend
+    rng = np.random.default_rng(seed)
+    h, w = rng.integers(1, 14, size=2)
+    values = rng.random((h, w)).astype(np.float32)
+    known = rng.random((h, w)) < rng.choice([0.02, 0.2, 0.6, 0.95])
+    got = _extend(values, known)
+    assert got.shape == (h, w) and got.dtype == np.float32 and got.flags.writeable
+    np.testing.assert_array_equal(got, _extend_by_hand(values, known))
