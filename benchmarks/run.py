@@ -50,7 +50,8 @@ and the peak memory. Rows (names for ``--only``):
 ``--quick`` uses small sizes (6,000 training images, 1,000 PNGs, fewer repetitions) to
 check that everything runs in well under a minute; training figures are then extrapolated
 to 60,000 images. Memory: the peak resident set size (``ru_maxrss``) of the process that
-did the work, each measured alone (``os.wait4`` on that child); for the training loops
+did the work, each measured alone (``os.wait4`` on that child, started by a small launcher
+so that this script's own size is not counted in it: see :data:`_LAUNCHER`); for the training loops
 also the peak of the Python/numpy heap during one epoch, by ``tracemalloc`` in a separate
 untimed pass (dataset excluded). Every row that trains or runs in-process does so in a
 fresh child process (``--worker``), so rows cannot disturb each other.
@@ -106,18 +107,55 @@ def log(msg):
 # Child processes, timed, with their own peak memory
 
 
+# A child's peak RSS (``ru_maxrss``) is never below that of the process it was started
+# from: Linux carries the high-water mark over ``exec`` from the memory the child began
+# with, which after fork or vfork is its parent's. This script grows to hundreds of MB
+# (10,000 decoded PNGs, arrays), so a command started from it would report this script's
+# size, not its own (a one-file classify: 134 MB instead of 38 MB). The commands are
+# started by a small launcher instead, whose own peak (~10 MB, the interpreter alone) is
+# below that of any command measured.
+_LAUNCHER = r"""
+import json, os, subprocess, sys, time
+replies = os.fdopen(os.dup(1), "w")
+os.dup2(2, 1)  # a command's output, when kept, goes to stderr as before
+for line in sys.stdin:
+    cmd, env, quiet, err = json.loads(line)
+    stderr = open(err, "ab") if err else None
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, env=env, stderr=stderr,
+                         stdout=subprocess.DEVNULL if quiet else None)
+    _pid, status, usage = os.wait4(p.pid, 0)
+    if stderr:
+        stderr.close()
+    replies.write(json.dumps([time.perf_counter() - t0, usage.ru_maxrss * 1024,
+                              os.waitstatus_to_exitcode(status)]) + "\n")
+    replies.flush()
+"""
+_launcher = None
+
+
 def run_child(cmd, stdout=subprocess.DEVNULL, stderr=None, env=None):
     """Run ``cmd`` to completion; return (wall seconds, peak RSS in bytes, exit code).
 
     ``os.wait4`` reports the resource usage of exactly this child, so its ``ru_maxrss``
-    (KiB on Linux) is the peak of that one process, not of all children so far.
+    (KiB on Linux) is the peak of that one process, not of all children so far; the
+    child is started and timed by :data:`_LAUNCHER` (see there why). ``stdout``:
+    ``subprocess.DEVNULL`` or ``sys.stderr``; ``stderr``: None (this script's) or the path
+    of a file to append it to.
     """
-    t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, env=env)
-    _pid, status, usage = os.wait4(p.pid, 0)
-    seconds = time.perf_counter() - t0
-    p.returncode = os.waitstatus_to_exitcode(status)
-    return seconds, usage.ru_maxrss * 1024, p.returncode
+    global _launcher
+    if _launcher is None or _launcher.poll() is not None:
+        _launcher = subprocess.Popen([sys.executable, "-c", _LAUNCHER], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+    request = [[str(c) for c in cmd], dict(os.environ if env is None else env),
+               stdout is subprocess.DEVNULL, None if stderr is None else str(stderr)]
+    _launcher.stdin.write(json.dumps(request) + "\n")
+    _launcher.stdin.flush()
+    reply = _launcher.stdout.readline()
+    if not reply:
+        raise RuntimeError("the benchmark's process launcher died")
+    seconds, rss, rc = json.loads(reply)
+    return seconds, rss, rc
 
 
 def run_worker(kind, params, tmp, python=None, env=None):
@@ -699,11 +737,11 @@ class Bench:
         reps = 3
         log(f"classify: digitnet classify DIR -q on {n:,} files, median of {reps} runs ...")
         err = self.tmp / "classify.err"
+        err.write_bytes(b"")
         try:
-            with open(err, "wb") as ef:
-                [(s, runs, rss)] = median_runs(
-                    [[exe, "classify", str(folder), "-q", "--weights", w]], reps, warmup=0,
-                    stderr=ef, env=self.env)
+            [(s, runs, rss)] = median_runs(
+                [[exe, "classify", str(folder), "-q", "--weights", w]], reps, warmup=0,
+                stderr=err, env=self.env)
         except RuntimeError as e:
             raise RuntimeError(f"{e}: {err.read_text(errors='replace')[:300]}") from None
         log(f"  {n / s:,.0f} files/s ({s:.2f}s); splitting in-process ...")
