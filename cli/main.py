@@ -36,6 +36,11 @@ if _COMMAND and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         os.write(2, b"digitnet: interrupted\n")
         os._exit(130)
     _STARTUP_SIGINT = signal.signal(signal.SIGINT, _interrupted_while_starting)
+if _COMMAND:
+    # Before numpy loads (the commands import it): one BLAS thread from the start, the
+    # thread count digitnet's work runs with, unless the user chose one (digitnet.threads).
+    from digitnet.threads import one_thread_from_the_start
+    one_thread_from_the_start()
 
 import click  # noqa: E402 - after the handler above: importing click takes a while
 
