@@ -83,6 +83,7 @@ def iter_many(sources, raw: bool = False):
                         yield from flush()
                     continue
                 result = normalise(picture.gray, chroma=lambda: picture.chroma)
+                picture = None  # not held while the result waits at a yield below
         except MemoryError:
             result = ImageError(OUT_OF_MEMORY)
         except ImageError as exc:

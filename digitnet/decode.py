@@ -89,7 +89,8 @@ class Picture:
     the desk, never the same colour.
 
     ``chroma`` may be given as a function of no arguments that makes it: it is then
-    made when first read, once. A sheet on a desk is found by its brightness alone, and
+    made when first read, once (or once per thread, if several threads first read it at
+    the same moment). A sheet on a desk is found by its brightness alone, and
     its photo never needs its colour (reducing a photo's colour costs ~3 ms of a
     12 MP JPEG's ~65 ms); pass ``lambda: picture.chroma`` on to
     :func:`~digitnet.normalise.normalise` to keep it unmade until then.
@@ -103,9 +104,14 @@ class Picture:
 
     @property
     def chroma(self) -> np.ndarray | None:
-        if callable(self._chroma):
-            self._chroma = self._chroma()
-        return self._chroma
+        chroma = self._chroma  # read once: another thread may be making it too
+        if callable(chroma):
+            chroma = self._chroma = chroma()
+        return chroma
+
+    def __reduce__(self):
+        # Pickled (sent to another process) with its colour made: a function is no data.
+        return (Picture, (self.gray, self.chroma))
 
     def __repr__(self) -> str:
         chroma = "unmade" if callable(self._chroma) else self._chroma is not None

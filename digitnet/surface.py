@@ -541,7 +541,9 @@ def _extend(values: np.ndarray, known: np.ndarray) -> np.ndarray:
     while ring.size:
         nb = ring[:, None] + steps          # (n, 4)
         vals = v[nb]  # 0 where not known yet: unknown pixels hold 0 until filled
-        total = vals[:, 0] + vals[:, 1]
+        # Summed from +0.0, neighbour after neighbour (so four -0.0s give +0.0).
+        total = np.float32(0.0) + vals[:, 0]
+        total += vals[:, 1]
         total += vals[:, 2]
         total += vals[:, 3]
         v[ring] = total / np.count_nonzero(k[nb], axis=1).astype(np.float32)

@@ -484,6 +484,14 @@ def test_the_colour_is_made_when_first_read_from_what_was_decoded():
     assert jpeg.chroma.shape == (240, 320, 2)
 
 
+def test_a_picture_whose_colour_is_not_made_yet_pickles_with_it():
+    import pickle
+    picture = decode.read_picture(_note_picture())
+    copy = pickle.loads(pickle.dumps(picture))
+    np.testing.assert_array_equal(copy.gray, picture.gray)
+    np.testing.assert_array_equal(copy.chroma, decode.read_picture(_note_picture()).chroma)
+
+
 def _counting(picture):
     calls = []
 

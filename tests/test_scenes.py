@@ -1111,7 +1111,21 @@ def test_the_paper_is_extended_into_the_scene_ring_by_ring_exactly(seed):
     rng = np.random.default_rng(seed)
     h, w = rng.integers(1, 14, size=2)
     values = rng.random((h, w)).astype(np.float32)
+    if seed % 4 == 0:
+        values[rng.random((h, w)) < 0.5] = -0.0  # sums of -0.0s: +0.0, as from the start
     known = rng.random((h, w)) < rng.choice([0.02, 0.2, 0.6, 0.95])
     got = _extend(values, known)
     assert got.shape == (h, w) and got.dtype == np.float32 and got.flags.writeable
-    np.testing.assert_array_equal(got, _extend_by_hand(values, known))
+    want = _extend_by_hand(values, known)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+
+
+def test_a_pixel_among_four_negative_zeros_is_filled_with_a_plain_zero():
+    from digitnet.surface import _extend
+    values = np.full((3, 3), -0.0, np.float32)
+    known = np.ones((3, 3), bool)
+    known[1, 1] = False
+    got = _extend(values, known)
+    assert got[1, 1] == 0.0 and not np.signbit(got[1, 1])
+    assert np.signbit(got[known]).all()   # the known values as they were
