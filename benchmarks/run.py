@@ -125,20 +125,28 @@ def log(msg):
 # started by a small launcher instead, whose own peak (~10 MB, the interpreter alone) is
 # below that of any command measured.
 _LAUNCHER = r"""
-import json, os, subprocess, sys, time
+import json, os, signal, subprocess, sys, time
 replies = os.fdopen(os.dup(1), "w")
 os.dup2(2, 1)  # a command's output, when kept, goes to stderr as before
+# A Ctrl-C reaches the whole process group: the command and the benchmark report it.
+signal.signal(signal.SIGINT, lambda *_: os._exit(130))
 for line in sys.stdin:
     cmd, env, quiet, err = json.loads(line)
-    stderr = open(err, "ab") if err else None
-    t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, env=env, stderr=stderr,
-                         stdout=subprocess.DEVNULL if quiet else None)
-    _pid, status, usage = os.wait4(p.pid, 0)
-    if stderr:
-        stderr.close()
-    replies.write(json.dumps([time.perf_counter() - t0, usage.ru_maxrss * 1024,
-                              os.waitstatus_to_exitcode(status)]) + "\n")
+    try:
+        stderr = open(err, "ab") if err else None
+        try:
+            t0 = time.perf_counter()
+            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, env=env, stderr=stderr,
+                                 stdout=subprocess.DEVNULL if quiet else None)
+            _pid, status, usage = os.wait4(p.pid, 0)
+            reply = [time.perf_counter() - t0, usage.ru_maxrss * 1024,
+                     os.waitstatus_to_exitcode(status)]
+        finally:
+            if stderr:
+                stderr.close()
+    except OSError as e:  # the command could not be started: the caller is told why
+        reply = f"{' '.join(cmd)}: {e}"
+    replies.write(json.dumps(reply) + "\n")
     replies.flush()
 """
 _launcher = None
@@ -154,17 +162,30 @@ def run_child(cmd, stdout=subprocess.DEVNULL, stderr=None, env=None):
     of a file to append it to.
     """
     global _launcher
+    if stdout is not subprocess.DEVNULL and stdout is not sys.stderr:
+        raise TypeError("stdout must be subprocess.DEVNULL or sys.stderr")
+    if stderr is not None and not isinstance(stderr, (str, os.PathLike)):
+        raise TypeError("stderr must be None or a file's path")
     if _launcher is None or _launcher.poll() is not None:
         _launcher = subprocess.Popen([sys.executable, "-c", _LAUNCHER], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True)
     request = [[str(c) for c in cmd], dict(os.environ if env is None else env),
-               stdout is subprocess.DEVNULL, None if stderr is None else str(stderr)]
-    _launcher.stdin.write(json.dumps(request) + "\n")
-    _launcher.stdin.flush()
-    reply = _launcher.stdout.readline()
+               stdout is subprocess.DEVNULL, None if stderr is None else os.fspath(stderr)]
+    try:
+        _launcher.stdin.write(json.dumps(request) + "\n")
+        _launcher.stdin.flush()
+        reply = _launcher.stdout.readline()
+    except OSError:
+        reply = ""
     if not reply:
+        _launcher.kill()
+        _launcher.wait()
+        _launcher = None  # the next command starts a new one
         raise RuntimeError("the benchmark's process launcher died")
-    seconds, rss, rc = json.loads(reply)
+    reply = json.loads(reply)
+    if isinstance(reply, str):
+        raise OSError(reply)
+    seconds, rss, rc = reply
     return seconds, rss, rc
 
 

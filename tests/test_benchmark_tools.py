@@ -43,3 +43,20 @@ def test_a_commands_exit_code_and_stderr_file_come_back(tmp_path):
     _, _, rc = run.run_child([sys.executable, "-c", "import sys; sys.exit(3)"],
                              stdout=subprocess.DEVNULL)
     assert rc == 3
+
+
+def test_a_command_that_cannot_start_is_named_and_the_next_one_runs(tmp_path):
+    with pytest.raises(OSError, match="/nonexistent/command"):
+        run.run_child(["/nonexistent/command"])
+    with pytest.raises(OSError, match="no-such-folder"):
+        run.run_child([sys.executable, "-c", "pass"], stderr=tmp_path / "no-such-folder" / "e")
+    _, _, rc = run.run_child([sys.executable, "-c", "pass"])
+    assert rc == 0
+
+
+def test_a_dead_launcher_is_replaced():
+    run.run_child([sys.executable, "-c", "pass"])
+    run._launcher.kill()
+    run._launcher.wait()
+    _, _, rc = run.run_child([sys.executable, "-c", "import sys; sys.exit(4)"])
+    assert rc == 4
