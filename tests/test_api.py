@@ -120,6 +120,35 @@ def test_errors_are_digitnet_errors_with_the_cli_s_line(tmp_path, model):
         model.classify(np.full((28, 28), 2.0))
 
 
+@pytest.mark.parametrize("kind", ["path", "array", "PIL image"])
+def test_errors_a_script_keeps_do_not_keep_the_failed_work(tmp_path, model, kind):
+    # `except ImageError as e: failed.append(e)` over many files: each error once held
+    # every array of its failed normalisation through its traceback (31 MB a blank page).
+    import gc
+    import tracemalloc
+    path = tmp_path / "blank.png"
+    Image.new("L", (1400, 1390), 255).save(path)
+    image = {"path": path, "array": np.full((1390, 1400), 255, np.uint8),
+             "PIL image": Image.open(path)}[kind]
+    with pytest.raises(digitnet.ImageError):
+        model.classify(image)          # once first: lazy imports and caches are not held
+    gc.collect()
+    tracemalloc.start()
+    try:
+        failed = []
+        for _ in range(3):
+            try:
+                model.classify(image)
+            except digitnet.ImageError as e:
+                failed.append(e)
+        gc.collect()
+        held, _peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(failed) == 3 and all("no digit found" in str(e) for e in failed)
+    assert held < 3 * 2**20, f"{held / 2**20:.0f} MB held by 3 errors"
+
+
 def test_python_dash_m_digitnet_is_the_command(tmp_path):
     # From any folder but the repository root (where Python finds the uninstalled sources).
     def module(*args):
