@@ -539,11 +539,28 @@ def _paper_spreads(ink: np.ndarray) -> np.ndarray:
 def _ink_levels(ink: np.ndarray, sigma: np.ndarray) -> np.ndarray:
     """:func:`_ink_level` of each ink map of an (N, H, W) stack, with their (N,) noise
     levels: (N,) float64, NaN where there is no ink to speak of."""
+    level = _levels_above(ink, _max(_NOISE_SIGMAS * sigma, 0.5 / 255))
+    least = _max(_MIN_CONTRAST, _MIN_SNR * sigma)
+    faint = ~(level >= least)  # NaN included
+    if faint.any():
+        # A noiseless picture -- a phone's denoised photo, decoded at a quarter of its
+        # size -- leaves its paper a little above 0 all over where the lighting map ran
+        # under it: a thin digit is then under 1% of the pixels clear of the noise and
+        # its 99th percentile is paper. Ink stands at least _MIN_CONTRAST clear of the
+        # paper: among the pixels that do, the digit's core is found.
+        level[faint] = _levels_above(ink[faint], _max(_NOISE_SIGMAS * sigma[faint],
+                                                      _MIN_CONTRAST))
+    level[~(level >= least)] = np.nan
+    return level
+
+
+def _levels_above(ink: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    """The 99th percentile of each ink map of ``ink`` (N, H, W) over its pixels above
+    ``floor`` (N,): (N,) float64, NaN where none is."""
     # Compared in float32, as a Python float against a float32 array is.
-    clear = ink > _max(_NOISE_SIGMAS * sigma, 0.5 / 255).astype(np.float32)[:, None, None]
+    clear = ink > np.asarray(floor).astype(np.float32)[:, None, None]
     level = _kth_of_chosen(ink, clear, lambda count: (0.99 * (count - 1)).astype(np.int64))
     level[~clear.reshape(len(ink), -1).any(axis=1)] = np.nan
-    level[level < _max(_MIN_CONTRAST, _MIN_SNR * sigma)] = np.nan
     return level
 
 
