@@ -676,6 +676,27 @@ def test_slow_files_come_back_from_workers_a_few_at_a_time(monkeypatch):
     results.close()
 
 
+def test_a_few_photos_go_to_workers_and_a_few_small_files_do_not(monkeypatch):
+    # Two phone photos take 120 ms or more, which two workers halve; 199 small PNGs take
+    # less than starting the pool. (`classify -j 2` on 60 photos ran in one process.)
+    from digitnet import batch
+    pooled = []
+
+    def workers(sources, raw, jobs):
+        pooled.append(len(sources))
+        yield from batch.iter_many(sources, raw)
+    monkeypatch.setattr(batch, "_in_workers", workers)
+    photo = encode(Image.effect_noise((1100, 1000), 60).convert("RGB"), "PNG")  # 1.6+ MB
+    small = encode(draw_seven((28, 28)), "PNG")
+    assert len(photo) * 2 >= batch.PARALLEL_MIN_BYTES > len(photo)
+    for sources, jobs, want in (([photo, photo], 2, [2]), ([photo], 2, []),
+                                ([photo, photo], 1, []), ([small] * 199, 2, []),
+                                ([small] * 200, 2, [200])):
+        pooled.clear()
+        list(batch.load_inputs(sources, jobs=jobs))
+        assert pooled == want, (len(sources), jobs)
+
+
 def test_a_task_is_sized_by_its_files_bytes_as_well_as_their_number():
     # Paced by files alone, 300 small PNGs made the next task 64 photos: the output stood
     # still for seconds while one worker decoded them and the other idled.
