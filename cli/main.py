@@ -65,6 +65,22 @@ def fail(message):
     raise Failure(message)
 
 
+def json_name(name) -> dict:
+    """``{"file": name}`` for a JSON line. A name that is not valid UTF-8 (its bytes reach
+    us as surrogate escapes) cannot be JSON text as it is -- a lone surrogate escape is
+    rejected by strict parsers -- so ``file`` shows each such byte as U+FFFD and
+    ``file_bytes`` carries the exact name, base64."""
+    name = os.fspath(name)
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        import base64
+        raw = os.fsencode(name)
+        return {"file": raw.decode("utf-8", "replace"),
+                "file_bytes": base64.b64encode(raw).decode("ascii")}
+    return {"file": name}
+
+
 class OutputFailed(Exception):
     """Writing to stdout failed (a full disk, a closed descriptor): not an OSError, so that
     no command mistakes it for a problem with one of its own files."""
@@ -473,7 +489,7 @@ class ResultPrinter:
             return "".join(f"{r.digit}\n" for r in results)
         if self.fmt == "json":
             import json
-            return "".join(json.dumps({"file": n, **r.to_dict()}) + "\n"
+            return "".join(json.dumps({**json_name(n), **r.to_dict()}) + "\n"
                            for n, r in zip(names, results))
         if self.fmt == "csv":
             import csv
@@ -675,7 +691,7 @@ def explain(image, weights, raw, palette, png, as_json):
     ex = explaining.explain(model.network, inputs, result)
     if as_json:
         import json
-        click.echo(json.dumps({"file": image, "digit": result.digit, "margin": result.margin,
+        click.echo(json.dumps({**json_name(image), "digit": result.digit, "margin": result.margin,
                                "runner_up": result.runner_up, **ex.to_dict()}))
     elif not png:
         color = use_color()

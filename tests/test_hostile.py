@@ -20,6 +20,7 @@ checked against a real run, and ``python tests/test_hostile.py`` prints the tabl
 markdown for the README.
 """
 
+import base64
 import gzip
 import hashlib
 import io
@@ -401,11 +402,18 @@ def test_non_utf8_file_names(tmp_path, random_weights, good):
     assert p.stdout == (name + f"\t{digit}\n".encode()) * 2
     err = p.stderr.decode("ascii")          # escaped: the line itself is plain ASCII
     assert err.count("\n") == 1 and err.startswith("digitnet: ") and "t\\udce9.png: not an image" in err
-    # CSV keeps the bytes too; JSON escapes them and stays valid JSON.
+    # CSV keeps the bytes too; JSON stays valid JSON text for any parser: U+FFFD for each
+    # undecodable byte in "file" (never a lone surrogate escape), the exact name in
+    # "file_bytes".
     p = proc("classify", name, "-w", random_weights, "--csv")
     assert p.returncode == 0 and p.stdout.splitlines()[1].startswith(name + b",")
     p = proc("classify", name, junk, "-w", random_weights, "--json")
-    assert p.returncode == 1 and json.loads(p.stdout)["digit"] == digit
+    assert p.returncode == 1 and b"\\ud" not in p.stdout
+    line = json.loads(p.stdout.decode("utf-8", errors="strict"))
+    assert line["digit"] == digit and line["file"].endswith("/\ufffd\ufffd-digit.png")
+    assert base64.b64decode(line["file_bytes"]) == name
+    p = proc("classify", g, "-w", random_weights, "--json")
+    assert "file_bytes" not in json.loads(p.stdout)
     # inspect-layer with a non-UTF-8 image and PNG name; the file name is in the picture's title.
     out_png = d + b"/\xfflayer.png"
     p = proc("inspect-layer", "1", "--image", name, "--png", out_png, "-w", random_weights)
