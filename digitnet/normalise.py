@@ -452,10 +452,22 @@ def _ink_map(g: np.ndarray, scene: np.ndarray | None = None
     # The ink core is measured inside the border band, too: a scan's dark edge left at
     # the border is darker than any pen and would make the digit look faint. (If all the
     # ink lies in the band -- a thin 1 at the side of a wide picture -- it is that ink.)
-    level = _ink_level(ink[k:h - k, k:w - k], sigma) if min(h, w) > 4 * k else None
-    if level is None:
-        level = _ink_level(ink, sigma)
-    if level is None:
+    # A noiseless picture -- a phone's denoised photo, decoded at a quarter of its size --
+    # leaves its paper a little above 0 all over where the lighting map ran under it: a
+    # thin digit is then under 1% of the pixels clear of the noise, and their 99th
+    # percentile is paper. Then the core is looked for again among the pixels standing
+    # at least _MIN_INK_STRENGTH clear of the paper, the least a digit's strokes do (see
+    # there). (Not _MIN_CONTRAST: a stain or a faint dot on blank paper, 12-17 grey
+    # levels deep, was then a digit. Nor in small pictures: no draft averages their
+    # grain away.)
+    for floor in (None, _MIN_INK_STRENGTH):
+        level = (_ink_level(ink[k:h - k, k:w - k], sigma, floor) if min(h, w) > 4 * k
+                 else None)
+        if level is None:
+            level = _ink_level(ink, sigma, floor)
+        if level is not None:
+            break
+    else:
         raise ImageError("no digit found")
     # Soft threshold: noise up to a few sigmas goes to 0 and the ink core to 1; what lies
     # between keeps its grey level (for clean images sigma = 0 and nothing is cut).
@@ -540,17 +552,7 @@ def _ink_levels(ink: np.ndarray, sigma: np.ndarray) -> np.ndarray:
     """:func:`_ink_level` of each ink map of an (N, H, W) stack, with their (N,) noise
     levels: (N,) float64, NaN where there is no ink to speak of."""
     level = _levels_above(ink, _max(_NOISE_SIGMAS * sigma, 0.5 / 255))
-    least = _max(_MIN_CONTRAST, _MIN_SNR * sigma)
-    faint = ~(level >= least)  # NaN included
-    if faint.any():
-        # A noiseless picture -- a phone's denoised photo, decoded at a quarter of its
-        # size -- leaves its paper a little above 0 all over where the lighting map ran
-        # under it: a thin digit is then under 1% of the pixels clear of the noise and
-        # its 99th percentile is paper. Ink stands at least _MIN_CONTRAST clear of the
-        # paper: among the pixels that do, the digit's core is found.
-        level[faint] = _levels_above(ink[faint], _max(_NOISE_SIGMAS * sigma[faint],
-                                                      _MIN_CONTRAST))
-    level[~(level >= least)] = np.nan
+    level[~(level >= _max(_MIN_CONTRAST, _MIN_SNR * sigma))] = np.nan  # NaN stays NaN
     return level
 
 
@@ -891,13 +893,20 @@ def _paper_spread(ink: np.ndarray) -> float:
     return float(_paper_spreads(ink[::step, ::step].reshape(1, -1))[0])
 
 
-def _ink_level(ink: np.ndarray, sigma: float) -> float | None:
+def _ink_level(ink: np.ndarray, sigma: float, floor: float | None = None) -> float | None:
     """Contrast of the ink core above the paper, or None if there is no ink to speak of.
 
-    The 99th percentile of the pixels that stand clear of the noise: robust to a few
-    hot pixels, yet the full stroke brightness for antialiased or blurred strokes.
+    The 99th percentile of the pixels that stand clear of the noise (or of ``floor``,
+    brightness units, if that is higher): robust to a few hot pixels, yet the full
+    stroke brightness for antialiased or blurred strokes.
     """
-    level = float(_ink_levels(ink[None], np.array([sigma]))[0])
+    if floor is None:
+        level = float(_ink_levels(ink[None], np.array([sigma]))[0])
+    else:
+        level = float(_levels_above(ink[None], np.array([max(_NOISE_SIGMAS * sigma,
+                                                              floor)]))[0])
+        if not level >= max(_MIN_CONTRAST, _MIN_SNR * sigma):
+            level = math.nan
     return None if math.isnan(level) else level
 
 
