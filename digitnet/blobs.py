@@ -563,21 +563,13 @@ def _marks(labels: np.ndarray, n: int, f: int, shape, faint: np.ndarray,
 
 def _side_by_side(a, b, faint) -> bool:
     """Two boxes that are each a digit's height and sit beside each other, not above or
-    inside one another, stay apart even when close: "42" written tightly. A narrow one
-    (a stroke of a digit written in two: a 4's upright, a 5's flag) stays apart only if
-    it stands as tall as the other: a 1 ("17")."""
+    inside one another, stay apart even when close: "42" written tightly."""
     ha, hb = a[1] - a[0], b[1] - b[0]
     overlap = min(a[1], b[1]) - max(a[0], b[0])
     apart = max(b[2] - a[3], a[2] - b[3]) > max(1, _GAP * max(ha, hb))
-    narrow = min(a[3] - a[2], b[3] - b[2]) < 0.3 * min(ha, hb)
     return (apart and overlap >= 0.75 * min(ha, hb) and min(ha, hb) >= 0.75 * max(ha, hb)
-            and (not narrow or (overlap >= _ONE_LEVEL * max(ha, hb)))
+            and min(a[3] - a[2], b[3] - b[2]) >= 0.3 * min(ha, hb)
             and _clear_gap(a, b, faint))
-
-
-# A narrow mark stands beside another as a 1 when they overlap over this share of the
-# taller one's height.
-_ONE_LEVEL = 0.9
 
 
 def _is_digit_beside(m: Mark, main: Mark, faint: np.ndarray, f: int, w: int) -> bool:

@@ -320,28 +320,6 @@ def test_two_digits_side_by_side_are_named(digits, net):
     assert e.value.count == 2
 
 
-@pytest.mark.parametrize("gap", [40, 70])
-def test_a_1_written_close_beside_a_digit_is_a_second_digit(net, gap):
-    # A 1 is as narrow as a digit's separate stroke, so "17" with a clear gap was once
-    # taken for one digit and read as a confident 0.
-    im = Image.new("L", (600, 300), 255)
-    draw = ImageDraw.Draw(im)
-    draw.line([(110, 70), (125, 55), (125, 245)], fill=20, width=12)       # 1, with its flag
-    left = 125 + gap
-    draw.line([(left, 60), (left + 110, 60), (left + 40, 245)], fill=20, width=12)  # 7
-    with pytest.raises(SeveralDigits, match="^2 digits found side by side"):
-        net.classify(im)
-
-
-def test_a_digit_whose_upright_is_drawn_apart_is_still_one_digit(net):
-    # An open 4: its upright, narrow and taller than the rest, stands apart from it.
-    im = Image.new("L", (400, 400), 255)
-    draw = ImageDraw.Draw(im)
-    draw.line([(150, 80), (110, 230), (215, 230)], fill=20, width=14)
-    draw.line([(250, 60), (250, 262)], fill=20, width=14)  # 3/4 of it level with the rest
-    assert net.classify(im).digit == 4
-
-
 def test_a_digit_with_a_loose_piece_is_still_one_digit(digits, net):
     """Separated parts of one digit (the flag of a 5 lifted off) are not two digits."""
     rng = np.random.default_rng(3)
