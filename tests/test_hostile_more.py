@@ -841,3 +841,26 @@ def test_a_workers_reply_fits_a_pipe_buffer_whatever_fails(monkeypatch):
         assert len(reply) == batch.TASK_FILES and seconds > 0
         assert len(ForkingPickler.dumps((seconds, reply))) < 16 * 1024
     assert np.array_equal(ring[0, 0], batch.load_input(png))
+
+
+def test_tasks_are_handed_to_the_pool_with_stop_signals_held(monkeypatch):
+    # The pool starts its workers, then its manager thread, as a task is submitted: a
+    # Ctrl-C or SIGTERM between the two left workers nobody stopped, and the exiting
+    # command waited for them for ever. Held back, the signal lands once the pool is whole.
+    from concurrent.futures import ProcessPoolExecutor
+
+    from digitnet import batch
+    if not batch._STOP_SIGNALS:
+        pytest.skip("no pthread_sigmask here")
+    held = []
+    submit = ProcessPoolExecutor.submit
+
+    def watching(self, *a, **k):
+        held.append(signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []))
+        return submit(self, *a, **k)
+    monkeypatch.setattr(ProcessPoolExecutor, "submit", watching)
+    png = encode(draw_seven((28, 28)), "PNG")
+    results = list(batch.load_inputs([png] * batch.PARALLEL_MIN_FILES, jobs=2))
+    assert len(results) == batch.PARALLEL_MIN_FILES and all(isinstance(r, np.ndarray) for r in results)
+    assert held and all(held)
+    assert not signal.pthread_sigmask(signal.SIG_BLOCK, []) & batch._STOP_SIGNALS
