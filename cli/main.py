@@ -66,19 +66,33 @@ def fail(message):
 
 
 def json_name(name) -> dict:
-    """``{"file": name}`` for a JSON line. A name that is not valid UTF-8 (its bytes reach
-    us as surrogate escapes) cannot be JSON text as it is -- a lone surrogate escape is
-    rejected by strict parsers -- so ``file`` shows each such byte as U+FFFD and
-    ``file_bytes`` carries the exact name, base64."""
-    name = os.fspath(name)
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        import base64
-        raw = os.fsencode(name)
-        return {"file": raw.decode("utf-8", "replace"),
-                "file_bytes": base64.b64encode(raw).decode("ascii")}
-    return {"file": name}
+    """``{"file": name}`` for a JSON line (see :func:`json_safe`)."""
+    return json_safe({"file": os.fspath(name)})
+
+
+def json_safe(doc):
+    """``doc`` (dicts and lists of JSON values) ready for ``json.dumps``: a string that
+    is not valid UTF-8 -- a file name whose bytes reach us as surrogate escapes --
+    cannot be JSON text as it is (strict parsers reject a lone surrogate escape), so it
+    shows its undecodable bytes as U+FFFD, and the key ``KEY_bytes`` beside it carries
+    the exact bytes, base64."""
+    if isinstance(doc, list):
+        return [json_safe(v) for v in doc]
+    if not isinstance(doc, dict):
+        return doc
+    out = {}
+    for key, value in doc.items():
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                import base64
+                raw = os.fsencode(value)
+                out[key] = raw.decode("utf-8", "replace")
+                out[f"{key}_bytes"] = base64.b64encode(raw).decode("ascii")
+                continue
+        out[key] = json_safe(value)
+    return out
 
 
 class OutputFailed(Exception):
@@ -616,7 +630,7 @@ def inspect_layer(layer, neuron, weights, image, raw, top, per_neuron_scale, pal
                                  None if neuron is None else [neuron], inputs)
     if as_json:
         import json
-        click.echo(json.dumps(view.to_dict(image)))
+        click.echo(json.dumps(json_safe(view.to_dict(image))))
     elif not png:
         color = use_color()
         width = report_width(color)
@@ -642,7 +656,7 @@ def show_top(model, weights, layer, neuron, top, palette, png, as_json):
                                None if neuron is None else [neuron])
     if as_json:
         import json
-        click.echo(json.dumps(td.to_dict()))
+        click.echo(json.dumps(json_safe(td.to_dict())))
     elif not png:
         color = use_color()
         click.echo(render.top_text(td, color, report_width(color),
@@ -713,7 +727,8 @@ def print_summary(model, weights, as_json):
     info = inspection.summary(model.network)
     if as_json:
         import json
-        click.echo(json.dumps({"model": str(weights), "sizes": model.sizes, "layers": info}))
+        click.echo(json.dumps(json_safe({"model": str(weights), "sizes": model.sizes,
+                                          "layers": info})))
         return
     total = sum(i["parameters"] for i in info)
     lines = [f"model {printable(weights)}: {'-'.join(map(str, model.sizes))}, {total:,} "
@@ -762,7 +777,7 @@ def evaluate(data, weights, as_json):
     report["data"] = str(folder)
     if as_json:
         import json
-        click.echo(json.dumps(report))
+        click.echo(json.dumps(json_safe(report)))
         return
     click.echo(format_report(report, model.sizes))
 

@@ -414,6 +414,16 @@ def test_non_utf8_file_names(tmp_path, random_weights, good):
     assert base64.b64decode(line["file_bytes"]) == name
     p = proc("classify", g, "-w", random_weights, "--json")
     assert "file_bytes" not in json.loads(p.stdout)
+    # So do inspect-layer's and evaluate's JSON, which name an image or a weight file.
+    p = proc("inspect-layer", "1", "--image", name, "-w", random_weights, "--json")
+    assert p.returncode == 0 and b"\\ud" not in p.stdout
+    image = json.loads(p.stdout.decode("utf-8", errors="strict"))["image"]
+    assert base64.b64decode(image["file_bytes"]) == name
+    weights = d + b"/w\xe9.npz"
+    shutil.copy(random_weights, os.fsdecode(weights))
+    p = proc("inspect-layer", "-w", weights, "--json")
+    assert p.returncode == 0 and b"\\ud" not in p.stdout
+    assert base64.b64decode(json.loads(p.stdout.decode("utf-8"))["model_bytes"]) == weights
     # inspect-layer with a non-UTF-8 image and PNG name; the file name is in the picture's title.
     out_png = d + b"/\xfflayer.png"
     p = proc("inspect-layer", "1", "--image", name, "--png", out_png, "-w", random_weights)
