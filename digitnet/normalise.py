@@ -460,7 +460,7 @@ def _ink_map(g: np.ndarray, scene: np.ndarray | None = None
     # there). (Not _MIN_CONTRAST: a stain or a faint dot on blank paper, 12-17 grey
     # levels deep, was then a digit. Nor in small pictures: no draft averages their
     # grain away.)
-    for floor in (None, _MIN_INK_STRENGTH):
+    for floor in (_HALF_LEVEL, _MIN_INK_STRENGTH):
         level = (_ink_level(ink[k:h - k, k:w - k], sigma, floor) if min(h, w) > 4 * k
                  else None)
         if level is None:
@@ -548,21 +548,18 @@ def _paper_spreads(ink: np.ndarray) -> np.ndarray:
     return (part[:, hi] - part[:, lo]).astype(np.float64) / 0.757
 
 
-def _ink_levels(ink: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+# Half a grey level of 8-bit data: the least a pixel stands clear of the paper by, to count.
+_HALF_LEVEL = 0.5 / 255
+
+
+def _ink_levels(ink: np.ndarray, sigma: np.ndarray, floor: float = _HALF_LEVEL) -> np.ndarray:
     """:func:`_ink_level` of each ink map of an (N, H, W) stack, with their (N,) noise
-    levels: (N,) float64, NaN where there is no ink to speak of."""
-    level = _levels_above(ink, _max(_NOISE_SIGMAS * sigma, 0.5 / 255))
-    level[~(level >= _max(_MIN_CONTRAST, _MIN_SNR * sigma))] = np.nan  # NaN stays NaN
-    return level
-
-
-def _levels_above(ink: np.ndarray, floor: np.ndarray) -> np.ndarray:
-    """The 99th percentile of each ink map of ``ink`` (N, H, W) over its pixels above
-    ``floor`` (N,): (N,) float64, NaN where none is."""
+    levels and one ``floor``: (N,) float64, NaN where there is no ink to speak of."""
     # Compared in float32, as a Python float against a float32 array is.
-    clear = ink > np.asarray(floor).astype(np.float32)[:, None, None]
+    clear = ink > _max(_NOISE_SIGMAS * sigma, floor).astype(np.float32)[:, None, None]
     level = _kth_of_chosen(ink, clear, lambda count: (0.99 * (count - 1)).astype(np.int64))
     level[~clear.reshape(len(ink), -1).any(axis=1)] = np.nan
+    level[level < _max(_MIN_CONTRAST, _MIN_SNR * sigma)] = np.nan
     return level
 
 
@@ -893,20 +890,14 @@ def _paper_spread(ink: np.ndarray) -> float:
     return float(_paper_spreads(ink[::step, ::step].reshape(1, -1))[0])
 
 
-def _ink_level(ink: np.ndarray, sigma: float, floor: float | None = None) -> float | None:
+def _ink_level(ink: np.ndarray, sigma: float, floor: float = _HALF_LEVEL) -> float | None:
     """Contrast of the ink core above the paper, or None if there is no ink to speak of.
 
-    The 99th percentile of the pixels that stand clear of the noise (or of ``floor``,
-    brightness units, if that is higher): robust to a few hot pixels, yet the full
-    stroke brightness for antialiased or blurred strokes.
+    The 99th percentile of the pixels that stand clear of the noise and of ``floor``
+    (brightness units): robust to a few hot pixels, yet the full stroke brightness for
+    antialiased or blurred strokes.
     """
-    if floor is None:
-        level = float(_ink_levels(ink[None], np.array([sigma]))[0])
-    else:
-        level = float(_levels_above(ink[None], np.array([max(_NOISE_SIGMAS * sigma,
-                                                              floor)]))[0])
-        if not level >= max(_MIN_CONTRAST, _MIN_SNR * sigma):
-            level = math.nan
+    level = float(_ink_levels(ink[None], np.array([sigma]), floor)[0])
     return None if math.isnan(level) else level
 
 
