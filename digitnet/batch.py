@@ -222,11 +222,13 @@ def load_inputs(sources, raw=False, jobs=1):
     across all workers, so ``-j N`` multiplies only the cost of ordinary images. A worker
     that dies costs only the image that killed it (see :func:`_in_workers`).
     """
-    if jobs <= 1 or len(sources) < 2 or (len(sources) < PARALLEL_MIN_FILES and
-                                         sum(map(_size_of, sources)) < PARALLEL_MIN_BYTES):
+    sizes = []   # the sources' sizes, if asked for here (then not again by the workers' planner)
+    if jobs > 1 and 2 <= len(sources) < PARALLEL_MIN_FILES:
+        sizes = [_size_of(s) for s in sources]
+    if jobs <= 1 or len(sources) < 2 or (sizes and sum(sizes) < PARALLEL_MIN_BYTES):
         yield from iter_many(sources, raw)
         return
-    yield from _in_workers(sources, raw, jobs)
+    yield from _in_workers(sources, raw, jobs, sizes)
 
 
 #: Small pictures normalised together (see :func:`iter_many`).
@@ -320,7 +322,7 @@ def _signals_held():
 WORKER_DIED = "the process decoding this image died (out of memory, or a crash in a decoder)"
 
 
-def _in_workers(sources, raw, jobs):
+def _in_workers(sources, raw, jobs, sizes=()):
     """:func:`load_inputs` over worker processes, in order, surviving workers that die.
 
     Chunks of sources go to a pool of ``jobs`` processes, at most ``4 * jobs`` at a time,
@@ -329,7 +331,8 @@ def _in_workers(sources, raw, jobs):
     how many times they were lost with a dead worker, their sizes). If a worker dies,
     every chunk then in flight is lost with it; those sources are retried file by file
     in a new pool, and a file lost a second time is retried alone, so that the one that kills a worker is reported as failed
-    (:data:`WORKER_DIED`) and every other is still decoded.
+    (:data:`WORKER_DIED`) and every other is still decoded. ``sizes``: those of the first
+    sources, if they were already asked for (a stat on a slow network drive is not free).
     """
     import collections
     import multiprocessing
@@ -345,7 +348,7 @@ def _in_workers(sources, raw, jobs):
     ctx = multiprocessing.get_context("fork")
     pace = None                     # see _task_files
     sent = 0                        # sources[sent:] were never sent
-    known = []                      # the sizes of sources[:len(known)]
+    known = list(sizes)             # the sizes of sources[:len(known)] (each asked once)
     retries = collections.deque()   # tasks lost with a dead worker
     while retries or sent < len(sources):
         # A new ring for every pool: a worker of a broken pool may still be writing to

@@ -682,7 +682,7 @@ def test_a_few_photos_go_to_workers_and_a_few_small_files_do_not(monkeypatch):
     from digitnet import batch
     pooled = []
 
-    def workers(sources, raw, jobs):
+    def workers(sources, raw, jobs, sizes=()):
         pooled.append(len(sources))
         yield from batch.iter_many(sources, raw)
     monkeypatch.setattr(batch, "_in_workers", workers)
@@ -695,6 +695,21 @@ def test_a_few_photos_go_to_workers_and_a_few_small_files_do_not(monkeypatch):
         pooled.clear()
         list(batch.load_inputs(sources, jobs=jobs))
         assert pooled == want, (len(sources), jobs)
+
+
+def test_the_files_of_a_few_photos_are_each_asked_their_size_once(monkeypatch, tmp_path):
+    from digitnet import batch
+    asked = []
+    size_of = batch._size_of
+    monkeypatch.setattr(batch, "_size_of", lambda s: asked.append(s) or size_of(s))
+    photo = encode(Image.effect_noise((1100, 1000), 60).convert("RGB"), "PNG")
+    paths = []
+    for i in range(3):
+        (tmp_path / f"p{i}.png").write_bytes(photo)
+        paths.append(str(tmp_path / f"p{i}.png"))
+    assert all(isinstance(r, np.ndarray) or "no digit" in str(r)
+               for r in batch.load_inputs(paths, jobs=2))
+    assert sorted(asked) == paths
 
 
 def test_a_task_is_sized_by_its_files_bytes_as_well_as_their_number():
