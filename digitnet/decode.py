@@ -91,8 +91,8 @@ class Picture:
     ``chroma`` may be given as a function of no arguments that makes it: it is then
     made when first read, once (or once per thread, if several threads first read it at
     the same moment). A sheet on a desk is found by its brightness alone, and
-    its photo never needs its colour (reducing a photo's colour costs ~3 ms of a
-    12 MP JPEG's ~65 ms); pass ``lambda: picture.chroma`` on to
+    its photo never needs its colour (making it costs ~2 ms of the ~40 ms a 12 MP
+    JPEG takes to decode and normalise); pass ``lambda: picture.chroma`` on to
     :func:`~digitnet.normalise.normalise` to keep it unmade until then.
     """
 
@@ -249,16 +249,16 @@ def _decoded_to_picture(im: Image.Image, max_side: int | None, *,
     if (im.mode not in _COLOUR_MODES or _too_small(gray.shape)
             or im.width * im.height > _LAZY_CHROMA_PIXELS):
         return Picture(gray, _chroma(im, gray.shape))  # None at once, or too big to hold
-    # Colour is made when first asked for, from the decoded image -- or a copy of it if
-    # it is the caller's. (Leaving ``with`` closes a file's image's file, not its pixels;
-    # a copy would cost as much fresh memory as the colour saves.)
+    # Colour is made when first asked for, from the decoded image. An image decoded here
+    # is ours and is kept as it is (a file's image keeps its pixels once its file is
+    # closed); one the caller handed in may change after this returns, so it is copied.
     held = im.copy() if callers and im is decoded else im
     return Picture(gray, lambda: _chroma(held, gray.shape))
 
 
 # Decoded images up to this many pixels (a phone photo drafted to ~1000 px: 0.75 MP)
 # keep their colour unmade until asked for; larger ones (a big PNG, a scan) make it at
-# once rather than hold a copy of themselves.
+# once rather than be held, whole, until then.
 _LAZY_CHROMA_PIXELS = 2_000_000
 
 

@@ -19,9 +19,9 @@ own settings everywhere else.
 The ``digitnet`` command itself goes one step further (:func:`one_thread_from_the_start`):
 before numpy loads it asks OpenBLAS, by its documented ``OPENBLAS_NUM_THREADS``, for one
 thread from the start, so that the pool digitnet would limit to one thread anyway is
-never started. Starting it is most of what ``import numpy`` costs: 125 against 69 ms
-median on a 2-core machine (``python -c "import numpy"`` with and without the variable,
-20 runs alternated), more when a core is busy.
+never started, which is much of what importing numpy costs when a core is busy: the
+imports a one-file classify needs took 0.112 s this way against 0.168 s, and 0.106
+against 0.111 s on an idle 2-core machine (``benchmarks/run.py --only coldstart``).
 """
 
 from __future__ import annotations
