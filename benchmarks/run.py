@@ -40,7 +40,7 @@ and the peak memory. Rows (names for ``--only``):
     ``digitnet classify one.png`` (median of 10 runs) against a process that only imports
     what plain code for the job needs: ``python -c "import numpy, PIL.Image, PIL.PngImagePlugin, click, json, zipfile, hashlib, shutil"``,
     and beside it the same imports with OpenBLAS asked for one thread before numpy loads
-    (``ONE_THREAD_FLOOR``), as the digitnet command does: the floor under its own
+    (:func:`one_thread_floor`), as the digitnet command does: the floor under its own
     start-up. Target: ratio <= 1.20 (against plain code's imports); if missed, the slowest extra imports (``python -X importtime``)
     are printed as a hint.
 ``photo``
@@ -85,16 +85,18 @@ ROOT = HERE.parent
 ROWS = ("epoch", "time96", "evaluate", "classify", "coldstart", "photo")
 # What plain code for a one-file classify must import: the cold-start row's reference.
 COLD_FLOOR = "import numpy, PIL.Image, PIL.PngImagePlugin, click, json, zipfile, hashlib, shutil"
-# The same imports with OpenBLAS asked for one thread before numpy loads, as the digitnet
-# command does when the user set no thread variable (digitnet.threads): the floor under
-# digitnet's own start-up, where COLD_FLOOR (numpy starting its thread pool) is the
-# floor under plain code's.
-ONE_THREAD_FLOOR = ("import os; any(os.environ.get(k, '').strip() for k in ("
-                    "'OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS', "
-                    "'BLIS_NUM_THREADS', 'VECLIB_MAXIMUM_THREADS', 'GOTO_NUM_THREADS')) or "
-                    "os.environ.update(OPENBLAS_NUM_THREADS='1'); " + COLD_FLOOR)
 FULL_TRAIN = 60000
 _T0 = time.perf_counter()
+
+
+def one_thread_floor() -> str:
+    """COLD_FLOOR with OpenBLAS asked for one thread before numpy loads, as the digitnet
+    command does when the user set no thread variable (digitnet.threads): the floor under
+    digitnet's own start-up, where COLD_FLOOR (numpy starting its thread pool) is the
+    floor under plain code's."""
+    from digitnet.threads import USER_VARIABLES
+    return (f"import os; any(os.environ.get(k, '').strip() for k in {USER_VARIABLES!r}) or "
+            "os.environ.update(OPENBLAS_NUM_THREADS='1'); " + COLD_FLOOR)
 
 
 def _import_digitnet():
@@ -813,7 +815,7 @@ class Bench:
         log(f"coldstart: digitnet classify one.png vs python -c 'import ...', {reps} runs ...")
         ours = [exe, "classify", str(one), "--weights", w]
         ref = [sys.executable, "-c", COLD_FLOOR]
-        ref1 = [sys.executable, "-c", ONE_THREAD_FLOOR]
+        ref1 = [sys.executable, "-c", one_thread_floor()]
         base = [sys.executable, "-c", "pass"]
         (o, ot, orss), (r, rt, rrss), (r1, r1t, _), (b, bt, _) = median_runs(
             [ours, ref, ref1, base], reps, env=self.env)
@@ -844,7 +846,7 @@ class Bench:
         log(f"photo: digitnet classify photo12.jpg (4000x3000 JPEG), {reps} runs ...")
         ours = [exe, "classify", str(path), "-q", "--weights", w]
         ref = [sys.executable, "-c", COLD_FLOOR]
-        ref1 = [sys.executable, "-c", ONE_THREAD_FLOOR]
+        ref1 = [sys.executable, "-c", one_thread_floor()]
         base = [sys.executable, "-c", "pass"]
         # The imports alone, in the same run: how much of the target start-up leaves on
         # this machine today (it varies with the machine more than the work does).
