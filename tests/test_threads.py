@@ -1,11 +1,17 @@
 """BLAS threads: one for digitnet's work, the user's own choice never overridden."""
 
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
+from helpers import DIGITNET
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import digitnet
-from digitnet import threads, training
+from digitnet import threads, training, weightfile
 from digitnet.training import TrainConfig
 
 
@@ -92,10 +98,6 @@ print(json.dumps({"pools": [p["num_threads"] for p in threadpool_info()
 
 
 def _probe(argv0, **env):
-    import json
-    import os
-    import subprocess
-    import sys
     clean = {k: v for k, v in os.environ.items() if k not in threads.USER_VARIABLES}
     r = subprocess.run([sys.executable, "-c", _PROBE, argv0], capture_output=True,
                        text=True, timeout=60, env={**clean, **env})
@@ -126,12 +128,6 @@ def test_a_program_that_imports_digitnet_keeps_its_own_blas():
 
 
 def test_a_model_trained_by_the_command_records_no_thread_variable(small_mnist_dir, tmp_path):
-    import os
-    import subprocess
-
-    from helpers import DIGITNET
-
-    from digitnet import weightfile
     clean = {k: v for k, v in os.environ.items() if k not in threads.USER_VARIABLES}
     for extra, prefix in (({}, "digitnet train"),
                           ({"OPENBLAS_NUM_THREADS": "2"}, "OPENBLAS_NUM_THREADS=2 digitnet train")):
